@@ -1,0 +1,120 @@
+"""Loading the study's inputs from ``data/synthetic`` into tidy tables.
+
+Loaders assume the data passed ``compendium validate`` (the pipeline runs it
+first); they still fail with a readable message if a file is missing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .errors import CompendiumError
+from .paths import Paths, paths
+
+__all__ = [
+    "Study", "load_study", "load_participants", "load_coding", "load_codebook",
+    "load_memos", "load_transcript", "line_of", "line_span", "SPEAKER_INTERVIEWER", "load_case_tables",
+]
+
+SPEAKER_INTERVIEWER = "Interviewer"
+BOOL = {"true": True, "false": False}
+
+
+def _need(path: Path) -> Path:
+    if not path.is_file():
+        raise CompendiumError(
+            f"{path}: file not found.\n    fix: restore it from git (`git checkout -- {path.name}`) "
+            "or run the pipeline from the compendium's root folder."
+        )
+    return path
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(_need(path), dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+def load_participants(p: Paths | None = None) -> pd.DataFrame:
+    """The participants table, one row per clinician, typed."""
+    p = p or paths()
+    df = _read_csv(p.participants)
+    for col in ("parent_mental_illness", "own_mental_health_challenges", "voucher_donated"):
+        df[col] = df[col].str.lower().map(BOOL)
+    df["duration_min"] = df["duration_min"].astype(int)
+    return df
+
+
+def load_coding(p: Paths | None = None) -> pd.DataFrame:
+    """The coding table, one row per coded segment."""
+    p = p or paths()
+    df = _read_csv(p.coding)
+    for col in ("start", "end", "coding_round"):
+        df[col] = df[col].astype(int)
+    return df
+
+
+def load_memos(p: Paths | None = None) -> pd.DataFrame:
+    p = p or paths()
+    return _read_csv(p.memos)
+
+
+def load_codebook(p: Paths | None = None) -> pd.DataFrame:
+    """The codebook as a table: id, level, parent, codable, label, definition, include, exclude."""
+    p = p or paths()
+    doc = yaml.safe_load(_need(p.codebook).read_text(encoding="utf-8"))
+    df = pd.DataFrame(doc["themes"])
+    df["parent"] = df["parent"].astype(object).where(df["parent"].notna(), None)
+    return df
+
+
+def load_transcript(participant_id: str, p: Paths | None = None) -> str:
+    """One transcript as text (UTF-8, LF)."""
+    p = p or paths()
+    return _need(p.transcript(participant_id)).read_text(encoding="utf-8")
+
+
+def line_of(text: str, offset: int) -> int:
+    """1-based line number of a character offset."""
+    return text.count("\n", 0, offset) + 1
+
+
+def line_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """First and last 1-based line numbers covered by ``text[start:end]``."""
+    return line_of(text, start), line_of(text, max(start, end - 1))
+
+
+@dataclass
+class Study:
+    """Everything the analysis reads, loaded once."""
+
+    participants: pd.DataFrame
+    coding: pd.DataFrame
+    codebook: pd.DataFrame
+    memos: pd.DataFrame
+    transcripts: dict[str, str]
+
+    @property
+    def pseudonyms(self) -> dict[str, str]:
+        return dict(zip(self.participants["participant_id"], self.participants["pseudonym"]))
+
+
+def load_study(p: Paths | None = None) -> Study:
+    """Load participants, coding, codebook, memos and every transcript."""
+    p = p or paths()
+    participants = load_participants(p)
+    transcripts = {pid: load_transcript(pid, p) for pid in participants["participant_id"]}
+    return Study(participants, load_coding(p), load_codebook(p), load_memos(p), transcripts)
+
+
+def load_case_tables(participant_ids: list[str], p: Paths | None = None) -> pd.DataFrame:
+    """The per-case tables written by the case notebook, stacked (the input of the cross-case step)."""
+    p = p or paths()
+    missing = [pid for pid in participant_ids if not p.case_table(pid).is_file()]
+    if missing:
+        raise CompendiumError(
+            f"Per-case tables missing for {', '.join(missing)} in {p.case_tables}.\n"
+            "    fix: run the case analyses first (`make analysis`), which executes the case notebook per participant.")
+    frames = [pd.read_csv(p.case_table(pid), dtype={"theme_id": str}, keep_default_na=False) for pid in participant_ids]
+    return pd.concat(frames, ignore_index=True)

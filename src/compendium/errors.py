@@ -1,0 +1,46 @@
+"""Errors that speak to a researcher: where, what was expected, how to fix."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Problem", "CompendiumError", "DataError"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an input file."""
+
+    file: str
+    message: str
+    fix: str = ""
+    row: int | None = None  # 1-based data row (header excluded) or None
+    line: int | None = None  # 1-based line in a text file or None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column:
+            where += f", column '{self.column}'"
+        text = f"{where}: {self.message}"
+        if self.fix:
+            text += f"\n    fix: {self.fix}"
+        return text
+
+
+class CompendiumError(Exception):
+    """An error a researcher can act on; the CLI prints it without a traceback."""
+
+
+class DataError(CompendiumError):
+    """Input data failed validation; carries every problem found."""
+
+    def __init__(self, problems: list[Problem], what: str = "The input data") -> None:
+        self.problems = problems
+        n = len(problems)
+        lines = [f"{what}: {n} problem{'s' if n != 1 else ''} found."]
+        lines += [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))

@@ -1,0 +1,71 @@
+"""All file writing goes through here, atomically (temporary file, then rename).
+
+A reader never sees a half-written table, figure or manuscript: either the old
+file or the complete new one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+__all__ = ["atomic_write", "write_text", "write_bytes", "write_json", "write_table", "write_figure"]
+
+
+def atomic_write(path: Path, writer: Callable[[Path], None]) -> Path:
+    """Call ``writer(tmp)`` then rename ``tmp`` onto ``path`` (same folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        writer(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 text with LF line endings."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub-style pipe table (what pandoc reads as a real table)."""
+    return df.to_markdown(index=False, tablefmt="pipe") + "\n"
+
+
+def write_table(df: pd.DataFrame, folder: Path, stem: str) -> tuple[Path, Path]:
+    """Write ``stem.csv`` and its Markdown rendering ``stem.md``."""
+    csv = write_text(Path(folder) / f"{stem}.csv", df.to_csv(index=False, lineterminator="\n"))
+    md = write_text(Path(folder) / f"{stem}.md", to_markdown(df))
+    return csv, md
+
+
+def write_figure(fig: Any, folder: Path, stem: str) -> tuple[Path, Path]:
+    """Save a matplotlib figure as SVG and PNG with deterministic bytes."""
+    import matplotlib as mpl
+
+    mpl.rcParams["svg.hashsalt"] = "compendium"
+    out = []
+    for ext, meta in (("svg", {"Date": None}), ("png", {"Software": None})):
+        target = Path(folder) / f"{stem}.{ext}"
+        atomic_write(target, lambda tmp, ext=ext, meta=meta: fig.savefig(tmp, format=ext, metadata=meta, dpi=150))
+        out.append(target)
+    return out[0], out[1]

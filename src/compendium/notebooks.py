@@ -1,0 +1,212 @@
+"""Running notebooks with Papermill and keeping them in canonical form.
+
+``execute`` runs one source notebook from ``notebooks/`` with parameters into
+``build/notebooks/``; the executed copy is normalised (no timings, no dates) so
+two builds give the same bytes, and it only replaces the previous copy when the
+run succeeded. A failing cell stops the build with the notebook, the cell and
+the message.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import CompendiumError
+from .files import write_text
+from .paths import Paths, paths
+
+__all__ = ["execute", "normalise", "canonical", "check_canonical", "CHECK_MARK", "NotebookError"]
+
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+KEEP_NOTEBOOK_META = ("kernelspec", "language_info")
+
+
+class NotebookError(CompendiumError):
+    """A notebook failed while running."""
+
+
+def _dumps(nb: dict) -> str:
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def normalise(nb: dict) -> dict:
+    """Drop volatile metadata (timings, papermill durations, widget state) from an executed notebook."""
+    nb = dict(nb)
+    meta = dict(nb.get("metadata", {}))
+    pm = dict(meta.get("papermill", {}))
+    for key in ("start_time", "end_time", "duration", "input_path", "output_path", "environment_variables", "version"):
+        pm.pop(key, None)
+    if pm:
+        meta["papermill"] = pm
+    meta.pop("widgets", None)
+    li = meta.get("language_info")
+    if isinstance(li, dict):
+        meta["language_info"] = {k: v for k, v in li.items() if k in ("name", "file_extension", "mimetype")}
+    nb["metadata"] = meta
+    cells = []
+    for cell in nb.get("cells", []):
+        cell = dict(cell)
+        cmeta = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
+        cell["metadata"] = cmeta
+        cell.pop("id", None)
+        cells.append(cell)
+    nb["cells"] = cells
+    return nb
+
+
+def _label(stem: str, parameters: dict[str, Any]) -> str:
+    """Executed copies of a per-participant notebook carry the participant in their name."""
+    return f"{stem}_{parameters['participant']}" if "participant" in parameters else stem
+
+
+def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None = None, quiet: bool = False) -> Path:
+    """Execute ``notebooks/<stem>.ipynb`` into ``build/notebooks/`` and return the executed path."""
+    import nbformat
+    import papermill as pm
+
+    p = p or paths()
+    parameters = dict(parameters or {})
+    parameters.setdefault("save", True)
+    source = p.notebooks / f"{stem}.ipynb"
+    if not source.is_file():
+        raise NotebookError(f"{source}: notebook not found.\n    fix: run from the compendium root; notebooks live in notebooks/")
+    label = _label(stem, parameters)
+    target = p.executed / f"{label}.ipynb"
+    failed = p.build / "failed" / f"{label}.ipynb"
+    failed.parent.mkdir(parents=True, exist_ok=True)
+    failed.unlink(missing_ok=True)
+    shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "save")
+    if not quiet:
+        print(f"notebook: {stem}" + (f" ({shown})" if shown else ""), flush=True)
+    started = time.perf_counter()
+    try:
+        nb = pm.execute_notebook(
+            str(source), str(failed), parameters=parameters, cwd=str(p.notebooks),
+            kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
+        )
+    except pm.PapermillExecutionError as err:
+        raise NotebookError(
+            f"Notebook {source.relative_to(p.root)} failed in cell {err.exec_count} (cell index {err.cell_index}):\n"
+            f"  {err.ename}: {err.evalue}\n"
+            f"    the partly executed copy is {failed.relative_to(p.root)}; nothing it would have written was "
+            "replaced. Fix the cause and run `make all` again."
+        ) from None
+    failed.unlink(missing_ok=True)
+    write_text(target, _dumps(normalise(dict(nbformat.from_dict(nb)))))
+    if not quiet:
+        print(f"notebook: {stem} done in {time.perf_counter() - started:.1f} s", flush=True)
+    return target
+
+
+# ------------------------------------------------------------------ canonical form
+def canonical(nb: dict) -> dict:
+    """Canonical source form: no execution counts, no volatile metadata; outputs only on checked cells.
+
+    Cells whose source contains ``# NBVAL_CHECK_OUTPUT`` keep their text outputs:
+    they are the stored expected results that nbval compares against.
+    """
+    out = normalise(nb)
+    meta = out["metadata"]
+    meta.pop("papermill", None)
+    out["metadata"] = {k: v for k, v in meta.items() if k in KEEP_NOTEBOOK_META}
+    cells = []
+    for cell in out["cells"]:
+        cell = dict(cell)
+        if cell.get("cell_type") == "code":
+            cell["execution_count"] = None
+            src = "".join(cell.get("source", ""))
+            if CHECK_MARK in src:
+                kept = []
+                for o in cell.get("outputs", []):
+                    if o.get("output_type") in ("execute_result", "display_data"):
+                        data = {k: v for k, v in o.get("data", {}).items() if k == "text/plain"}
+                        if data:
+                            kept.append({"output_type": "execute_result", "data": data, "metadata": {},
+                                         "execution_count": None})
+                    elif o.get("output_type") == "stream" and o.get("name") == "stdout":
+                        kept.append({"output_type": "stream", "name": "stdout", "text": o["text"]})
+                cell["outputs"] = kept
+            else:
+                cell["outputs"] = []
+        else:
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+        cell["source"] = "".join(cell.get("source", ""))
+        cells.append(cell)
+    out["cells"] = cells
+    out["nbformat"], out["nbformat_minor"] = 4, 5
+    return out
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_canonical(p: Paths | None = None, fix: bool = False) -> list[str]:
+    """Return the source notebooks that are not in canonical form (rewriting them when ``fix``)."""
+    p = p or paths()
+    bad = []
+    for path in sorted(p.notebooks.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        want = _dumps(canonical(_read(path)))
+        if text != want:
+            bad.append(str(path.relative_to(p.root)))
+            if fix:
+                write_text(path, want)
+    return bad
+
+
+def accept(p: Paths | None = None) -> list[str]:
+    """Store the executed outputs of the checked cells back into the source notebooks.
+
+    This is how an author accepts new results on purpose: nbval then compares
+    future runs against them.
+    """
+    p = p or paths()
+    changed = []
+    for source in sorted(p.notebooks.glob("[0-9]*.ipynb")):
+        stem = source.stem
+        executed = p.executed / (f"{stem}_P01.ipynb" if stem.startswith("02_") else f"{stem}.ipynb")
+        if not executed.is_file():
+            continue
+        src_nb, run_nb = _read(source), _read(executed)
+        code_run = [c for c in run_nb["cells"] if c["cell_type"] == "code" and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+        code_src = [c for c in src_nb["cells"] if c["cell_type"] == "code"]
+        for cs, cr in zip(code_src, code_run):
+            cs["outputs"] = cr.get("outputs", [])
+        new = _dumps(canonical(src_nb))
+        if new != source.read_text(encoding="utf-8"):
+            write_text(source, new)
+            changed.append(str(source.relative_to(p.root)))
+    return changed
+
+
+def prepare_nbval(p: Paths | None = None, extra_participant: str | None = None) -> list[Path]:
+    """Write the case notebook for a second participant (the last one) for nbval to run.
+
+    The copy has the participant injected by Papermill (no execution) and no stored
+    outputs, so nbval proves it runs for that case; the P01 copy in ``notebooks/``
+    carries the stored expected results.
+    """
+    import papermill as pm
+
+    from .data import load_participants
+
+    p = p or paths()
+    pid = extra_participant or load_participants(p)["participant_id"].tolist()[-1]
+    target = p.build / "nbval" / f"02_analyse_case_{pid}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(p.notebooks / "02_analyse_case.ipynb"), str(target), parameters={"participant": pid},
+                        prepare_only=True, progress_bar=False)
+    nb = canonical(_read(target))
+    for cell in nb["cells"]:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["source"] = cell["source"].replace(CHECK_MARK, "# output not compared for this participant")
+    write_text(target, _dumps(nb))
+    return [target]

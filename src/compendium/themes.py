@@ -1,0 +1,161 @@
+"""Across cases: group experiential themes, recurrence, convergence and the quote bank."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .errors import CompendiumError
+
+__all__ = ["theme_key", "check_threshold", "table2", "theme_counts", "recurrence", "recurrence_summary",
+           "convergence", "quote_bank", "QUOTE_RULE"]
+
+LEVELS = ("superordinate", "subordinate", "minor")
+QUOTE_RULE = (
+    "For each codable theme, participants are ranked by how many segments they contribute to it "
+    "(most first; ties by participant id). From each of the first {per_theme} participants the longest "
+    "excerpt of {min_words} to {max_words} words is taken (ties by segment id)."
+)
+
+
+def theme_key(theme_id: str) -> tuple[int, ...]:
+    """Sort key that puts 1.2 before 1.10 and 3.1 before 3.1.1."""
+    return tuple(int(x) for x in str(theme_id).split("."))
+
+
+def _sorted_codebook(codebook: pd.DataFrame) -> pd.DataFrame:
+    return codebook.sort_values("id", key=lambda c: c.map(theme_key)).reset_index(drop=True)
+
+
+def check_threshold(threshold: float) -> float:
+    """A recurrence threshold is a proportion of participants in (0, 1]."""
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold <= 1:
+        raise CompendiumError(
+            f"Recurrence threshold {threshold!r} is not a proportion.\n"
+            "    fix: give a number above 0 and at most 1 (e.g. 0.3333 for 'at least a third of participants')")
+    return float(threshold)
+
+
+def table2(codebook: pd.DataFrame) -> pd.DataFrame:
+    """Table 2: superordinate -> subordinate -> minor themes, one row per lowest-level theme.
+
+    Repeated parent labels are left blank, as in a printed table.
+
+    Examples
+    --------
+    >>> cb = pd.DataFrame({"id": ["1", "1.1", "1.1.1", "1.2"], "level": ["superordinate", "subordinate", "minor", "subordinate"],
+    ...                    "parent": [None, "1", "1.1", "1"], "label": ["A", "B", "C", "D"]})
+    >>> table2(cb).values.tolist()
+    [['1. A', '1.1 B', '1.1.1 C'], ['', '1.2 D', '']]
+    """
+    cb = _sorted_codebook(codebook)
+    name = {r.id: (f"{r.id}. {r.label}" if r.level == "superordinate" else f"{r.id} {r.label}") for r in cb.itertuples()}
+    children = {tid: [c for c in cb.itertuples() if c.parent == tid] for tid in cb["id"]}
+    rows = []
+    for sup in cb[cb["level"] == "superordinate"].itertuples():
+        for sub in children[sup.id]:
+            minors = children[sub.id] or [None]
+            for minor in minors:
+                rows.append([name[sup.id], name[sub.id], name[minor.id] if minor is not None else ""])
+    df = pd.DataFrame(rows, columns=["Superordinate theme", "Subordinate theme", "Minor theme"])
+    for col in ("Superordinate theme", "Subordinate theme"):
+        df[col] = df[col].where(df[col] != df[col].shift(), "")
+    return df
+
+
+def theme_counts(coding: pd.DataFrame, codebook: pd.DataFrame, participants: pd.DataFrame) -> pd.DataFrame:
+    """Segments per codable theme (rows) and participant (columns, by pseudonym, in participant order)."""
+    cb = _sorted_codebook(codebook)
+    codable = cb[cb["codable"]]["id"].tolist()
+    order = participants["participant_id"].tolist()
+    counts = pd.crosstab(coding["theme_id"], coding["participant_id"]).reindex(index=codable, columns=order, fill_value=0)
+    counts.columns = participants.set_index("participant_id").loc[order, "pseudonym"].tolist()
+    counts.index.name = "theme_id"
+    return counts.astype(int)
+
+
+def recurrence(counts: pd.DataFrame, codebook: pd.DataFrame, threshold: float = 1 / 3) -> pd.DataFrame:
+    """Theme x participant matrix with presence, the share of participants and whether the theme recurs.
+
+    A theme is recurrent when present in at least ``threshold`` of the participants.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"A": [2, 0], "B": [1, 0], "C": [0, 1]}, index=pd.Index(["1.1", "1.2"], name="theme_id"))
+    >>> cb = pd.DataFrame({"id": ["1.1", "1.2"], "label": ["x", "y"]})
+    >>> recurrence(counts, cb, 0.5)[["present_in", "recurrent"]].values.tolist()
+    [[2, True], [1, False]]
+    """
+    check_threshold(threshold)
+    n = counts.shape[1]
+    needed = math.ceil(threshold * n - 1e-9)
+    labels = dict(zip(codebook["id"], codebook["label"]))
+    out = counts.copy()
+    out.insert(0, "theme", [labels[t] for t in counts.index])
+    out["segments"] = counts.sum(axis=1)
+    out["present_in"] = (counts > 0).sum(axis=1)
+    out["share"] = (out["present_in"] / n).round(2)
+    out["recurrent"] = out["present_in"] >= needed
+    return out.reset_index()
+
+
+def recurrence_summary(rec: pd.DataFrame, n_participants: int, threshold: float) -> dict:
+    """Numbers the manuscript quotes about recurrence."""
+    return {
+        "threshold": round(float(threshold), 4),
+        "participants_needed": math.ceil(threshold * n_participants - 1e-9),
+        "themes_checked": int(len(rec)),
+        "themes_recurrent": int(rec["recurrent"].sum()),
+        "recurrent_ids": rec.loc[rec["recurrent"], "theme_id"].tolist(),
+        "not_recurrent_ids": rec.loc[~rec["recurrent"], "theme_id"].tolist(),
+        "themes_in_all": rec.loc[rec["present_in"] == n_participants, "theme_id"].tolist(),
+        "min_present": int(rec["present_in"].min()),
+        "max_present": int(rec["present_in"].max()),
+    }
+
+
+def convergence(rec: pd.DataFrame, pseudonyms: list[str]) -> pd.DataFrame:
+    """Who shares each theme and who does not: convergence and divergence across the cases."""
+    n = len(pseudonyms)
+    rows = []
+    for r in rec.itertuples(index=False):
+        present = [p for p in pseudonyms if getattr(r, p) > 0]
+        absent = [p for p in pseudonyms if getattr(r, p) == 0]
+        if len(present) == n:
+            pattern = "shared by all"
+        elif len(present) >= math.ceil(2 * n / 3):
+            pattern = "shared by most"
+        elif r.recurrent:
+            pattern = "shared by some"
+        else:
+            pattern = "particular to a few"
+        rows.append({"theme_id": r.theme_id, "theme": r.theme, "present_in": len(present), "pattern": pattern,
+                     "voiced_by": ", ".join(present), "not_voiced_by": ", ".join(absent)})
+    return pd.DataFrame(rows)
+
+
+def quote_bank(cases: pd.DataFrame, participants: pd.DataFrame, per_theme: int = 2,
+               min_words: int = 15, max_words: int = 90) -> pd.DataFrame:
+    """Exemplar excerpts per theme chosen by :data:`QUOTE_RULE` from the per-case tables.
+
+    ``cases`` has the columns of :func:`compendium.cases.case_table`.
+    """
+    if per_theme < 1 or min_words < 1 or max_words < min_words:
+        raise CompendiumError("Quote bank settings must satisfy per_theme >= 1 and 1 <= min_words <= max_words.")
+    profession = dict(zip(participants["participant_id"], participants["qualification"]))
+    df = cases.copy()
+    df["words"] = df["excerpt"].str.split().str.len()
+    df = df[(df["words"] >= min_words) & (df["words"] <= max_words)]
+    rows = []
+    for theme_id in sorted(df["theme_id"].unique(), key=theme_key):
+        t = df[df["theme_id"] == theme_id]
+        ranking = t.groupby("participant_id").size().reset_index(name="n")
+        ranking = ranking.sort_values(["n", "participant_id"], ascending=[False, True])
+        for rank, pid in enumerate(ranking["participant_id"].head(per_theme), start=1):
+            pick = t[t["participant_id"] == pid].sort_values(["words", "segment_id"], ascending=[False, True]).iloc[0]
+            lines = str(pick.line_start) if pick.line_start == pick.line_end else f"{pick.line_start}-{pick.line_end}"
+            rows.append({"theme_id": theme_id, "theme": pick.theme_label, "rank": rank, "segment_id": pick.segment_id,
+                         "participant_id": pid, "pseudonym": pick.pseudonym, "profession": profession[pid],
+                         "lines": lines, "line_start": int(pick.line_start), "line_end": int(pick.line_end),
+                         "words": int(pick.words), "excerpt": pick.excerpt})
+    return pd.DataFrame(rows)

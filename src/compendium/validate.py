@@ -1,0 +1,279 @@
+"""Validation of ``data/synthetic``: every problem reported at once, in words.
+
+Layers, each reporting file, row or line, column, what was expected and a fix:
+
+1. bytes: each file exists, is UTF-8 without a byte-order mark, uses LF line
+   endings; transcripts are non-empty and every line has a speaker label;
+2. tables: the Frictionless Table Schemas in ``datapackage.json`` (types,
+   allowed values, required cells, unique and primary keys, foreign keys);
+3. codebook: a JSON Schema for the YAML structure, then its hierarchy;
+4. cross-file rules: coding -> theme (codable), spans inside the transcript and
+   ``transcript[start:end] == excerpt``, one transcript per participant.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from .errors import DataError, Problem
+from .paths import Paths, paths
+
+__all__ = ["validate", "check_bytes", "check_tables", "check_codebook", "check_cross", "CODEBOOK_SCHEMA"]
+
+LEVEL_PARENT = {"superordinate": None, "subordinate": "superordinate", "minor": "subordinate"}
+SPEAKER = re.compile(r"^(?P<speaker>[A-Z][A-Za-z' -]{0,40}): \S")
+
+CODEBOOK_SCHEMA = {
+    "type": "object",
+    "required": ["themes"],
+    "additionalProperties": False,
+    "properties": {
+        "themes": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "level", "parent", "codable", "label", "definition", "include", "exclude"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+){0,2}$"},
+                    "level": {"enum": list(LEVEL_PARENT)},
+                    "parent": {"type": ["string", "null"]},
+                    "codable": {"type": "boolean"},
+                    "label": {"type": "string", "minLength": 1},
+                    "definition": {"type": "string", "minLength": 1},
+                    "include": {"type": "string"},
+                    "exclude": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+
+def _rel(path: Path, p: Paths) -> str:
+    try:
+        return str(path.relative_to(p.root))
+    except ValueError:
+        return str(path)
+
+
+def _read_text(path: Path, p: Paths, problems: list[Problem]) -> str | None:
+    """Read a file as strict UTF-8 with LF endings; record problems, return None if unusable."""
+    name = _rel(path, p)
+    if not path.is_file():
+        problems.append(Problem(name, "file not found.", "restore it from git, or remove every reference to it"))
+        return None
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        problems.append(Problem(name, "starts with a UTF-8 byte-order mark.", "save the file as UTF-8 without BOM"))
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        problems.append(Problem(
+            name, f"is not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start}).",
+            "re-save the file with UTF-8 encoding (e.g. in your editor: Save with encoding > UTF-8)", line=line))
+        return None
+    if "\r" in text:
+        line = text.count("\n", 0, text.index("\r")) + 1
+        problems.append(Problem(
+            name, "uses Windows (CRLF) or old Mac (CR) line endings; character offsets assume LF.",
+            "convert line endings to LF (e.g. `dos2unix FILE`)", line=line))
+        return None
+    return text
+
+
+def check_bytes(p: Paths, participant_ids: list[str] | None = None) -> tuple[list[Problem], dict[str, str]]:
+    """Encoding and shape of every file; returns problems and the transcripts that are readable."""
+    problems: list[Problem] = []
+    for path in (p.participants, p.coding, p.memos, p.codebook, p.datapackage):
+        _read_text(path, p, problems)
+    transcripts: dict[str, str] = {}
+    ids = participant_ids if participant_ids is not None else sorted(f.stem for f in p.transcripts.glob("*.txt"))
+    for pid in ids:
+        path = p.transcript(pid)
+        text = _read_text(path, p, problems)
+        if text is None:
+            continue
+        name = _rel(path, p)
+        if not text.strip():
+            problems.append(Problem(name, "is empty.", "add the transcript text, one speaker turn per line"))
+            continue
+        if not text.endswith("\n"):
+            problems.append(Problem(name, "does not end with a newline.", "add a final line break",
+                                    line=text.count("\n") + 1))
+        for number, line in enumerate(text.split("\n")[:-1], start=1):
+            if not SPEAKER.match(line):
+                problems.append(Problem(
+                    name, f"line does not start with a speaker label: {line[:40]!r}.",
+                    "start every line with 'Interviewer: ' or the participant's pseudonym and ': '", line=number))
+        transcripts[pid] = text
+    return problems, transcripts
+
+
+_FRICTIONLESS_FIX = {
+    "type-error": "write a value of the column's type",
+    "constraint-error": "use one of the allowed values / respect the column's limits (see datapackage.json)",
+    "unique-error": "give each row its own id",
+    "primary-key": "give each row its own id",
+    "foreign-key": "use an id that exists in the referenced table, or add that row there",
+    "missing-cell": "the row is shorter than the header: check for a truncated line or a missing comma",
+    "extra-cell": "the row is longer than the header: quote cells that contain commas",
+    "blank-row": "delete the empty row",
+    "missing-label": "restore the column header",
+    "incorrect-label": "rename the column to the name in datapackage.json",
+    "extra-label": "remove the column or add it to datapackage.json",
+    "duplicate-label": "give each column a unique name",
+    "encoding-error": "re-save the file as UTF-8",
+    "source-error": "check that the file exists and is a well-formed CSV",
+    "scheme-error": "check that the file exists",
+}
+
+
+def check_tables(p: Paths) -> list[Problem]:
+    """Validate the CSV tables against the Frictionless Table Schemas."""
+    import frictionless
+
+    problems: list[Problem] = []
+    try:
+        json.loads(p.datapackage.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return [Problem(_rel(p.datapackage, p), f"cannot be read as JSON ({err}).", "restore it from git")]
+    report = frictionless.validate(str(p.datapackage))
+    for error in report.errors:  # problems with the descriptor itself
+        problems.append(Problem(_rel(p.datapackage, p), f"{error.title.lower()}: {error.note}.",
+                                "compare with the committed datapackage.json"))
+    for task in report.tasks:
+        file = _rel(p.data / task.place, p)
+        for err in task.errors:
+            row = getattr(err, "row_number", None)
+            column = getattr(err, "field_name", None)
+            note = getattr(err, "note", "") or err.message
+            fix = _FRICTIONLESS_FIX.get(err.type, "see datapackage.json for what this table must hold")
+            cell = getattr(err, "cell", None)
+            note = re.sub(r"(?:in )?the row at position (\d+)", lambda m: f"data row {int(m.group(1)) - 1}", note)
+            message = f"{err.title.lower()}: {note}"
+            if cell not in (None, ""):
+                message += f" (found {str(cell)[:60]!r})"
+            problems.append(Problem(file, message.rstrip(".") + ".", fix,
+                                    row=(row - 1) if row else None, column=column))
+    return problems
+
+
+def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
+    """Structure (JSON Schema) and hierarchy of the codebook; returns themes by id."""
+    import jsonschema
+
+    name = _rel(p.codebook, p)
+    try:
+        doc = yaml.safe_load(p.codebook.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        return [Problem(name, f"is not valid YAML ({getattr(err, 'problem', err)}).",
+                        "fix the indentation or quoting near this line",
+                        line=(mark.line + 1) if mark else None)], {}
+    except (OSError, UnicodeDecodeError):
+        return [], {}  # already reported by check_bytes
+    problems = []
+    validator = jsonschema.Draft202012Validator(CODEBOOK_SCHEMA)
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(x) for x in err.absolute_path) or "top level"
+        problems.append(Problem(name, f"at {where}: {err.message}.",
+                                "see the codebook's header comment for the expected fields"))
+    if problems:
+        return problems, {}
+    themes: dict[str, dict] = {}
+    for i, theme in enumerate(doc["themes"], start=1):
+        if theme["id"] in themes:
+            problems.append(Problem(name, f"theme id {theme['id']!r} is used twice (entry {i}).",
+                                    "give each theme its own id"))
+        themes[theme["id"]] = theme
+    for tid, theme in themes.items():
+        expected = LEVEL_PARENT[theme["level"]]
+        parent = theme["parent"]
+        if expected is None and parent is not None:
+            problems.append(Problem(name, f"theme {tid} is superordinate but has parent {parent!r}.",
+                                    "set parent: null for superordinate themes"))
+        elif expected is not None:
+            if parent not in themes:
+                problems.append(Problem(name, f"theme {tid} points to parent {parent!r}, which is not in the codebook.",
+                                        "add the parent theme or correct the parent id"))
+            elif themes[parent]["level"] != expected:
+                problems.append(Problem(
+                    name, f"theme {tid} is {theme['level']} but its parent {parent} is {themes[parent]['level']}.",
+                    f"a {theme['level']} theme needs a {expected} parent"))
+    return problems, themes
+
+
+def check_cross(p: Paths, themes: dict[str, dict], transcripts: dict[str, str]) -> list[Problem]:
+    """Rules that span files: themes, spans and excerpts, transcripts per participant."""
+    import pandas as pd
+
+    problems: list[Problem] = []
+    try:
+        participants = pd.read_csv(p.participants, dtype=str, keep_default_na=False)
+        coding = pd.read_csv(p.coding, dtype=str, keep_default_na=False)
+    except Exception:  # noqa: BLE001 - unreadable tables were reported by earlier layers
+        return problems
+    coding_name = _rel(p.coding, p)
+    pids = set(participants.get("participant_id", []))
+    for pid in sorted(pids):
+        if not p.transcript(pid).is_file():
+            problems.append(Problem(_rel(p.transcript(pid), p), f"transcript of participant {pid} not found.",
+                                    f"add {pid}.txt to data/synthetic/transcripts/"))
+    for path in sorted(p.transcripts.glob("*.txt")):
+        if path.stem not in pids:
+            problems.append(Problem(_rel(path, p), f"transcript for unknown participant {path.stem!r}.",
+                                    "add the participant to participants.csv or remove the file"))
+    needed = {"segment_id", "participant_id", "start", "end", "excerpt", "theme_id"}
+    if not needed <= set(coding.columns):
+        return problems
+    for i, row in enumerate(coding.itertuples(index=False), start=1):
+        if themes and row.theme_id not in themes:
+            problems.append(Problem(coding_name, f"segment {row.segment_id} is coded to theme {row.theme_id!r}, "
+                                    "which is not in codebook.yaml.",
+                                    "use a theme id from codebook.yaml or add the theme there", row=i, column="theme_id"))
+        elif themes and not themes[row.theme_id]["codable"]:
+            problems.append(Problem(coding_name, f"segment {row.segment_id} is coded to {row.theme_id}, a grouping "
+                                    "theme that is not codable.", "code it to one of its subordinate or minor themes",
+                                    row=i, column="theme_id"))
+        text = transcripts.get(row.participant_id)
+        if text is None:
+            continue
+        try:
+            start, end = int(row.start), int(row.end)
+        except ValueError:
+            continue  # type errors were reported by the table schema
+        if not 0 <= start < end <= len(text):
+            problems.append(Problem(
+                coding_name, f"segment {row.segment_id}: span {start}-{end} lies outside transcript "
+                f"{row.participant_id}.txt (0-{len(text)} characters).",
+                "recompute start/end as character offsets into the transcript (end exclusive)", row=i, column="end"))
+            continue
+        found = text[start:end]
+        if found != row.excerpt:
+            where = text.find(row.excerpt)
+            hint = (f"the excerpt occurs at {where}-{where + len(row.excerpt)}; set start/end to that"
+                    if where >= 0 else "copy the excerpt exactly from the transcript, or correct the span")
+            problems.append(Problem(
+                coding_name, f"segment {row.segment_id}: the excerpt does not match the transcript at {start}-{end} "
+                f"(transcript has {found[:50]!r}..., excerpt is {row.excerpt[:50]!r}...).", hint, row=i, column="excerpt"))
+    return problems
+
+
+def validate(p: Paths | None = None) -> dict:
+    """Run every check; raise :class:`DataError` listing all problems, else return a summary."""
+    p = p or paths()
+    problems, transcripts = check_bytes(p)
+    problems += check_tables(p)
+    codebook_problems, themes = check_codebook(p)
+    problems += codebook_problems
+    problems += check_cross(p, themes, transcripts)
+    if problems:
+        raise DataError(problems, f"Validation of {_rel(p.data, p)} failed")
+    return {"transcripts": len(transcripts), "themes": len(themes)}
