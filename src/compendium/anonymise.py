@@ -47,6 +47,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{MONTHS})\s+(?:19|20)\d{{2}}\b"
         rf"|\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}}\b", re.I),
 }
+MONTH_NAMES = frozenset(MONTHS.split("|"))
 WORD = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
 # A name-word counts as mid-sentence when the text before it ends in a
 # lower-case word (optionally with a comma and a space): "my client Sarah".
@@ -121,6 +122,8 @@ def scan_text(text: str, file: str, allow: list[dict] = (), known: set[str] = fr
                 continue
             if not MID_SENTENCE.search(line[max(0, match.start() - 3): match.start()]):
                 continue
+            if word in MONTH_NAMES and re.match(r"\s+(?:19|20)\d{2}\b", line[match.end():]):
+                continue  # "May 2021" is a month, not a person
             if not _allowed("personal name", word, allow):
                 hits.append(Hit(file, number, "personal name", word))
     return hits

@@ -13,6 +13,7 @@ import yaml
 
 from .errors import CompendiumError
 from .paths import Paths, paths
+from .provenance import record
 
 __all__ = [
     "Study", "load_study", "load_participants", "load_coding", "load_codebook",
@@ -29,6 +30,7 @@ def _need(path: Path) -> Path:
             f"{path}: file not found.\n    fix: restore it from git (`git checkout -- {path.name}`) "
             "or run the pipeline from the compendium's root folder."
         )
+    record("read", path)
     return path
 
 
@@ -100,11 +102,16 @@ class Study:
         return dict(zip(self.participants["participant_id"], self.participants["pseudonym"]))
 
 
-def load_study(p: Paths | None = None) -> Study:
-    """Load participants, coding, codebook, memos and every transcript."""
+def load_study(p: Paths | None = None, transcripts_of: list[str] | None = None) -> Study:
+    """Load participants, coding, codebook, memos and the transcripts (all, or only ``transcripts_of``).
+
+    A case analysis reads only its own transcript, so its recorded inputs (and
+    the Makefile's dependencies) are exactly what it uses.
+    """
     p = p or paths()
     participants = load_participants(p)
-    transcripts = {pid: load_transcript(pid, p) for pid in participants["participant_id"]}
+    wanted = [pid for pid in participants["participant_id"] if transcripts_of is None or pid in transcripts_of]
+    transcripts = {pid: load_transcript(pid, p) for pid in wanted}
     return Study(participants, load_coding(p), load_codebook(p), load_memos(p), transcripts)
 
 
@@ -116,5 +123,5 @@ def load_case_tables(participant_ids: list[str], p: Paths | None = None) -> pd.D
         raise CompendiumError(
             f"Per-case tables missing for {', '.join(missing)} in {p.case_tables}.\n"
             "    fix: run the case analyses first (`make analysis`), which executes the case notebook per participant.")
-    frames = [pd.read_csv(p.case_table(pid), dtype={"theme_id": str}, keep_default_na=False) for pid in participant_ids]
+    frames = [pd.read_csv(_need(p.case_table(pid)), dtype={"theme_id": str}, keep_default_na=False) for pid in participant_ids]
     return pd.concat(frames, ignore_index=True)

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from .provenance import record
+
 __all__ = ["atomic_write", "write_text", "write_bytes", "write_json", "write_table", "write_figure"]
 
 
@@ -27,6 +29,7 @@ def atomic_write(path: Path, writer: Callable[[Path], None]) -> Path:
         writer(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        record("write", path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -9,13 +9,14 @@ the message.
 from __future__ import annotations
 
 import json
-import sys
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from .errors import CompendiumError
-from .files import write_text
+from . import provenance
+from .files import write_json, write_text
 from .paths import Paths, paths
 
 __all__ = ["execute", "normalise", "canonical", "check_canonical", "CHECK_MARK", "NotebookError"]
@@ -26,6 +27,30 @@ KEEP_NOTEBOOK_META = ("kernelspec", "language_info")
 
 class NotebookError(CompendiumError):
     """A notebook failed while running."""
+
+
+def _kernel_manager_class():  # imported lazily: jupyter_client is slow to import
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _Local(AsyncKernelManager):
+        """Kernels talk over Unix sockets: nothing listens on TCP, and no warning about it."""
+
+        def __init__(self, **kwargs):  # noqa: ANN003
+            import tempfile
+            import uuid
+
+            kwargs.setdefault("transport", "ipc")
+            # One socket prefix per kernel, so kernels running side by side never share a socket.
+            kwargs.setdefault("ip", os.path.join(tempfile.gettempdir(), f"compendium-kernel-{uuid.uuid4().hex[:12]}"))
+            super().__init__(**kwargs)
+
+    return _Local
+
+
+def __getattr__(name: str):  # module attribute used by papermill's kernel_manager_class
+    if name == "LocalKernelManager":
+        return _kernel_manager_class()
+    raise AttributeError(name)
 
 
 def _dumps(nb: dict) -> str:
@@ -47,11 +72,11 @@ def normalise(nb: dict) -> dict:
         meta["language_info"] = {k: v for k, v in li.items() if k in ("name", "file_extension", "mimetype")}
     nb["metadata"] = meta
     cells = []
-    for cell in nb.get("cells", []):
+    for index, cell in enumerate(nb.get("cells", []), start=1):
         cell = dict(cell)
         cmeta = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
         cell["metadata"] = cmeta
-        cell.pop("id", None)
+        cell["id"] = f"cell-{index:02d}"  # stable ids: random ones would change the bytes on every run
         cells.append(cell)
     nb["cells"] = cells
     return nb
@@ -82,20 +107,30 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
     if not quiet:
         print(f"notebook: {stem}" + (f" ({shown})" if shown else ""), flush=True)
     started = time.perf_counter()
+    log = p.build / "provenance" / f"{label}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    os.environ[provenance.ENV] = str(log)
     try:
         nb = pm.execute_notebook(
             str(source), str(failed), parameters=parameters, cwd=str(p.notebooks),
             kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
+            kernel_manager_class="compendium.notebooks.LocalKernelManager",
         )
     except pm.PapermillExecutionError as err:
         raise NotebookError(
             f"Notebook {source.relative_to(p.root)} failed in cell {err.exec_count} (cell index {err.cell_index}):\n"
             f"  {err.ename}: {err.evalue}\n"
-            f"    the partly executed copy is {failed.relative_to(p.root)}; nothing it would have written was "
-            "replaced. Fix the cause and run `make all` again."
+            f"    the partly executed copy, with the traceback, is {failed.relative_to(p.root)}; this step's "
+            "outputs are not marked up to date. Fix the cause and run `make all` again."
         ) from None
+    finally:
+        os.environ.pop(provenance.ENV, None)
     failed.unlink(missing_ok=True)
+    record = provenance.collect(log, label, p)
+    log.unlink(missing_ok=True)
     write_text(target, _dumps(normalise(dict(nbformat.from_dict(nb)))))
+    write_json(p.build / "provenance" / f"{label}.json", record)
     if not quiet:
         print(f"notebook: {stem} done in {time.perf_counter() - started:.1f} s", flush=True)
     return target
@@ -118,7 +153,7 @@ def canonical(nb: dict) -> dict:
         if cell.get("cell_type") == "code":
             cell["execution_count"] = None
             src = "".join(cell.get("source", ""))
-            if CHECK_MARK in src:
+            if CHECK_MARK in src:  # stored expected output, compared by nbval
                 kept = []
                 for o in cell.get("outputs", []):
                     if o.get("output_type") in ("execute_result", "display_data"):
@@ -134,7 +169,8 @@ def canonical(nb: dict) -> dict:
         else:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
-        cell["source"] = "".join(cell.get("source", ""))
+        # A list of lines, as Jupyter itself saves it: readable diffs.
+        cell["source"] = "".join(cell.get("source", "")).splitlines(keepends=True)
         cells.append(cell)
     out["cells"] = cells
     out["nbformat"], out["nbformat_minor"] = 4, 5
@@ -207,6 +243,7 @@ def prepare_nbval(p: Paths | None = None, extra_participant: str | None = None) 
     for cell in nb["cells"]:
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
-            cell["source"] = cell["source"].replace(CHECK_MARK, "# output not compared for this participant")
+            cell["source"] = [line.replace(CHECK_MARK, "# output not compared for this participant")
+                              for line in cell["source"]]
     write_text(target, _dumps(nb))
     return [target]

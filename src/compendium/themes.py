@@ -101,8 +101,12 @@ def recurrence(counts: pd.DataFrame, codebook: pd.DataFrame, threshold: float = 
 
 def recurrence_summary(rec: pd.DataFrame, n_participants: int, threshold: float) -> dict:
     """Numbers the manuscript quotes about recurrence."""
+    from fractions import Fraction
+
+    share = Fraction(threshold).limit_denominator(12)
     return {
         "threshold": round(float(threshold), 4),
+        "threshold_text": f"{share.numerator}/{share.denominator}",
         "participants_needed": math.ceil(threshold * n_participants - 1e-9),
         "themes_checked": int(len(rec)),
         "themes_recurrent": int(rec["recurrent"].sum()),
