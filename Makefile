@@ -157,6 +157,19 @@ accept: all ## Accept current results: store the key cells' outputs in the sourc
 lab: $(STAMP) ## Open JupyterLab on the notebooks (adds --allow-root when run as root)
 	$(VENV)/bin/jupyter lab --notebook-dir=$(NB) --no-browser $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
+# ---------------------------------------------------------------- reproducibility
+manifest: all ## Accept the current artefacts: record their SHA-256 in manifest.sha256 (commit it)
+	$(RUN) manifest
+
+verify: $(STAMP) ## Rebuild from clean in a temporary folder and compare every artefact with the manifest
+	$(RUN) verify
+
+diff: all ## Show what changed since the manifest: files, table cells, segments, quotes
+	$(RUN) diff
+
+bench: $(STAMP) ## Time cold, no-op and one-change builds, the naive baseline and 8/80/800-participant studies
+	$(RUN) bench $(BENCH_ARGS)
+
 # ---------------------------------------------------------------- clean
 clean: ## Remove generated files only (never data/ or source notebooks)
 	rm -rf $(BUILD) $(TABLES) $(VALUES) $(OUT) $(SUPP)

@@ -248,8 +248,23 @@ def reference_docx(target: Path) -> Path:
             if name in by_name:
                 by_name[name].paragraph_format.first_line_indent = Pt(36)
         doc.save(str(tmp))
+        _fix_zip_times(tmp)
 
     return atomic_write(target, make)
+
+
+def _fix_zip_times(path: Path) -> None:
+    """Rewrite a zip with every entry dated SOURCE_DATE_EPOCH (pandoc copies entries of the reference
+    document with their own dates, so a freshly saved reference would change the DOCX's bytes)."""
+    import zipfile
+
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
+    stamp = dt.datetime.fromtimestamp(max(epoch, 315532800), dt.timezone.utc).timetuple()[:6]
+    with zipfile.ZipFile(path) as zin:
+        entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in entries:
+            zout.writestr(zipfile.ZipInfo(name, date_time=stamp), data, compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _notebook_pages(p: Paths, out: Path) -> dict[str, str]:
@@ -293,7 +308,12 @@ def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Pat
     write_table(coreq, out, "coreq_checklist")
 
     written: dict[str, Path] = {}
-    common = ["--citeproc", "--csl", str(csl_path()), "--bibliography", str(p.bibliography), "-M", "link-citations=true"]
+    # Paths relative to the root: pandoc records them in the DOCX's properties, and absolute
+    # ones would make the bytes depend on where the compendium was cloned.
+    csl = work / "apa.csl"
+    atomic_write(csl, lambda tmp: shutil.copyfile(csl_path(), tmp))
+    rel = lambda path: os.path.relpath(path, p.root)  # noqa: E731
+    common = ["--citeproc", "--csl", rel(csl), "--bibliography", rel(p.bibliography), "-M", "link-citations=true"]
     if "docx" in formats:
         ref = reference_docx(work / "reference.docx")
         written["docx"] = atomic_write(out / "manuscript.docx", lambda tmp: _run_pandoc(
