@@ -40,11 +40,14 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "street address": re.compile(
         r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Drive|Dr|Lane|Ln|Court|Ct"
         r"|Crescent|Cres|Place|Pl|Parade|Pde|Terrace|Tce|Highway|Hwy|Boulevard|Blvd|Way|Close|Grove)\b\.?"),
-    "postcode": re.compile(r"\b(?:NSW|VIC|Vic|QLD|Qld|SA|WA|TAS|Tas|NT|ACT)\s+\d{4}\b|\bpost\s?code:?\s*\d{4}\b", re.I),
+    "postcode": re.compile(
+        r"\b(?:NSW|VIC|Vic|QLD|Qld|SA|WA|TAS|Tas|NT|ACT|New South Wales|Victoria|Queensland|South Australia"
+        r"|Western Australia|Tasmania|Northern Territory|Australian Capital Territory)\s+\d{4}\b"
+        r"|\bpost\s?code:?\s*\d{4}\b", re.I),
     "date (possible date of birth)": re.compile(
         rf"\b(?:born on|date of birth|d\.?o\.?b\.?|birthday)\b[^.\n]{{0,30}}\d"
         rf"|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:19|20)?\d{{2}}\b"
-        rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{MONTHS})\s+(?:19|20)\d{{2}}\b"
+        rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS}),?\s+(?:19|20)\d{{2}}\b"
         rf"|\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}}\b", re.I),
 }
 MONTH_NAMES = frozenset(MONTHS.split("|"))
@@ -88,11 +91,26 @@ def load_allowlist(p: Paths) -> list[dict]:
     """Allow-list entries: ``text`` (exact) or ``pattern`` (regex), ``category``, ``reason``."""
     if not p.allowlist.is_file():
         return []
-    doc = yaml.safe_load(p.allowlist.read_text(encoding="utf-8")) or {}
-    entries = doc.get("allow", [])
+    name = p.allowlist.name
+    try:
+        doc = yaml.safe_load(p.allowlist.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise CompendiumError(f"{name}: not valid YAML ({err}).\n    fix: check the indentation and quoting") from None
+    entries = doc.get("allow", []) if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise CompendiumError(f"{name}: expected a list under 'allow:'.\n    fix: see the comment at the top of the file")
     for i, entry in enumerate(entries, start=1):
-        if not entry.get("reason"):
-            raise CompendiumError(f"{p.allowlist}: entry {i} has no reason.\n    fix: say why the text is not identifying")
+        if not isinstance(entry, dict) or not ({"text", "pattern"} & set(entry)):
+            raise CompendiumError(f"{name}: entry {i} ({entry!r}) is not a mapping with 'text' or 'pattern'.\n"
+                                  "    fix: write it as `- text: ...` (or `pattern: ...`) with a `reason: ...`")
+        if not str(entry.get("reason") or "").strip():
+            raise CompendiumError(f"{name}: entry {i} has no reason.\n    fix: say why the text is not identifying")
+        if "pattern" in entry:
+            try:
+                re.compile(entry["pattern"])
+            except re.error as err:
+                raise CompendiumError(f"{name}: entry {i} has an invalid pattern {entry['pattern']!r} ({err}).\n"
+                                      "    fix: correct the regular expression, or use `text:` for an exact match") from None
     return entries
 
 
@@ -112,8 +130,12 @@ def scan_text(text: str, file: str, allow: list[dict] = (), known: set[str] = fr
     hits: list[Hit] = []
     names = first_names()
     for number, line in enumerate(text.splitlines(), start=1):
+        taken: list[tuple[int, int]] = []  # spans already reported: an e-mail's domain is not also a URL
         for category, pattern in PATTERNS.items():
             for match in pattern.finditer(line):
+                if any(a <= match.start() and match.end() <= b for a, b in taken):
+                    continue
+                taken.append(match.span())
                 if not _allowed(category, match.group(0), allow):
                     hits.append(Hit(file, number, category, match.group(0)))
         for match in WORD.finditer(line):
@@ -122,8 +144,10 @@ def scan_text(text: str, file: str, allow: list[dict] = (), known: set[str] = fr
                 continue
             if not MID_SENTENCE.search(line[max(0, match.start() - 3): match.start()]):
                 continue
-            if word in MONTH_NAMES and re.match(r"\s+(?:19|20)\d{2}\b", line[match.end():]):
-                continue  # "May 2021" is a month, not a person
+            if word in MONTH_NAMES and (re.match(r"\s+(?:19|20)\d{2}\b", line[match.end():])
+                                        or re.search(r"\b(?:in|since|until|till|from|by|of|last|next|early|late|mid)\s+$",
+                                                     line[: match.start()], flags=re.I)):
+                continue  # "May 2021", "in March": a month, not a person
             if not _allowed("personal name", word, allow):
                 hits.append(Hit(file, number, "personal name", word))
     return hits

@@ -94,7 +94,7 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
 
     p = p or paths()
     parameters = dict(parameters or {})
-    parameters.setdefault("save", True)
+    parameters.setdefault("write_outputs", True)
     source = p.notebooks / f"{stem}.ipynb"
     if not source.is_file():
         raise NotebookError(f"{source}: notebook not found.\n    fix: run from the compendium root; notebooks live in notebooks/")
@@ -103,7 +103,7 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
     failed = p.build / "failed" / f"{label}.ipynb"
     failed.parent.mkdir(parents=True, exist_ok=True)
     failed.unlink(missing_ok=True)
-    shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "save")
+    shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "write_outputs")
     if not quiet:
         print(f"notebook: {stem}" + (f" ({shown})" if shown else ""), flush=True)
     started = time.perf_counter()
@@ -148,19 +148,24 @@ def canonical(nb: dict) -> dict:
     meta.pop("papermill", None)
     out["metadata"] = {k: v for k, v in meta.items() if k in KEEP_NOTEBOOK_META}
     cells = []
+    ordinal = 0
     for cell in out["cells"]:
         cell = dict(cell)
         if cell.get("cell_type") == "code":
+            ordinal += 1
             cell["execution_count"] = None
             src = "".join(cell.get("source", ""))
             if CHECK_MARK in src:  # stored expected output, compared by nbval
+                # nbval ignores outputs of cells that were never run, so checked cells keep a
+                # (stable) execution count: their ordinal among the code cells.
+                cell["execution_count"] = ordinal
                 kept = []
                 for o in cell.get("outputs", []):
                     if o.get("output_type") in ("execute_result", "display_data"):
                         data = {k: v for k, v in o.get("data", {}).items() if k == "text/plain"}
                         if data:
                             kept.append({"output_type": "execute_result", "data": data, "metadata": {},
-                                         "execution_count": None})
+                                         "execution_count": ordinal})
                     elif o.get("output_type") == "stream" and o.get("name") == "stdout":
                         kept.append({"output_type": "stream", "name": "stdout", "text": o["text"]})
                 cell["outputs"] = kept

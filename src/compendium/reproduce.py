@@ -263,7 +263,7 @@ def _naive(root: Path, venv: Path) -> float:
     started = time.perf_counter()
     for i, (stem, extra) in enumerate(jobs):
         subprocess.run([str(venv / "bin" / "papermill"), str(root / "notebooks" / f"{stem}.ipynb"),
-                        str(out / f"{i:02d}_{stem}.ipynb"), "-p", "save", "True", *extra, "--cwd", str(root / "notebooks")],
+                        str(out / f"{i:02d}_{stem}.ipynb"), "-p", "write_outputs", "True", *extra, "--cwd", str(root / "notebooks")],
                        check=True, capture_output=True, env={**os.environ, "COMPENDIUM_ROOT": str(root)})
     return time.perf_counter() - started
 

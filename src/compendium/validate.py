@@ -19,6 +19,8 @@ from pathlib import Path
 import yaml
 
 from .errors import DataError, Problem
+
+SPEAKER_INTERVIEWER = "Interviewer"
 from .paths import Paths, paths
 
 __all__ = ["validate", "check_bytes", "check_tables", "check_codebook", "check_cross", "CODEBOOK_SCHEMA"]
@@ -88,12 +90,31 @@ def _read_text(path: Path, p: Paths, problems: list[Problem]) -> str | None:
     return text
 
 
-def check_bytes(p: Paths, participant_ids: list[str] | None = None) -> tuple[list[Problem], dict[str, str]]:
-    """Encoding and shape of every file; returns problems and the transcripts that are readable."""
+def _pseudonyms(p: Paths) -> dict[str, str]:
+    """participant_id -> pseudonym, if participants.csv can be read at all (else empty)."""
+    import csv
+    import io
+
+    try:
+        rows = csv.DictReader(io.StringIO(p.participants.read_text(encoding="utf-8")))
+        return {r["participant_id"]: r["pseudonym"] for r in rows if r.get("participant_id") and r.get("pseudonym")}
+    except (OSError, UnicodeDecodeError, KeyError, csv.Error):
+        return {}
+
+
+def check_bytes(p: Paths, participant_ids: list[str] | None = None) -> tuple[list[Problem], dict[str, str], set[str]]:
+    """Encoding and shape of every file.
+
+    Returns the problems, the transcripts that are readable, and the names of the
+    table files that could not be read (the table-schema layer skips them).
+    """
     problems: list[Problem] = []
+    unreadable: set[str] = set()
     for path in (p.participants, p.coding, p.memos, p.codebook, p.datapackage):
-        _read_text(path, p, problems)
+        if _read_text(path, p, problems) is None:
+            unreadable.add(path.name)
     transcripts: dict[str, str] = {}
+    names = _pseudonyms(p)
     ids = participant_ids if participant_ids is not None else sorted(f.stem for f in p.transcripts.glob("*.txt"))
     for pid in ids:
         path = p.transcript(pid)
@@ -107,13 +128,21 @@ def check_bytes(p: Paths, participant_ids: list[str] | None = None) -> tuple[lis
         if not text.endswith("\n"):
             problems.append(Problem(name, "does not end with a newline.", "add a final line break",
                                     line=text.count("\n") + 1))
+        allowed = {SPEAKER_INTERVIEWER, names[pid]} if pid in names else None
+        expected = f"'Interviewer: ' or '{names[pid]}: '" if pid in names else "'Interviewer: ' or the pseudonym and ': '"
         for number, line in enumerate(text.split("\n")[:-1], start=1):
-            if not SPEAKER.match(line):
+            match = SPEAKER.match(line)
+            if not match:
                 problems.append(Problem(
                     name, f"line does not start with a speaker label: {line[:40]!r}.",
-                    "start every line with 'Interviewer: ' or the participant's pseudonym and ': '", line=number))
+                    f"start every line with {expected}", line=number))
+            elif allowed is not None and match.group("speaker") not in allowed:
+                problems.append(Problem(
+                    name, f"unknown speaker {match.group('speaker')!r}.",
+                    f"a turn belongs to the interviewer or to this participant: start the line with {expected}",
+                    line=number))
         transcripts[pid] = text
-    return problems, transcripts
+    return problems, transcripts, unreadable
 
 
 _FRICTIONLESS_FIX = {
@@ -133,31 +162,73 @@ _FRICTIONLESS_FIX = {
     "source-error": "check that the file exists and is a well-formed CSV",
     "scheme-error": "check that the file exists",
 }
+_TYPE_FIX = {
+    "integer": "write a whole number with digits only (e.g. 59)",
+    "number": "write a number with digits and a decimal point (e.g. 59.5)",
+    "boolean": "write true or false",
+    "date": "write the date as YYYY-MM-DD (e.g. 2021-03-09)",
+    "yearmonth": "write the month as YYYY-MM (e.g. 2021-03)",
+    "string": "write text",
+}
 
 
-def check_tables(p: Paths) -> list[Problem]:
-    """Validate the CSV tables against the Frictionless Table Schemas."""
+def _position_to_row(note: str) -> str:
+    """Frictionless counts the header as row 1; our rows count data only."""
+    return re.sub(r'(?:in )?the row at position "?(\d+)"?|[Rr]ow at position "?(\d+)"?',
+                  lambda m: f"data row {int(m.group(1) or m.group(2)) - 1}", note)
+
+
+def check_tables(p: Paths, unreadable: set[str] | None = None) -> list[Problem]:
+    """Validate the CSV tables against the Frictionless Table Schemas.
+
+    Skipped when a table file is missing or not UTF-8: those are reported by
+    :func:`check_bytes`, and the schema checks would only repeat them (and blame
+    the tables that refer to it).
+    """
     import frictionless
 
-    problems: list[Problem] = []
+    if unreadable:
+        return []
     try:
-        json.loads(p.datapackage.read_text(encoding="utf-8"))
+        descriptor = json.loads(p.datapackage.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         return [Problem(_rel(p.datapackage, p), f"cannot be read as JSON ({err}).", "restore it from git")]
+    types = {(r["path"], f["name"]): f["type"] for r in descriptor.get("resources", [])
+             for f in r.get("schema", {}).get("fields", [])}
+    problems: list[Problem] = []
     report = frictionless.validate(str(p.datapackage))
     for error in report.errors:  # problems with the descriptor itself
         problems.append(Problem(_rel(p.datapackage, p), f"{error.title.lower()}: {error.note}.",
                                 "compare with the committed datapackage.json"))
     for task in report.tasks:
         file = _rel(p.data / task.place, p)
+        short_rows: dict[int, list[str]] = {}
+        for err in task.errors:
+            row = getattr(err, "row_number", None)
+            # A row cut short shows up as missing cells (or as "required" cells whose value is None).
+            if row and (err.type == "missing-cell" or (err.type == "constraint-error" and getattr(err, "cell", "") in (None, "None")
+                                                         and "required" in (getattr(err, "note", "") or ""))):
+                short_rows.setdefault(row, []).append(err.field_name)
+        for row, columns in sorted(short_rows.items()):
+            columns = list(dict.fromkeys(columns))
+            problems.append(Problem(
+                file, f"the row is missing {len(columns)} cell(s): {', '.join(columns)}.",
+                "the row is shorter than the header: check for a truncated line or a missing comma",
+                row=row - 1))
         for err in task.errors:
             row = getattr(err, "row_number", None)
             column = getattr(err, "field_name", None)
-            note = getattr(err, "note", "") or err.message
-            fix = _FRICTIONLESS_FIX.get(err.type, "see datapackage.json for what this table must hold")
             cell = getattr(err, "cell", None)
-            note = re.sub(r"(?:in )?the row at position (\d+)", lambda m: f"data row {int(m.group(1)) - 1}", note)
-            message = f"{err.title.lower()}: {note}"
+            if err.type == "missing-cell" or (row in short_rows and cell in (None, "", "None")):
+                continue  # said once per short row above
+            note = _position_to_row(getattr(err, "note", "") or err.message)
+            fix = _FRICTIONLESS_FIX.get(err.type, "see datapackage.json for what this table must hold")
+            if err.type == "type-error":
+                kind = types.get((task.place, column), "")
+                fix = f"this column's type is {kind}: {_TYPE_FIX[kind]}" if kind in _TYPE_FIX else fix
+                message = f"expected {'an' if kind[:1] in 'aeiou' else 'a'} {kind or 'typed'} value"
+            else:
+                message = f"{err.title.lower()}: {note}"
             if cell not in (None, ""):
                 message += f" (found {str(cell)[:60]!r})"
             problems.append(Problem(file, message.rstrip(".") + ".", fix,
@@ -165,13 +236,36 @@ def check_tables(p: Paths) -> list[Problem]:
     return problems
 
 
+def _codebook_lines(text: str) -> list[dict[str, int]]:
+    """For each theme entry, the 1-based line of the entry and of each of its keys."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return []
+    out: list[dict[str, int]] = []
+    if not isinstance(root, yaml.MappingNode):
+        return out
+    for key, value in root.value:
+        if key.value == "themes" and isinstance(value, yaml.SequenceNode):
+            for item in value.value:
+                lines = {"": item.start_mark.line + 1}
+                if isinstance(item, yaml.MappingNode):
+                    lines.update({k.value: k.start_mark.line + 1 for k, _ in item.value})
+                out.append(lines)
+    return out
+
+
 def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
-    """Structure (JSON Schema) and hierarchy of the codebook; returns themes by id."""
+    """Structure (JSON Schema) and hierarchy of the codebook; returns themes by id.
+
+    Each problem names the theme by its id and the line of the offending key.
+    """
     import jsonschema
 
     name = _rel(p.codebook, p)
     try:
-        doc = yaml.safe_load(p.codebook.read_text(encoding="utf-8"))
+        text = p.codebook.read_text(encoding="utf-8")
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         return [Problem(name, f"is not valid YAML ({getattr(err, 'problem', err)}).",
@@ -179,34 +273,53 @@ def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
                         line=(mark.line + 1) if mark else None)], {}
     except (OSError, UnicodeDecodeError):
         return [], {}  # already reported by check_bytes
+    lines = _codebook_lines(text)
+    entries = doc.get("themes", []) if isinstance(doc, dict) else []
+
+    def locate(index: int | None, key: str = "") -> tuple[str, int | None]:
+        if index is None or index >= len(entries):
+            return "", None
+        entry = entries[index] if isinstance(entries[index], dict) else {}
+        label = f"theme {entry['id']}" if "id" in entry else f"theme entry {index + 1}"
+        where = lines[index] if index < len(lines) else {}
+        return label, where.get(key, where.get(""))
+
     problems = []
     validator = jsonschema.Draft202012Validator(CODEBOOK_SCHEMA)
-    for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
-        where = "/".join(str(x) for x in err.absolute_path) or "top level"
-        problems.append(Problem(name, f"at {where}: {err.message}.",
-                                "see the codebook's header comment for the expected fields"))
+    for err in sorted(validator.iter_errors(doc), key=lambda e: [str(x) for x in e.absolute_path]):
+        path = list(err.absolute_path)
+        index = path[1] if len(path) > 1 and path[0] == "themes" and isinstance(path[1], int) else None
+        key = str(path[2]) if len(path) > 2 else ""
+        label, line = locate(index, key)
+        what = f"{label}, '{key}'" if key else (label or "top level")
+        problems.append(Problem(name, f"{what}: {err.message}.",
+                                "see the codebook's header comment for the expected fields and their types",
+                                line=line))
     if problems:
         return problems, {}
     themes: dict[str, dict] = {}
-    for i, theme in enumerate(doc["themes"], start=1):
+    position: dict[str, int] = {}
+    for i, theme in enumerate(entries):
         if theme["id"] in themes:
-            problems.append(Problem(name, f"theme id {theme['id']!r} is used twice (entry {i}).",
-                                    "give each theme its own id"))
+            problems.append(Problem(name, f"theme id {theme['id']!r} is used twice.", "give each theme its own id",
+                                    line=locate(i, "id")[1]))
         themes[theme["id"]] = theme
+        position[theme["id"]] = i
     for tid, theme in themes.items():
         expected = LEVEL_PARENT[theme["level"]]
         parent = theme["parent"]
+        line = locate(position[tid], "parent")[1]
         if expected is None and parent is not None:
             problems.append(Problem(name, f"theme {tid} is superordinate but has parent {parent!r}.",
-                                    "set parent: null for superordinate themes"))
+                                    "set parent: null for superordinate themes", line=line))
         elif expected is not None:
             if parent not in themes:
                 problems.append(Problem(name, f"theme {tid} points to parent {parent!r}, which is not in the codebook.",
-                                        "add the parent theme or correct the parent id"))
+                                        "add the parent theme or correct the parent id", line=line))
             elif themes[parent]["level"] != expected:
                 problems.append(Problem(
                     name, f"theme {tid} is {theme['level']} but its parent {parent} is {themes[parent]['level']}.",
-                    f"a {theme['level']} theme needs a {expected} parent"))
+                    f"a {theme['level']} theme needs a {expected} parent", line=line))
     return problems, themes
 
 
@@ -260,17 +373,20 @@ def check_cross(p: Paths, themes: dict[str, dict], transcripts: dict[str, str]) 
             where = text.find(row.excerpt)
             hint = (f"the excerpt occurs at {where}-{where + len(row.excerpt)}; set start/end to that"
                     if where >= 0 else "copy the excerpt exactly from the transcript, or correct the span")
+            at = next((k for k, (a, b) in enumerate(zip(found, row.excerpt)) if a != b), min(len(found), len(row.excerpt)))
+            lo = max(0, at - 15)
             problems.append(Problem(
-                coding_name, f"segment {row.segment_id}: the excerpt does not match the transcript at {start}-{end} "
-                f"(transcript has {found[:50]!r}..., excerpt is {row.excerpt[:50]!r}...).", hint, row=i, column="excerpt"))
+                coding_name, f"segment {row.segment_id}: the excerpt does not match the transcript at {start}-{end}; "
+                f"they first differ {at} characters in: transcript has ...{found[lo:at + 25]!r}..., excerpt has "
+                f"...{row.excerpt[lo:at + 25]!r}...", hint, row=i, column="excerpt"))
     return problems
 
 
 def validate(p: Paths | None = None) -> dict:
     """Run every check; raise :class:`DataError` listing all problems, else return a summary."""
     p = p or paths()
-    problems, transcripts = check_bytes(p)
-    problems += check_tables(p)
+    problems, transcripts, unreadable = check_bytes(p)
+    problems += check_tables(p, unreadable)
     codebook_problems, themes = check_codebook(p)
     problems += codebook_problems
     problems += check_cross(p, themes, transcripts)
