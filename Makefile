@@ -51,11 +51,11 @@ SRC         := $(filter-out $(addprefix src/compendium/,$(NOT_PIPELINE)),$(wildc
 VALID       := $(BUILD)/validated.json
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
-.PHONY: all help setup bib validate audit analysis manuscript test test-fast lab clean \
+.PHONY: all help setup bib validate audit analysis manuscript supplement test test-fast lab clean \
         notebooks-canonical accept lock bench verify manifest diff
 
-all: manuscript ## Build everything: validate data, run notebooks, write tables, figures and manuscript
-	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(OUT)/)"
+all: manuscript supplement ## Build everything: validate data, run notebooks, write tables, figures, manuscript, QDA exports
+	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(OUT)/, $(SUPP)/)"
 
 help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -139,6 +139,14 @@ manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML), COREQ che
 
 $(MS_OUT) &: $(MS_IN) $(SRC) $(TRANSCRIPTS) | $(VALID)
 	$(RUN) manuscript
+
+# ---------------------------------------------------------------- QDA exchange
+SUPP_OUT := $(SUPP)/codebook.qdc $(SUPP)/project.qdpx
+
+supplement: $(SUPP_OUT) ## Write the REFI-QDA exports for QDA software (codebook.qdc, project.qdpx)
+
+$(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) src/compendium/refiqda.py $(SRC) | $(VALID)
+	$(RUN) qdpx export
 
 # ---------------------------------------------------------------- quality
 test: all ## Build, then run the whole test suite (unit tests, nbval over every notebook)
