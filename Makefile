@@ -87,8 +87,12 @@ manuscript/references.bib: $(SHARED_BIB) manuscript/extra.bib
 	    cat $(SHARED_BIB); echo; cat manuscript/extra.bib; } > $@.tmp && mv $@.tmp $@; \
 	  echo "bib: refreshed $@"; else touch $@; fi
 
-lock: ## Refresh requirements.lock from requirements.in (needs the package registry)
+lock: ## Refresh requirements.lock from requirements.in (needs the package registry), then environment.yml
 	tools/lock.sh
+	$(PYTHON_BOOT) tools/environment.py
+
+environment.yml: requirements.lock tools/environment.py ## Regenerate the conda/Binder environment from the lock
+	$(PYTHON_BOOT) tools/environment.py
 
 # ---------------------------------------------------------------- data checks
 validate: $(VALID) ## Validate data/synthetic (types, keys, spans, encoding) and run the anonymisation gate
@@ -149,9 +153,10 @@ $(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) src/compendium/refiqda.py $(SRC) | $
 	$(RUN) qdpx export
 
 # ---------------------------------------------------------------- quality
-test: all ## Build, then run the whole test suite (unit tests, nbval over every notebook)
+test: all ## Build, then run the whole test suite (unit, end-to-end, browser; nbval over every notebook)
+	$(RUN) canonical
 	$(RUN) nbval-prepare
-	$(PY) -m pytest tests $(NB) --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly $(PYTEST_ARGS)
+	$(PY) -m pytest tests $(NB) $(BUILD)/nbval --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Unit tests only (no build, no notebooks)
 	$(PY) -m pytest tests -m "not slow and not browser" $(PYTEST_ARGS)
