@@ -52,13 +52,13 @@ VALID       := $(BUILD)/validated.json
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
 .PHONY: all help setup bib validate audit analysis manuscript supplement test test-fast lab clean \
-        notebooks-canonical accept lock bench verify manifest diff
+        notebooks-canonical accept lock bench verify manifest diff lab-pipeline
 
 all: manuscript supplement ## Build everything: validate data, run notebooks, write tables, figures, manuscript, QDA exports
 	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(OUT)/, $(SUPP)/)"
 
 help: ## List the targets with one line each
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+	@grep -hE '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) \
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-20s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
@@ -167,8 +167,13 @@ notebooks-canonical: $(STAMP) ## Rewrite source notebooks in canonical form (no 
 accept: all ## Accept current results: store the key cells' outputs in the source notebooks
 	$(RUN) accept
 
-lab: $(STAMP) ## Open JupyterLab on the notebooks (adds --allow-root when run as root)
-	$(VENV)/bin/jupyter lab --notebook-dir=$(NB) --no-browser $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+lab: $(STAMP) ## Open JupyterLab at the first IPA tutorial (prints the address with its token)
+	@echo "lab: starting JupyterLab on $(NB)/tutorial; open the http://127.0.0.1:... address printed below (Ctrl-C twice to stop)"
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NB)/tutorial --no-browser \
+	  --LabApp.default_url=/lab/tree/T1_read_transcript.ipynb $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+lab-pipeline: $(STAMP) ## Open JupyterLab on the pipeline notebooks (01-04)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NB) --no-browser $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 # ---------------------------------------------------------------- reproducibility
 manifest: all ## Accept the current artefacts: record their SHA-256 in manifest.sha256 (commit it)
