@@ -57,12 +57,13 @@ def experiential_statements(segments: pd.DataFrame) -> pd.DataFrame:
 
 def personal_experiential_themes(segments: pd.DataFrame) -> pd.DataFrame:
     """PETs: themes, how many statements each gathers, and where in the transcript they sit."""
-    grouped = segments.groupby(["theme_id", "theme_label"], sort=True)
-    return pd.DataFrame({
+    grouped = segments.groupby(["theme_id", "theme_label"], sort=False)
+    out = pd.DataFrame({
         "statements": grouped.size(),
         "lines": grouped.apply(lambda g: ", ".join(format_lines(a, b) for a, b in zip(g["line_start"], g["line_end"])),
                                include_groups=False),
     }).reset_index()
+    return out.sort_values("theme_id", key=lambda c: c.map(_theme_key)).reset_index(drop=True)
 
 
 def case_table(study: Study, participant: str) -> pd.DataFrame:

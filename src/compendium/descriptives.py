@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .errors import CompendiumError
+
 __all__ = ["table1", "duration_stats", "aggregate_counts", "suppress_small", "sample_values",
            "TABLE1_COLUMNS", "SENSITIVE", "number_word"]
 
@@ -86,8 +88,11 @@ def suppress_small(counts: pd.DataFrame, threshold: int = 3) -> pd.DataFrame:
     >>> suppress_small(c, 3)["n"].tolist()
     ['6', '< 3']
     """
-    if threshold < 1:
-        raise ValueError("threshold must be at least 1")
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise CompendiumError(
+            f"Small-group threshold {threshold!r} is not a whole number of at least 1.\n"
+            "    fix: set small_group_threshold to a count of people, e.g. 3 (groups smaller than this are "
+            "suppressed in tables)")
     out = counts[["attribute", "category", "n"]].copy()
     small = counts["sensitive"] & (counts["n"] < threshold)
     out["n"] = [f"< {threshold}" if s else str(n) for n, s in zip(counts["n"], small)]

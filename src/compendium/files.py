@@ -51,7 +51,10 @@ def write_json(path: Path, obj: Any) -> Path:
 
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub-style pipe table (what pandoc reads as a real table)."""
-    return df.to_markdown(index=False, tablefmt="pipe") + "\n"
+    # Cells are written as they are (no number parsing: "1.10" stays "1.10"); a pipe inside a
+    # cell is escaped so it cannot split the row.
+    text = df.astype(str).map(lambda v: v.replace("|", "\\|"))
+    return text.to_markdown(index=False, tablefmt="pipe", disable_numparse=True) + "\n"
 
 
 def write_table(df: pd.DataFrame, folder: Path, stem: str) -> tuple[Path, Path]:

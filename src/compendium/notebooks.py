@@ -66,6 +66,8 @@ def normalise(nb: dict) -> dict:
         pm.pop(key, None)
     if pm:
         meta["papermill"] = pm
+    else:
+        meta.pop("papermill", None)
     meta.pop("widgets", None)
     li = meta.get("language_info")
     if isinstance(li, dict):

@@ -12,8 +12,8 @@ __all__ = ["theme_key", "check_threshold", "table2", "theme_counts", "recurrence
 
 LEVELS = ("superordinate", "subordinate", "minor")
 QUOTE_RULE = (
-    "For each codable theme, participants are ranked by how many segments they contribute to it "
-    "(most first; ties by participant id). From each of the first {per_theme} participants the longest "
+    "For each codable theme, participants are ranked by how many segments of {min_words} to {max_words} words "
+    "they contribute to it (most first; ties by participant id). From each of the first {per_theme} participants the longest "
     "excerpt of {min_words} to {max_words} words is taken (ties by segment id)."
 )
 
@@ -122,18 +122,18 @@ def convergence(rec: pd.DataFrame, pseudonyms: list[str]) -> pd.DataFrame:
     """Who shares each theme and who does not: convergence and divergence across the cases."""
     n = len(pseudonyms)
     rows = []
-    for r in rec.itertuples(index=False):
-        present = [p for p in pseudonyms if getattr(r, p) > 0]
-        absent = [p for p in pseudonyms if getattr(r, p) == 0]
+    for _, r in rec.iterrows():  # by column name: pseudonyms need not be Python identifiers
+        present = [p for p in pseudonyms if r[p] > 0]
+        absent = [p for p in pseudonyms if r[p] == 0]
         if len(present) == n:
             pattern = "shared by all"
         elif len(present) >= math.ceil(2 * n / 3):
             pattern = "shared by most"
-        elif r.recurrent:
+        elif r["recurrent"]:
             pattern = "shared by some"
         else:
             pattern = "particular to a few"
-        rows.append({"theme_id": r.theme_id, "theme": r.theme, "present_in": len(present), "pattern": pattern,
+        rows.append({"theme_id": r["theme_id"], "theme": r["theme"], "present_in": len(present), "pattern": pattern,
                      "voiced_by": ", ".join(present), "not_voiced_by": ", ".join(absent)})
     return pd.DataFrame(rows)
 
