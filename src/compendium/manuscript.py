@@ -76,18 +76,6 @@ def _month(ym: str) -> str:
     return f"{MONTHS[int(month) - 1]} {year}"
 
 
-def _git_commit(p: Paths) -> str:
-    env = os.environ.get("COMPENDIUM_COMMIT")
-    if env:
-        return env
-    try:
-        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", ".", ":(exclude)manifest.sha256"],
-                             cwd=p.root, capture_output=True, text=True, check=True).stdout.strip()
-        return out or "no commit yet"
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-
-
 def _build_date() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if not epoch:
@@ -118,7 +106,7 @@ def context(p: Paths | None = None) -> dict:
     return {
         "d": desc, "x": cross, "bank": bank, "themes": {t["id"]: t for t in codebook},
         "recruitment": f"{_month(desc['first_interview_month'])} to {_month(desc['last_interview_month'])}",
-        "commit": _git_commit(p), "build_date": _build_date(), "versions": versions,
+        "commit": provenance.source_commit(p), "build_date": _build_date(), "versions": versions,
     }
 
 
@@ -300,6 +288,7 @@ def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Pat
 
     markdown, used = render_markdown(ctx, p)
     md_path = write_text(work / "manuscript.md", markdown)
+    write_text(work / "commit.txt", ctx["commit"] + "\n")
     hits = anonymise.scan_files([md_path], p)
     if hits:
         raise anonymise.AnonymisationError(hits)

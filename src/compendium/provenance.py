@@ -18,7 +18,9 @@ import pandas as pd
 
 from .paths import Paths, paths
 
-__all__ = ["record", "collect", "sha256", "provenance_table", "ENV"]
+__all__ = ["record", "collect", "sha256", "provenance_table", "source_commit", "ENV", "MANIFEST_FILES"]
+
+MANIFEST_FILES = ("manifest.sha256", "manifest-snapshot.json")
 
 ENV = "COMPENDIUM_PROVENANCE"
 
@@ -42,6 +44,36 @@ def collect(log: Path, label: str, p: Paths) -> dict:
             rel = os.path.relpath(entry["path"], p.root)
             (reads if entry["kind"] == "read" else writes).add(rel)
     return {"notebook": label, "inputs": sorted(reads - writes), "outputs": sorted(writes)}
+
+
+def source_commit(p: Paths) -> str:
+    """The commit the sources come from, as printed in the manuscript's colophon.
+
+    ``COMPENDIUM_COMMIT`` wins (``make verify`` passes the working tree's value to
+    its temporary copy); else the last commit that changed anything but the
+    manifest files (so committing a manifest does not change the colophon it
+    describes); else, outside a git checkout (an archive), the commit recorded
+    with the manifest.
+    """
+    import subprocess
+
+    env = os.environ.get("COMPENDIUM_COMMIT")
+    if env:
+        return env
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", ".",
+                              *(f":(exclude){name}" for name in MANIFEST_FILES)],
+                             cwd=p.root, capture_output=True, text=True, check=True).stdout.strip()
+        if out:
+            return out
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    snapshot = p.root / MANIFEST_FILES[1]
+    if snapshot.is_file():
+        recorded = json.loads(snapshot.read_text(encoding="utf-8")).get("commit")
+        if recorded:
+            return recorded
+    return "unknown (not a git checkout)"
 
 
 def sha256(path: Path) -> str:

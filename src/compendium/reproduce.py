@@ -28,13 +28,12 @@ import pandas as pd
 
 from .files import write_json, write_text
 from .paths import Paths, paths
-from .provenance import sha256
+from .provenance import MANIFEST_FILES, sha256, source_commit
 
 __all__ = ["artefact_hashes", "write_manifest", "read_manifest", "compare", "snapshot", "research_diff",
            "copy_sources", "manifest_command", "verify_command", "diff_command", "bench_command"]
 
-MANIFEST = "manifest.sha256"
-SNAPSHOT = "manifest-snapshot.json"
+MANIFEST, SNAPSHOT = MANIFEST_FILES
 SNAPSHOT_TABLES = ["table1_sample", "table2_themes", "theme_recurrence", "sample_aggregates", "convergence"]
 
 
@@ -56,6 +55,7 @@ def snapshot(p: Paths) -> dict:
     bank_path = p.tables / "quote_bank.csv"
     bank = pd.read_csv(bank_path, dtype=str, keep_default_na=False) if bank_path.is_file() else pd.DataFrame()
     return {
+        "commit": source_commit(p),
         "tables": tables,
         "segments": dict(zip(coding["segment_id"], coding["theme_id"])),
         "quotes": [f"{r.theme_id}:{r.segment_id}:{r.pseudonym}" for r in bank.itertuples()] if len(bank) else [],
@@ -63,6 +63,12 @@ def snapshot(p: Paths) -> dict:
 
 
 def write_manifest(p: Paths) -> int:
+    stamp = p.build / "manuscript" / "commit.txt"
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8").strip() != source_commit(p):
+        from . import manuscript
+
+        print(f"manifest: the manuscript's colophon names another commit; rebuilding it for {source_commit(p)}")
+        manuscript.build(p=p)
     hashes = artefact_hashes(p)
     write_text(p.root / MANIFEST, "".join(f"{h}  {path}\n" for path, h in sorted(hashes.items())))
     write_json(p.root / SNAPSHOT, snapshot(p))
@@ -135,9 +141,12 @@ def copy_sources(p: Paths, target: Path) -> Path:
                                  cwd=p.root, capture_output=True, check=True).stdout.decode().split("\0")
         files = [f for f in listing if f and (p.root / f).is_file()]
     except (OSError, subprocess.CalledProcessError):
-        skip = {".venv", "build", ".git", "student_work"}
+        # Not a git checkout (e.g. an archive): everything except the environment and generated files.
+        generated = {p.figures / f.name for f in p.figures.glob("*") if f.suffix in {".svg", ".png"}}
+        skip_dirs = [p.root / ".venv", p.root / ".git", p.student_work, *p.generated_dirs()]
         files = [str(f.relative_to(p.root)) for f in p.root.rglob("*")
-                 if f.is_file() and not set(f.relative_to(p.root).parts) & skip]
+                 if f.is_file() and f not in generated and "__pycache__" not in f.parts
+                 and not any(f.is_relative_to(d) for d in skip_dirs)]
     for rel in files:
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -146,12 +155,7 @@ def copy_sources(p: Paths, target: Path) -> Path:
 
 
 def _commit(p: Paths) -> str:
-    try:
-        return subprocess.run(["git", "log", "-1", "--format=%h", "--", ".", f":(exclude){MANIFEST}",
-                               f":(exclude){SNAPSHOT}"], cwd=p.root, capture_output=True, text=True,
-                              check=True).stdout.strip() or "no commit yet"
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
+    return source_commit(p)
 
 
 def _make(root: Path, venv: Path, *targets: str, env: dict | None = None, quiet: bool = True) -> tuple[int, float, str]:
@@ -165,7 +169,7 @@ def _make(root: Path, venv: Path, *targets: str, env: dict | None = None, quiet:
 def build_copy(p: Paths, workdir: Path) -> tuple[Paths, float, str]:
     """Copy the sources to ``workdir`` and run ``make all`` there; returns its Paths and the time taken."""
     copy = copy_sources(p, workdir)
-    venv = (p.root / ".venv").resolve()
+    venv = Path(sys.prefix)  # the environment running this command (make passes VENV)
     code, seconds, output = _make(copy, venv, "all", env={"COMPENDIUM_COMMIT": _commit(p)})
     if code != 0:
         raise SystemExit(f"verify: the rebuild failed (exit {code}):\n{output[-4000:]}")
@@ -276,7 +280,7 @@ def _peak_child_mb() -> float:
 
 def bench_command(args) -> int:  # noqa: ANN001
     p = paths()
-    venv = (p.root / ".venv").resolve()
+    venv = Path(sys.prefix)  # the environment running this command (make passes VENV)
     runs = max(1, args.runs)
     rows = []
     with tempfile.TemporaryDirectory(prefix="compendium-bench-") as tmp:

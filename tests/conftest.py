@@ -1,0 +1,120 @@
+"""Shared fixtures for the end-to-end tests: build the compendium in temporary copies.
+
+Every build happens below pytest's temporary folder; the repository's own
+outputs and data are only read. One clean build (``built_copy``) is made per
+session and shared; a test that changes inputs works on its own copy, either a
+fresh copy of the sources (``fresh_copy``) or a clone of the finished build
+with its timestamps kept (``clone_built``), so that ``make`` only redoes what
+the change requires.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from compendium import reproduce
+from compendium.paths import Paths, paths
+
+__all__ = ["VENV", "Run"]
+
+# The virtual environment running the tests is the one every build reuses (VENV=...).
+VENV = Path(sys.prefix)
+# Variables a parent `make` (e.g. `make test`) would pass down; a build in a copy must not inherit them.
+MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR")
+# Set by the pipeline while a notebook runs; never meaningful for a new process.
+PIPELINE_VARIABLES = ("COMPENDIUM_PROVENANCE", "COMPENDIUM_ROOT", "PYTHONPATH", "SOURCE_DATE_EPOCH")
+BUILD_TIMEOUT = 1200  # seconds; a cold build takes 20-40 s on two cores
+
+
+Run = subprocess.CompletedProcess  # output: stdout and stderr interleaved, as a researcher sees them
+
+
+def _source_date_epoch(root: Path) -> str:
+    """The fixed timestamp the Makefile sets (read from it, so the tests follow the Makefile)."""
+    match = re.search(r"^export SOURCE_DATE_EPOCH \?= (\d+)", (root / "Makefile").read_text(encoding="utf-8"), re.M)
+    assert match, "Makefile: no `export SOURCE_DATE_EPOCH ?= <seconds>` line"
+    return match.group(1)
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES + PIPELINE_VARIABLES}
+    # The colophon names the source commit; builds here use the value `make verify` uses for the
+    # working tree, so a copy's artefacts can be compared with the committed manifest.
+    env["COMPENDIUM_COMMIT"] = reproduce._commit(paths())
+    return env
+
+
+@pytest.fixture(scope="session")
+def repo() -> Paths:
+    """The working tree the tests were started from (read only)."""
+    return paths()
+
+
+@pytest.fixture(scope="session")
+def run_make() -> Callable[..., Run]:
+    """``run_make(root, *targets)``: run ``make -C root VENV=<test venv> targets`` and capture its output.
+
+    ``-o <venv>/.installed`` tells make never to (re)install packages into the shared
+    environment from a test, whatever the timestamps of the copied lock file.
+    """
+    env = _base_env()
+
+    def run(root: Path, *targets: str) -> Run:
+        return subprocess.run(["make", "-C", str(root), f"VENV={VENV}", "-o", str(VENV / ".installed"), *targets],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=BUILD_TIMEOUT)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_cli() -> Callable[..., Run]:
+    """``run_cli(root, *args)``: ``python -m compendium args`` on the copy at ``root``, as the Makefile calls it."""
+    env = _base_env()
+
+    def run(root: Path, *args: str) -> Run:
+        return subprocess.run([str(VENV / "bin" / "python"), "-m", "compendium", *args], cwd=root,
+                              env={**env, "COMPENDIUM_ROOT": str(root), "PYTHONPATH": str(root / "src"),
+                                   "SOURCE_DATE_EPOCH": _source_date_epoch(root), "MPLBACKEND": "Agg"},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=BUILD_TIMEOUT)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def fresh_copy(repo: Paths, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Paths]:
+    """``fresh_copy(name)``: a new copy of the tracked sources (nothing built)."""
+
+    def copy(name: str) -> Paths:
+        target = tmp_path_factory.mktemp(name) / "compendium"
+        return Paths(reproduce.copy_sources(repo, target))
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def built_copy(fresh_copy: Callable[[str], Paths], run_make: Callable[..., Run]) -> Paths:
+    """A copy of the sources after one ``make all`` from clean; read it, never change it."""
+    copy = fresh_copy("built")
+    result = run_make(copy.root, "all")
+    assert result.returncode == 0, f"make all failed in {copy.root} (exit {result.returncode}):\n{result.stdout[-4000:]}"
+    return copy
+
+
+@pytest.fixture(scope="session")
+def clone_built(built_copy: Paths, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Paths]:
+    """``clone_built(name)``: a private clone of ``built_copy`` with every timestamp kept (make sees it up to date)."""
+
+    def clone(name: str) -> Paths:
+        target = tmp_path_factory.mktemp(name) / "compendium"
+        shutil.copytree(built_copy.root, target, symlinks=True)  # copy2: modification times are kept
+        return Paths(target)
+
+    return clone

@@ -1,0 +1,214 @@
+"""End-to-end tests of reproducibility: determinism, the manifest, `make verify`, `make diff`,
+failure behaviour and incremental builds, each in a temporary copy of the compendium."""
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from compendium.paths import Paths
+from compendium.reproduce import artefact_hashes, compare, read_manifest
+
+pytestmark = pytest.mark.slow  # every test here runs make at least once
+
+Runner = Callable[..., subprocess.CompletedProcess]  # run_make from conftest.py
+Copy = Callable[[str], Paths]  # fresh_copy / clone_built from conftest.py
+
+FAILING = "04_describe_sample"
+PLANTED = 'raise RuntimeError("planted failure")'
+# What the Makefile declares for notebook 04 (DESC_OUT) plus its executed copy.
+FAILING_OUTPUTS = ["manuscript/tables/table1_sample.csv", "manuscript/tables/table1_sample.md",
+                   "manuscript/tables/sample_aggregates.csv", "manuscript/tables/sample_aggregates.md",
+                   "figures/interview_durations.svg", "figures/interview_durations.png",
+                   "manuscript/values/descriptives.json", f"build/notebooks/{FAILING}.ipynb"]
+TAMPERED = "manuscript/tables/table1_sample.csv"
+
+
+def data_hashes(p: Paths) -> dict[str, str]:
+    """SHA-256 of every file under data/."""
+    folder = p.root / "data"
+    return {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def differing(a: dict[str, str], b: dict[str, str]) -> list[str]:
+    table = compare(a, b)
+    return [f"{r.artefact} ({r.status})" for r in table.itertuples() if r.status != "identical"]
+
+
+# ---------------------------------------------------------------- determinism and the manifest
+def test_two_clean_builds_are_byte_identical(built_copy: Paths, fresh_copy: Copy, run_make: Runner) -> None:
+    second = fresh_copy("second_build")
+    result = run_make(second.root, "all")
+    assert result.returncode == 0, result.stdout[-3000:]
+    first_hashes, second_hashes = artefact_hashes(built_copy), artefact_hashes(second)
+    assert len(first_hashes) > 50  # tables, figures, values, manuscript, exports, executed notebooks
+    assert differing(first_hashes, second_hashes) == []
+
+
+def test_committed_manifest_matches_a_fresh_build(repo: Paths, built_copy: Paths) -> None:
+    manifest = read_manifest(repo.manifest)
+    assert manifest, "manifest.sha256 is missing or empty"
+    assert differing(manifest, artefact_hashes(built_copy)) == [], \
+        "the committed manifest.sha256 does not match a build from clean; run `make manifest` and commit it"
+
+
+# ---------------------------------------------------------------- make verify
+def test_make_verify_passes_on_a_copy(fresh_copy: Copy, run_make: Runner) -> None:
+    p = fresh_copy("verify_ok")
+    result = run_make(p.root, "verify")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert re.search(r"^VERIFIED: all \d+ artefacts are byte-identical", result.stdout, re.M)
+    report = p.build / "verify" / "reviewer-report.md"
+    assert report.is_file()
+    assert "**Verdict:** VERIFIED" in report.read_text(encoding="utf-8")
+
+
+def test_make_verify_names_a_tampered_artefact(built_copy: Paths, fresh_copy: Copy,
+                                               run_make: Runner) -> None:
+    p = fresh_copy("verify_tampered")
+    manifest = read_manifest(p.manifest)
+    # Only meaningful if the artefact is otherwise reproduced exactly.
+    assert manifest.get(TAMPERED) == artefact_hashes(built_copy)[TAMPERED]
+    manifest[TAMPERED] = "0" * 64
+    p.manifest.write_text("".join(f"{h}  {name}\n" for name, h in sorted(manifest.items())), encoding="utf-8")
+
+    result = run_make(p.root, "verify")
+    assert result.returncode != 0
+    assert "NOT VERIFIED" in result.stdout, result.stdout[-3000:]
+    assert re.search(rf"^\s*{re.escape(TAMPERED)}\s+changed\s+0{{12}}\s", result.stdout, re.M), result.stdout[-3000:]
+    assert TAMPERED in (p.build / "verify" / "reviewer-report.md").read_text(encoding="utf-8")
+    # The rebuild must use the environment given with VENV=..., not set up a new one in the copy.
+    assert not (p.root / ".venv").exists(), "make VENV=... verify ignored VENV and installed a new .venv in the copy"
+
+
+# ---------------------------------------------------------------- make diff
+def test_make_diff_explains_a_moved_segment(clone_built: Copy, run_make: Runner) -> None:
+    p = clone_built("diff")
+    accepted = run_make(p.root, "manifest")  # accept this copy's results, so the diff shows only our change
+    assert accepted.returncode == 0, accepted.stdout[-3000:]
+    assert "notebook:" not in accepted.stdout
+    coding = pd.read_csv(p.coding, dtype=str, keep_default_na=False)
+    in_31 = coding[coding["theme_id"] == "3.1"]
+    # A participant with several 3.1 segments keeps the theme after one moves: the data stay valid.
+    pid = in_31["participant_id"].value_counts().index[0]
+    segment = in_31.loc[in_31["participant_id"] == pid, "segment_id"].iloc[0]
+    coding.loc[coding["segment_id"] == segment, "theme_id"] = "3.2"
+    p.coding.write_text(coding.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+
+    result = run_make(p.root, "diff")
+    assert result.returncode == 0, result.stdout[-3000:]
+    out = result.stdout
+    assert f"segment {segment}: moved from theme 3.1 to 3.2" in out, out[-3000:]
+    assert len(re.findall(r"moved from theme", out)) == 1, out[-3000:]
+    cells = re.findall(r"^\s+- table \w+, row \d+ \(.*\), column '.+': '.*' -> '.*'$", out, re.M)
+    assert cells, f"no changed table cell reported:\n{out[-3000:]}"
+    assert re.search(r"^diff: [1-9]\d* of \d+ artefacts differ", out, re.M)
+
+
+# ---------------------------------------------------------------- a failing notebook
+@dataclass
+class FailureRun:
+    p: Paths
+    failed: subprocess.CompletedProcess  # the failing `make all`
+    fixed: subprocess.CompletedProcess  # `make all` after the planted cell is removed
+    code_cells: int  # code cells in the planted notebook (the planted one is the last)
+    cells: int  # all cells in the planted notebook
+    planted_mtime: int
+    after_failure: dict[str, int | None] = field(default_factory=dict)  # output -> mtime (None: absent)
+    still_due: int = 0  # exit status of `make -q` on the step's outputs after the failure
+    kept_failed_copy: bool = False  # the partly executed notebook was kept for the researcher
+    data: list[dict[str, str]] = field(default_factory=list)  # data/ hashes: before, after failure, after fix
+
+
+def _mtime(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
+@pytest.fixture(scope="module")
+def failure(clone_built: Copy, run_make: Runner) -> FailureRun:
+    """Plant a failing cell in notebook 04 of a built clone, build, then remove it and build again."""
+    p = clone_built("failing")
+    before = data_hashes(p)
+    source = p.notebooks / f"{FAILING}.ipynb"
+    original = source.read_bytes()
+    nb = nbformat.read(source, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PLANTED))
+    nbformat.write(nb, source)
+    nbformat.validate(nbformat.read(source, as_version=4))
+    planted_mtime = source.stat().st_mtime_ns
+    failed = run_make(p.root, "all")
+    after_failure = {rel: _mtime(p.root / rel) for rel in FAILING_OUTPUTS}
+    still_due = run_make(p.root, "-q", *FAILING_OUTPUTS[:-1]).returncode
+    kept_failed_copy = (p.build / "failed" / f"{FAILING}.ipynb").is_file()
+    data_after_failure = data_hashes(p)
+    source.write_bytes(original)
+    fixed = run_make(p.root, "all")
+    return FailureRun(p=p, failed=failed, fixed=fixed, code_cells=sum(c.cell_type == "code" for c in nb.cells),
+                      cells=len(nb.cells), planted_mtime=planted_mtime, after_failure=after_failure,
+                      still_due=still_due, kept_failed_copy=kept_failed_copy,
+                      data=[before, data_after_failure, data_hashes(p)])
+
+
+def test_a_failing_notebook_stops_the_build_with_a_clear_message(failure: FailureRun) -> None:
+    out = failure.failed.stdout
+    assert failure.failed.returncode != 0
+    assert f"Notebook notebooks/{FAILING}.ipynb failed in cell" in out, out[-3000:]
+    # Papermill injects one parameters cell, so the planted cell is the last code cell run and
+    # its index in the executed notebook is one more than in the source.
+    assert f"failed in cell {failure.code_cells + 1} (cell index {failure.cells})" in out, out[-3000:]
+    assert "RuntimeError: planted failure" in out
+    assert "Traceback (most recent call last)" not in out, out[-3000:]
+    assert f"build/failed/{FAILING}.ipynb" in out
+    assert failure.kept_failed_copy, "the partly executed notebook named in the message was not kept"
+
+
+def test_a_failed_step_does_not_leave_its_outputs_looking_current(failure: FailureRun) -> None:
+    current = [rel for rel, mtime in failure.after_failure.items() if mtime is not None and mtime >= failure.planted_mtime]
+    assert current == [], f"outputs newer than the failing notebook: {current}"
+    assert failure.still_due != 0, "make -q considers the failed step's outputs up to date"
+
+
+def test_the_build_recovers_once_the_notebook_is_fixed(failure: FailureRun) -> None:
+    assert failure.fixed.returncode == 0, failure.fixed.stdout[-3000:]
+    assert f"notebook: {FAILING}" in failure.fixed.stdout
+    source_mtime = (failure.p.notebooks / f"{FAILING}.ipynb").stat().st_mtime_ns
+    for rel in FAILING_OUTPUTS:
+        path = failure.p.root / rel
+        assert path.is_file() and path.stat().st_mtime_ns >= source_mtime, rel
+    assert not (failure.p.build / "failed" / f"{FAILING}.ipynb").exists()
+
+
+def test_source_data_are_never_modified(repo: Paths, built_copy: Paths, failure: FailureRun) -> None:
+    before, after_failure, after_fix = failure.data
+    assert len(before) >= 15  # tables, codebook, datapackage, allow-list, eight transcripts
+    assert after_failure == before, "the failing build changed data/"
+    assert after_fix == before, "the succeeding build changed data/"
+    assert data_hashes(built_copy) == data_hashes(repo), "the clean build changed data/"
+
+
+# ---------------------------------------------------------------- incremental builds
+def test_noop_build_and_one_transcript_change(clone_built: Copy, run_make: Runner) -> None:
+    p = clone_built("incremental")
+    noop = run_make(p.root, "all")
+    assert noop.returncode == 0, noop.stdout[-3000:]
+    assert not re.search(r"^notebook:", noop.stdout, re.M), noop.stdout
+    assert "manuscript: wrote" not in noop.stdout
+
+    transcript = p.transcript("P03")
+    transcript.write_text(transcript.read_text(encoding="utf-8") + "Interviewer: Thank you.\n", encoding="utf-8")
+    one = run_make(p.root, "all")
+    out = one.stdout
+    assert one.returncode == 0, out[-3000:]
+    assert set(re.findall(r"participant=(P\d+)", out)) == {"P03"}, out
+    for step in ("notebook: 01_read_corpus", "notebook: 03_analyse_across_cases",
+                 "manuscript: wrote manuscript/output/manuscript.html"):
+        assert step in out, f"{step!r} did not run:\n{out}"
+    assert FAILING not in out, "the sample notebook does not read transcripts and should not rerun"
