@@ -136,7 +136,18 @@ $(EXEC)/04_describe_sample.ipynb $(DESC_OUT) &: \
 	$(RUN) run 04_describe_sample
 
 # ---------------------------------------------------------------- manuscript
-MS_IN := manuscript/template.md manuscript/references.bib $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT)
+# Each executed notebook as a standalone web page (pandoc reads .ipynb; nothing is
+# fetched from the network); the HTML manuscript links its provenance table to them.
+EXEC_NBS := $(EXEC)/01_read_corpus.ipynb $(foreach p,$(PIDS),$(EXEC)/02_analyse_case_$(p).ipynb) \
+            $(EXEC)/03_analyse_across_cases.ipynb $(EXEC)/04_describe_sample.ipynb
+NB_HTML  := $(patsubst $(EXEC)/%.ipynb,$(OUT)/notebooks/%.html,$(EXEC_NBS))
+
+$(OUT)/notebooks/%.html: $(EXEC)/%.ipynb | $(STAMP)
+	@mkdir -p $(@D)
+	$(VENV)/bin/pandoc $< -f ipynb -t html5 -s --embed-resources --metadata title=$* -o $@.tmp
+	@mv $@.tmp $@
+
+MS_IN := manuscript/template.md manuscript/references.bib $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT) $(NB_HTML)
 MS_OUT := $(OUT)/manuscript.docx $(OUT)/manuscript.pdf $(OUT)/manuscript.html $(OUT)/coreq_checklist.md $(OUT)/provenance.csv
 
 manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML), COREQ checklist and provenance table

@@ -255,16 +255,9 @@ def _fix_zip_times(path: Path) -> None:
             zout.writestr(zipfile.ZipInfo(name, date_time=stamp), data, compress_type=zipfile.ZIP_DEFLATED)
 
 
-def _notebook_pages(p: Paths, out: Path) -> dict[str, str]:
-    """Render each executed notebook as standalone HTML (pandoc reads .ipynb; nothing loaded from the network)."""
-    links = {}
-    for nb in sorted(p.executed.glob("*.ipynb")):
-        target = out / "notebooks" / f"{nb.stem}.html"
-        atomic_write(target, lambda tmp, nb=nb: _run_pandoc(
-            [str(nb), "-f", "ipynb", "-t", "html5", "-s", "--embed-resources", "--metadata", f"title={nb.stem}",
-             "-o", str(tmp)], cwd=p.root))
-        links[nb.stem] = f"notebooks/{nb.stem}.html"
-    return links
+def _notebook_pages(out: Path) -> dict[str, str]:
+    """Links to the executed notebooks rendered as web pages (``make`` renders them with pandoc)."""
+    return {page.stem: f"notebooks/{page.name}" for page in sorted((out / "notebooks").glob("*.html"))}
 
 
 def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Paths | None = None) -> dict[str, Path]:
@@ -279,7 +272,7 @@ def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Pat
 
     # Provenance first, so the manuscript can include it.
     summary, inputs = provenance_table_for_manuscript(p)
-    links = _notebook_pages(p, out) if "html" in formats else {}
+    links = _notebook_pages(out)
     write_table(summary, out, "provenance")
     write_text(out / "provenance_inputs.csv", inputs.to_csv(index=False, lineterminator="\n"))
     linked = summary.copy()
