@@ -210,11 +210,23 @@ def accept(p: Paths | None = None) -> list[str]:
     This is how an author accepts new results on purpose: nbval then compares
     future runs against them.
     """
+    import papermill as pm
+
     p = p or paths()
     changed = []
-    for source in sorted(p.notebooks.glob("[0-9]*.ipynb")):
+    # The tutorials are not part of the pipeline: run each once, with its defaults, to accept it too.
+    tutorial_runs = p.build / "tutorial"
+    tutorial_runs.mkdir(parents=True, exist_ok=True)
+    for source in sorted((p.notebooks / "tutorial").glob("T*.ipynb")):
+        pm.execute_notebook(str(source), str(tutorial_runs / source.name), cwd=str(source.parent),
+                            kernel_name="python3", progress_bar=False,
+                            kernel_manager_class="compendium.notebooks.LocalKernelManager")
+    for source in sorted([*p.notebooks.glob("[0-9]*.ipynb"), *(p.notebooks / "tutorial").glob("T*.ipynb")]):
         stem = source.stem
-        executed = p.executed / (f"{stem}_P01.ipynb" if stem.startswith("02_") else f"{stem}.ipynb")
+        if source.parent.name == "tutorial":
+            executed = tutorial_runs / source.name
+        else:
+            executed = p.executed / (f"{stem}_P01.ipynb" if stem.startswith("02_") else f"{stem}.ipynb")
         if not executed.is_file():
             continue
         src_nb, run_nb = _read(source), _read(executed)
