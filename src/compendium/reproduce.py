@@ -180,7 +180,8 @@ def build_copy(p: Paths, workdir: Path) -> tuple[Paths, float, str]:
 def manifest_command(args) -> int:  # noqa: ANN001
     p = paths()
     n = write_manifest(p)
-    print(f"manifest: recorded {n} artefacts in {MANIFEST} and the key results in {SNAPSHOT}; commit both")
+    print(f"manifest: recorded {n} artefacts in {MANIFEST} and the key results in {SNAPSHOT}; "
+          "commit these two files on their own, after the changes they describe")
     return 0
 
 
