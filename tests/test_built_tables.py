@@ -6,12 +6,10 @@ study's fact sheet, not typed here.
 """
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import pytest
 
-from test_data_facts import _markdown_table
+from test_data_facts import _fact_themes, _markdown_table
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +28,6 @@ def test_table1_matches_the_study_cell_for_cell(built_copy, facts):
                         "Years with population"]
     assert list(built.columns) == list(expected.columns)
     assert built.values.tolist() == expected.values.tolist()
-
-
-def _fact_themes(facts: str) -> dict[str, str]:
-    section = facts.split("## Themes", 1)[1].split("\n## ", 1)[0]
-    found = {}
-    for line in section.splitlines():
-        m = re.match(r"^\s*(?:-\s+)?(\d+(?:\.\d+)*)\.?\s+\*{1,2}(.+?)\*{1,2}", line)
-        if m:
-            found[m.group(1)] = m.group(2)
-    return found
 
 
 def test_table2_matches_the_study_cell_for_cell(built_copy, facts):

@@ -60,8 +60,7 @@ def table1(facts: str) -> list[dict[str, str]]:
     return _markdown_table(facts, "Pseudonym")
 
 
-@pytest.fixture(scope="module")
-def fact_themes(facts: str) -> dict[str, str]:
+def _fact_themes(facts: str) -> dict[str, str]:
     """Theme id -> label from the theme list of FACTS.md (Table 2 of the paper)."""
     section = facts.split("## Themes", 1)[1].split("\n## ", 1)[0]
     found = {}
@@ -70,6 +69,11 @@ def fact_themes(facts: str) -> dict[str, str]:
         if m:
             found[m.group(1)] = m.group(2)
     return found
+
+
+@pytest.fixture(scope="module")
+def fact_themes(facts: str) -> dict[str, str]:
+    return _fact_themes(facts)
 
 
 @pytest.fixture(scope="module")
