@@ -21,6 +21,10 @@ from .paths import Paths, paths
 __all__ = ["record", "collect", "sha256", "provenance_table", "source_commit", "ENV", "MANIFEST_FILES"]
 
 MANIFEST_FILES = ("manifest.sha256", "manifest-snapshot.json")
+# What a build reads: the colophon names the last commit that changed any of these,
+# so commits to tests or documentation do not change the artefacts.
+BUILD_INPUTS = ("data", "src", "notebooks", "manuscript/template.md", "manuscript/references.bib",
+                "manuscript/extra.bib", "Makefile", "requirements.lock", "pyproject.toml")
 
 ENV = "COMPENDIUM_PROVENANCE"
 
@@ -50,10 +54,10 @@ def source_commit(p: Paths) -> str:
     """The commit the sources come from, as printed in the manuscript's colophon.
 
     ``COMPENDIUM_COMMIT`` wins (``make verify`` passes the working tree's value to
-    its temporary copy); else the last commit that changed anything but the
-    manifest files (so committing a manifest does not change the colophon it
-    describes); else, outside a git checkout (an archive), the commit recorded
-    with the manifest.
+    its temporary copy); else the last commit that changed a build input
+    (:data:`BUILD_INPUTS`: committing a manifest, tests or documentation does not
+    change the colophon); else, outside a git checkout (an archive), the commit
+    recorded with the manifest.
     """
     import subprocess
 
@@ -61,8 +65,7 @@ def source_commit(p: Paths) -> str:
     if env:
         return env
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", ".",
-                              *(f":(exclude){name}" for name in MANIFEST_FILES)],
+        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", *BUILD_INPUTS],
                              cwd=p.root, capture_output=True, text=True, check=True).stdout.strip()
         if out:
             return out
