@@ -312,6 +312,7 @@ def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Pat
         typ = work / "manuscript.typ"
         atomic_write(typ, lambda tmp: _run_pandoc(
             [str(typ_md_path), "-f", "markdown", "-t", "typst", "-s", "-V", "papersize=a4", "-V", "fontsize=11pt",
+             "--columns=160",  # narrow tables keep their natural column widths
              "--include-in-header", str(TEMPLATES / "typst-header.typ"),
              *common, "-o", str(tmp)], cwd=p.root))
         written["pdf"] = atomic_write(out / "manuscript.pdf", lambda tmp: _typst(typ, tmp, p))
