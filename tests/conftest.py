@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from compendium import reproduce
+from compendium.provenance import source_commit
 from compendium.paths import Paths, paths
 
 __all__ = ["VENV", "Run"]
@@ -47,7 +48,7 @@ def _base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES + PIPELINE_VARIABLES}
     # The colophon names the source commit; builds here use the value `make verify` uses for the
     # working tree, so a copy's artefacts can be compared with the committed manifest.
-    env["COMPENDIUM_COMMIT"] = reproduce._commit(paths())
+    env["COMPENDIUM_COMMIT"] = source_commit(paths())
     return env
 
 

@@ -5,6 +5,7 @@ import pandas as pd
 
 from .data import Study, line_span
 from .errors import CompendiumError
+from .themes import theme_key
 
 __all__ = ["check_participant", "case_segments", "exploratory_notes", "experiential_statements",
            "personal_experiential_themes", "case_table", "NOTE_KINDS", "format_lines"]
@@ -63,7 +64,7 @@ def personal_experiential_themes(segments: pd.DataFrame) -> pd.DataFrame:
         "lines": grouped.apply(lambda g: ", ".join(format_lines(a, b) for a, b in zip(g["line_start"], g["line_end"])),
                                include_groups=False),
     }).reset_index()
-    return out.sort_values("theme_id", key=lambda c: c.map(_theme_key)).reset_index(drop=True)
+    return out.sort_values("theme_id", key=lambda c: c.map(theme_key)).reset_index(drop=True)
 
 
 def case_table(study: Study, participant: str) -> pd.DataFrame:
@@ -72,9 +73,5 @@ def case_table(study: Study, participant: str) -> pd.DataFrame:
     out = segs[["participant_id", "theme_id", "theme_label", "segment_id", "line_start", "line_end",
                 "experiential_statement", "excerpt"]].copy()
     out.insert(1, "pseudonym", study.pseudonyms[participant])
-    return out.sort_values(["theme_id", "line_start"], key=lambda c: c.map(_theme_key) if c.name == "theme_id" else c
+    return out.sort_values(["theme_id", "line_start"], key=lambda c: c.map(theme_key) if c.name == "theme_id" else c
                            ).reset_index(drop=True)
-
-
-def _theme_key(theme_id: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in str(theme_id).split("."))
