@@ -14,9 +14,7 @@ with a reason. A hit names file, line, category and the offending text.
 """
 from __future__ import annotations
 
-import csv
 import html.parser
-import io
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -185,10 +183,9 @@ def _text_of(path: Path) -> str:
 
 def known_names(p: Paths) -> set[str]:
     """Pseudonyms and the surnames/given names of cited authors (from the bibliography)."""
-    known: set[str] = set()
-    if p.participants.is_file():
-        rows = csv.DictReader(io.StringIO(p.participants.read_text(encoding="utf-8")))
-        known |= {r.get("pseudonym", "") for r in rows}
+    from .data import read_pseudonyms
+
+    known: set[str] = set(read_pseudonyms(p).values())
     if p.bibliography.is_file():
         for authors in re.findall(r"(?:author|editor)\s*=\s*\{(.+?)\},?\s*\n", p.bibliography.read_text(encoding="utf-8")):
             known |= set(re.findall(r"[A-Z][a-z]+", authors))

@@ -54,12 +54,9 @@ def _run(args: argparse.Namespace) -> None:
 
         check_threshold(parameters["recurrence_threshold"])  # fail before a kernel starts
     if "small_group_threshold" in parameters:
-        import pandas as pd
+        from .descriptives import check_small_group_threshold
 
-        from .descriptives import suppress_small
-
-        suppress_small(pd.DataFrame(columns=["attribute", "category", "n", "sensitive"]),
-                       parameters["small_group_threshold"])  # the same check the notebook makes
+        check_small_group_threshold(parameters["small_group_threshold"])  # the check the notebook makes
     execute(args.stem, parameters)
 
 

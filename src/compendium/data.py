@@ -18,6 +18,7 @@ from .provenance import record
 __all__ = [
     "Study", "load_study", "load_participants", "load_coding", "load_codebook",
     "load_memos", "load_transcript", "line_of", "line_span", "SPEAKER_INTERVIEWER", "load_case_tables",
+    "read_pseudonyms",
 ]
 
 SPEAKER_INTERVIEWER = "Interviewer"
@@ -36,6 +37,22 @@ def _need(path: Path) -> Path:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(_need(path), dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+def read_pseudonyms(p: Paths) -> dict[str, str]:
+    """participant_id -> pseudonym, read leniently: empty if participants.csv cannot be read.
+
+    For the checks that run before (or instead of) full validation: the speaker
+    labels of the transcripts and the names the anonymisation gate lets through.
+    """
+    import csv
+    import io
+
+    try:
+        rows = csv.DictReader(io.StringIO(p.participants.read_text(encoding="utf-8")))
+        return {r["participant_id"]: r["pseudonym"] for r in rows if r.get("participant_id") and r.get("pseudonym")}
+    except (OSError, UnicodeDecodeError, KeyError, csv.Error):
+        return {}
 
 
 def load_participants(p: Paths | None = None) -> pd.DataFrame:

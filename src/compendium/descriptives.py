@@ -5,7 +5,7 @@ import pandas as pd
 
 from .errors import CompendiumError
 
-__all__ = ["table1", "duration_stats", "aggregate_counts", "suppress_small", "sample_values",
+__all__ = ["table1", "duration_stats", "aggregate_counts", "suppress_small", "check_small_group_threshold", "sample_values",
            "TABLE1_COLUMNS", "SENSITIVE", "number_word"]
 
 TABLE1_COLUMNS = {
@@ -76,6 +76,16 @@ def aggregate_counts(participants: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def check_small_group_threshold(threshold: object) -> int:
+    """A small-group threshold is a whole number of people, at least 1."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise CompendiumError(
+            f"Small-group threshold {threshold!r} is not a whole number of at least 1.\n"
+            "    fix: set small_group_threshold to a count of people, e.g. 3 (groups smaller than this are "
+            "suppressed in tables)")
+    return threshold
+
+
 def suppress_small(counts: pd.DataFrame, threshold: int = 3) -> pd.DataFrame:
     """The table to show: sensitive categories with fewer than ``threshold`` people become '< threshold'.
 
@@ -88,11 +98,7 @@ def suppress_small(counts: pd.DataFrame, threshold: int = 3) -> pd.DataFrame:
     >>> suppress_small(c, 3)["n"].tolist()
     ['6', '< 3']
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-        raise CompendiumError(
-            f"Small-group threshold {threshold!r} is not a whole number of at least 1.\n"
-            "    fix: set small_group_threshold to a count of people, e.g. 3 (groups smaller than this are "
-            "suppressed in tables)")
+    check_small_group_threshold(threshold)
     out = counts[["attribute", "category", "n"]].copy()
     small = counts["sensitive"] & (counts["n"] < threshold)
     out["n"] = [f"< {threshold}" if s else str(n) for n, s in zip(counts["n"], small)]

@@ -76,11 +76,17 @@ def _month(ym: str) -> str:
     return f"{MONTHS[int(month) - 1]} {year}"
 
 
-def _build_date() -> str:
+def _epoch() -> int | None:
+    """SOURCE_DATE_EPOCH (set by the Makefile), or None outside ``make``."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if not epoch:
+    return int(epoch) if epoch else None
+
+
+def _build_date() -> str:
+    epoch = _epoch()
+    if epoch is None:
         return "not fixed (SOURCE_DATE_EPOCH unset)"
-    return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d")
 
 
 def context(p: Paths | None = None) -> dict:
@@ -111,11 +117,16 @@ def context(p: Paths | None = None) -> dict:
 
 
 # ------------------------------------------------------------------ quotes
-def check_quote(row: pd.Series, p: Paths) -> None:
-    """The quote occurs verbatim in its transcript at the cited lines and belongs to the named person."""
+def check_quote(row: pd.Series, p: Paths, participants: pd.DataFrame | None = None,
+                coding: pd.DataFrame | None = None) -> None:
+    """The quote occurs verbatim in its transcript at the cited lines and belongs to the named person.
+
+    ``participants`` and ``coding`` may be passed in when many quotes are checked in a row.
+    """
     from .data import load_coding, load_participants
 
-    participants = load_participants(p)
+    participants = load_participants(p) if participants is None else participants
+    coding = load_coding(p) if coding is None else coding
     who = dict(zip(participants["participant_id"], participants["pseudonym"]))
     label = f"quote {row['segment_id']} ({row['pseudonym']}, lines {row['lines']})"
     if who.get(row["participant_id"]) != row["pseudonym"]:
@@ -129,7 +140,6 @@ def check_quote(row: pd.Series, p: Paths) -> None:
         raise QuoteIntegrityError(f"{label}: the text does not occur verbatim at those lines of "
                                   f"{path.relative_to(p.root)}.\n    fix: rebuild the quote bank (`make analysis`); "
                                   "never edit quotes by hand")
-    coding = load_coding(p)
     match = coding[coding["segment_id"] == row["segment_id"]]
     if match.empty or match.iloc[0]["excerpt"] != row["excerpt"]:
         raise QuoteIntegrityError(f"{label}: does not match segment {row['segment_id']} in coding.csv.\n"
@@ -141,8 +151,11 @@ def render_markdown(ctx: dict, p: Paths, fig_prefix: str = "") -> tuple[str, lis
     """Fill the template; returns the Markdown and the segment ids of the quotes used."""
     import jinja2
 
+    from .data import load_coding, load_participants
+
     used: list[str] = []
     bank: pd.DataFrame = ctx["bank"]
+    participants, coding = load_participants(p), load_coding(p)
 
     def quote(theme_id: str, rank: int = 1) -> str:
         rows = bank[(bank["theme_id"] == theme_id) & (bank["rank"] == rank)]
@@ -150,7 +163,7 @@ def render_markdown(ctx: dict, p: Paths, fig_prefix: str = "") -> tuple[str, lis
             raise QuoteIntegrityError(f"The template asks for quote {rank} of theme {theme_id}, which the quote "
                                       "bank does not hold.\n    fix: lower the rank or raise quotes_per_theme")
         row = rows.iloc[0]
-        check_quote(row, p)
+        check_quote(row, p, participants, coding)
         used.append(row["segment_id"])
         where = f"lines {row['lines'].replace('-', '–')}" if "-" in row["lines"] else f"line {row['lines']}"
         return f"> {row['excerpt']} ({row['pseudonym']}, {row['profession'][0].lower() + row['profession'][1:]}, {where})"
@@ -246,8 +259,8 @@ def _fix_zip_times(path: Path) -> None:
     document with their own dates, so a freshly saved reference would change the DOCX's bytes)."""
     import zipfile
 
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
-    stamp = dt.datetime.fromtimestamp(max(epoch, 315532800), dt.timezone.utc).timetuple()[:6]
+    earliest = 315532800  # 1980-01-01, the first date a zip entry can hold
+    stamp = dt.datetime.fromtimestamp(max(_epoch() or earliest, earliest), dt.timezone.utc).timetuple()[:6]
     with zipfile.ZipFile(path) as zin:
         entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
@@ -326,10 +339,10 @@ def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Pat
 def _typst(source: Path, target: Path, p: Paths) -> None:
     import typst
 
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    stamp = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else None
+    epoch = _epoch()
     try:
-        typst.compile(str(source), output=str(target), root=str(p.root), **({"timestamp": int(stamp.timestamp())} if stamp else {}))
+        typst.compile(str(source), output=str(target), root=str(p.root),
+                      **({"timestamp": epoch} if epoch is not None else {}))
     except Exception as err:  # noqa: BLE001 - typst raises its own error type with the message
         raise CompendiumError(f"typst could not compile {source.relative_to(p.root)}:\n{err}") from None
 

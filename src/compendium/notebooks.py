@@ -22,6 +22,7 @@ from .paths import Paths, paths
 __all__ = ["execute", "normalise", "canonical", "check_canonical", "CHECK_MARK", "NotebookError"]
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+KERNEL_MANAGER = "compendium.notebooks.LocalKernelManager"  # see _kernel_manager_class
 KEEP_NOTEBOOK_META = ("kernelspec", "language_info")
 
 
@@ -117,7 +118,7 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
         nb = pm.execute_notebook(
             str(source), str(failed), parameters=parameters, cwd=str(p.notebooks),
             kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
-            kernel_manager_class="compendium.notebooks.LocalKernelManager",
+            kernel_manager_class=KERNEL_MANAGER,
         )
     except pm.PapermillExecutionError as err:
         raise NotebookError(
@@ -220,7 +221,7 @@ def accept(p: Paths | None = None) -> list[str]:
     for source in sorted((p.notebooks / "tutorial").glob("T*.ipynb")):
         pm.execute_notebook(str(source), str(tutorial_runs / source.name), cwd=str(source.parent),
                             kernel_name="python3", progress_bar=False,
-                            kernel_manager_class="compendium.notebooks.LocalKernelManager")
+                            kernel_manager_class=KERNEL_MANAGER)
     for source in sorted([*p.notebooks.glob("[0-9]*.ipynb"), *(p.notebooks / "tutorial").glob("T*.ipynb")]):
         stem = source.stem
         if source.parent.name == "tutorial":

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from .data import SPEAKER_INTERVIEWER, read_pseudonyms
 from .errors import DataError, Problem
-
-SPEAKER_INTERVIEWER = "Interviewer"
 from .paths import Paths, paths
 
 __all__ = ["validate", "check_bytes", "check_tables", "check_codebook", "check_cross", "CODEBOOK_SCHEMA"]
@@ -90,18 +89,6 @@ def _read_text(path: Path, p: Paths, problems: list[Problem]) -> str | None:
     return text
 
 
-def _pseudonyms(p: Paths) -> dict[str, str]:
-    """participant_id -> pseudonym, if participants.csv can be read at all (else empty)."""
-    import csv
-    import io
-
-    try:
-        rows = csv.DictReader(io.StringIO(p.participants.read_text(encoding="utf-8")))
-        return {r["participant_id"]: r["pseudonym"] for r in rows if r.get("participant_id") and r.get("pseudonym")}
-    except (OSError, UnicodeDecodeError, KeyError, csv.Error):
-        return {}
-
-
 def check_bytes(p: Paths, participant_ids: list[str] | None = None) -> tuple[list[Problem], dict[str, str], set[str]]:
     """Encoding and shape of every file.
 
@@ -114,7 +101,7 @@ def check_bytes(p: Paths, participant_ids: list[str] | None = None) -> tuple[lis
         if _read_text(path, p, problems) is None:
             unreadable.add(path.name)
     transcripts: dict[str, str] = {}
-    names = _pseudonyms(p)
+    names = read_pseudonyms(p)
     ids = participant_ids if participant_ids is not None else sorted(f.stem for f in p.transcripts.glob("*.txt"))
     for pid in ids:
         path = p.transcript(pid)
