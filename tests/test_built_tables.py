@@ -1,29 +1,27 @@
-"""The built Table 1 and Table 2 match the study's tables in FACTS.md cell for cell (issue 4).
+"""The built Table 1 and Table 2 match the study's tables cell for cell (issue 4).
 
 The tables are the ones the pipeline writes (``manuscript/tables/*.csv`` of a
-clean build in a temporary copy); the expected cells are parsed from the
-study's fact sheet, not typed here.
+clean build in a temporary copy); the expected cells come from the study's
+published values in ``tests/fixtures/study_facts.yaml``, not from our data.
 """
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from test_data_facts import _fact_themes, _markdown_table
+from test_data_facts import load_study_facts, table1_rows, theme_sort_key
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def facts(repo) -> str:
-    path = repo.root.parent / "shared" / "study" / "FACTS.md"
-    assert path.is_file(), f"the study's fact sheet is missing: {path}"
-    return path.read_text(encoding="utf-8")
+def facts() -> dict:
+    return load_study_facts()
 
 
 def test_table1_matches_the_study_cell_for_cell(built_copy, facts):
     built = pd.read_csv(built_copy.tables / "table1_sample.csv", dtype=str, keep_default_na=False)
-    expected = pd.DataFrame(_markdown_table(facts, "Pseudonym"))
+    expected = pd.DataFrame(table1_rows(facts))
     expected.columns = ["Pseudonym", "Age band", "Gender", "Qualification", "Predominant framework(s)",
                         "Years with population"]
     assert list(built.columns) == list(expected.columns)
@@ -32,11 +30,11 @@ def test_table1_matches_the_study_cell_for_cell(built_copy, facts):
 
 def test_table2_matches_the_study_cell_for_cell(built_copy, facts):
     built = pd.read_csv(built_copy.tables / "table2_themes.csv", dtype=str, keep_default_na=False)
-    themes = _fact_themes(facts)
+    themes = {str(k): v for k, v in facts["themes"].items()}
     # The study's hierarchy, row by row: each lowest-level theme with its parents, repeated
     # parents left blank as in a printed table.
     rows, last = [], ("", "")
-    for tid in sorted(themes, key=lambda t: tuple(int(x) for x in t.split("."))):
+    for tid in sorted(themes, key=theme_sort_key):
         depth = tid.count(".")
         children = [t for t in themes if t.startswith(tid + ".") and t.count(".") == depth + 1]
         if depth == 0 or children and depth == 1:

@@ -1,10 +1,11 @@
 """The synthetic data agree with every published fact of the study (issue 3).
 
 Each test reads the data files themselves (CSV with pandas, YAML with PyYAML,
-transcripts as bytes) and compares them with the study's fact sheet
-(``../shared/study/FACTS.md``): Table 1 and the theme tables are parsed from
-that sheet, and the aggregates the paper reports only in prose are written here
-as the paper states them. Nothing here is a copy of our own data.
+transcripts as bytes) and compares them with the study's published values, kept
+in the repository as ``tests/fixtures/study_facts.yaml`` (Table 1, the theme
+table, who the paper names under each theme, durations and the aggregates the
+paper reports only in its text). Nothing here is a copy of our own data, and
+nothing is read from outside the repository.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import json
 import re
 from collections import Counter
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -23,9 +26,25 @@ from compendium.validate import validate
 
 INTERVIEWER = "Interviewer"
 LEVELS = {1: "superordinate", 2: "subordinate", 3: "minor"}
+STUDY_FACTS = Path(__file__).parent / "fixtures" / "study_facts.yaml"
 
 
 # --------------------------------------------------------------------------- helpers
+
+def load_study_facts() -> dict[str, Any]:
+    """The study's published values (the fixture the project owns; see its header for the source)."""
+    return yaml.safe_load(STUDY_FACTS.read_text(encoding="utf-8"))
+
+
+def table1_rows(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """Table 1 of the study, one dict per participant keyed by the printed column names."""
+    columns = facts["table1"]["columns"]
+    return [dict(zip(columns, row, strict=True)) for row in facts["table1"]["rows"]]
+
+
+def theme_sort_key(tid: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in tid.split("."))
+
 
 @pytest.fixture(scope="module")
 def p() -> Paths:
@@ -33,47 +52,18 @@ def p() -> Paths:
 
 
 @pytest.fixture(scope="module")
-def facts(p: Paths) -> str:
-    path = p.root.parent / "shared" / "study" / "FACTS.md"
-    assert path.is_file(), f"the study's fact sheet is missing: {path}"
-    return path.read_text(encoding="utf-8")
-
-
-def _markdown_table(text: str, first_header: str) -> list[dict[str, str]]:
-    """Rows of the Markdown table whose header row starts with ``| first_header |``."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
-    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
-    assert set(lines[start + 1].replace("|", "").strip()) <= {"-", " ", ":"}, "no separator row under the header"
-    rows = []
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        assert len(cells) == len(header), f"ragged row in FACTS.md: {line!r}"
-        rows.append(dict(zip(header, cells)))
-    return rows
+def facts() -> dict[str, Any]:
+    return load_study_facts()
 
 
 @pytest.fixture(scope="module")
-def table1(facts: str) -> list[dict[str, str]]:
-    return _markdown_table(facts, "Pseudonym")
-
-
-def _fact_themes(facts: str) -> dict[str, str]:
-    """Theme id -> label from the theme list of FACTS.md (Table 2 of the paper)."""
-    section = facts.split("## Themes", 1)[1].split("\n## ", 1)[0]
-    found = {}
-    for line in section.splitlines():
-        m = re.match(r"^\s*(?:-\s+)?(\d+(?:\.\d+)*)\.?\s+\*{1,2}(.+?)\*{1,2}", line)
-        if m:
-            found[m.group(1)] = m.group(2)
-    return found
+def table1(facts: dict[str, Any]) -> list[dict[str, str]]:
+    return table1_rows(facts)
 
 
 @pytest.fixture(scope="module")
-def fact_themes(facts: str) -> dict[str, str]:
-    return _fact_themes(facts)
+def fact_themes(facts: dict[str, Any]) -> dict[str, str]:
+    return {str(k): v for k, v in facts["themes"].items()}
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +107,7 @@ def _true(df: pd.DataFrame, column: str) -> int:
 
 # --------------------------------------------------------------------------- participants
 
-def test_facts_sheet_table1_parses_to_eight_rows(table1: list[dict[str, str]]) -> None:
+def test_study_facts_table1_has_eight_rows(table1: list[dict[str, str]]) -> None:
     assert len(table1) == 8
     assert list(table1[0]) == ["Pseudonym", "Age band", "Gender", "Qualification",
                                "Predominant framework(s)", "Years with population"]
@@ -145,57 +135,58 @@ def test_ranges_use_en_dashes_like_the_paper(participants: pd.DataFrame) -> None
             assert re.fullmatch(r"\d+–\d+|\d+\+", value), f"{column} {value!r}"
 
 
-def test_background_five_white_australian_three_migrated(participants: pd.DataFrame) -> None:
-    assert _count(participants, "background") == {
-        "White Australian": 5, "Migrated, white European": 2, "Migrated, Asian": 1}
+def test_background_as_published(participants: pd.DataFrame, facts: dict[str, Any]) -> None:
+    assert _count(participants, "background") == facts["aggregates"]["background"]
 
 
-def test_one_parent_with_mental_illness_three_own_challenges(participants: pd.DataFrame) -> None:
-    assert _true(participants, "parent_mental_illness") == 1
-    assert _true(participants, "own_mental_health_challenges") == 3
+def test_parental_and_own_mental_health_counts(participants: pd.DataFrame, facts: dict[str, Any]) -> None:
+    assert _true(participants, "parent_mental_illness") == facts["aggregates"]["parent_mental_illness"]
+    assert _true(participants, "own_mental_health_challenges") == facts["aggregates"]["own_mental_health_challenges"]
 
 
-def test_durations_whole_minutes_49_to_71_mean_59_5(participants: pd.DataFrame) -> None:
+def test_durations_whole_minutes_in_the_published_range_and_mean(participants: pd.DataFrame,
+                                                                  facts: dict[str, Any]) -> None:
+    published = facts["durations"]
     raw = list(participants["duration_min"])
     assert all(re.fullmatch(r"[0-9]+", v) for v in raw), f"durations must be whole minutes: {raw}"
     minutes = [int(v) for v in raw]
-    assert all(49 <= m <= 71 for m in minutes)
-    assert min(minutes) == 49
-    assert max(minutes) == 71
-    assert sum(minutes) == 476  # mean exactly 59.5 over 8 interviews, checked without floating point
-    assert sum(minutes) / len(minutes) == 59.5
+    assert len(minutes) == published["n"]
+    assert min(minutes) == published["min"]
+    assert max(minutes) == published["max"]
+    # the published mean, checked on the sum without floating point
+    assert 2 * sum(minutes) == round(2 * published["mean"] * published["n"])
 
 
-def test_three_vouchers_donated(participants: pd.DataFrame) -> None:
-    assert _true(participants, "voucher_donated") == 3
+def test_vouchers_donated(participants: pd.DataFrame, facts: dict[str, Any]) -> None:
+    assert _true(participants, "voucher_donated") == facts["aggregates"]["voucher_donated"]
 
 
-def test_member_checking_one_each(participants: pd.DataFrame) -> None:
-    assert _count(participants, "member_check") == {
-        "none": 5, "follow-up answers": 1, "email reflection": 1, "transcript edited": 1}
+def test_member_checking_as_published(participants: pd.DataFrame, facts: dict[str, Any]) -> None:
+    assert _count(participants, "member_check") == facts["aggregates"]["member_check"]
 
 
-def test_professions(participants: pd.DataFrame) -> None:
-    assert _count(participants, "profession_group") == {
-        "Psychologist": 5, "Occupational therapist": 2, "Social worker": 1}
+def test_professions(participants: pd.DataFrame, facts: dict[str, Any]) -> None:
+    published = facts["aggregates"]
+    assert _count(participants, "profession_group") == published["profession_group"]
     psychologists = participants[participants["profession_group"] == "Psychologist"]
-    assert (psychologists["qualification"] == "Clinical psychologist").sum() == 3
-    # the other two: a general psychologist and family therapist, an educational and developmental one
+    assert (psychologists["qualification"] == "Clinical psychologist").sum() == published["clinical_psychologists"]
     others = sorted(psychologists.loc[psychologists["qualification"] != "Clinical psychologist", "qualification"])
-    assert others == ["Educational & developmental psychologist", "Psychologist & family therapist"]
-    assert list(participants.loc[participants["profession_group"] == "Social worker", "qualification"]) == [
-        "Mental health social worker & family therapist"]
+    assert others == sorted(published["other_psychologists"])
+    social = participants.loc[participants["profession_group"] == "Social worker", "qualification"]
+    assert list(social) == published["social_worker_qualification"]
 
 
-def test_six_women_two_men(participants: pd.DataFrame, table1: list[dict[str, str]]) -> None:
-    assert _count(participants, "gender") == {"Woman": 6, "Man": 2}
+def test_gender_as_published(participants: pd.DataFrame, table1: list[dict[str, str]],
+                             facts: dict[str, Any]) -> None:
+    assert _count(participants, "gender") == facts["aggregates"]["gender"]
     assert _count(participants, "gender") == dict(Counter(row["Gender"] for row in table1))
 
 
-def test_interviews_between_november_2020_and_may_2021(participants: pd.DataFrame) -> None:
+def test_interviews_within_the_recruitment_period(participants: pd.DataFrame, facts: dict[str, Any]) -> None:
+    first, last = facts["interviews_between"]
     months = list(participants["interview_month"])
     assert all(re.fullmatch(r"\d{4}-\d{2}", m) for m in months), months
-    assert all("2020-11" <= m <= "2021-05" for m in months), months
+    assert all(first <= m <= last for m in months), months
 
 
 # --------------------------------------------------------------------------- transcripts
@@ -238,12 +229,12 @@ def test_at_least_ten_coded_segments_per_participant(coding: pd.DataFrame, parti
 
 # --------------------------------------------------------------------------- codebook
 
-def test_facts_sheet_theme_list_parses(facts: str, fact_themes: dict[str, str]) -> None:
-    m = re.search(r"(\d+) superordinate, (\d+) subordinate, (\d+) minor", facts)
-    assert m, "the Themes heading of FACTS.md no longer states the counts"
+def test_study_facts_theme_list_is_consistent(facts: dict[str, Any], fact_themes: dict[str, str]) -> None:
     by_level = Counter(LEVELS[tid.count(".") + 1] for tid in fact_themes)
-    assert by_level == {"superordinate": int(m.group(1)), "subordinate": int(m.group(2)), "minor": int(m.group(3))}
-    assert by_level == {"superordinate": 3, "subordinate": 6, "minor": 3}
+    assert by_level == facts["theme_counts"]
+    for tid in fact_themes:
+        if "." in tid:
+            assert tid.rsplit(".", 1)[0] in fact_themes, f"study_facts.yaml: theme {tid} has no parent"
 
 
 def test_codebook_has_the_papers_themes_and_labels(codebook: dict[str, dict], fact_themes: dict[str, str]) -> None:
@@ -271,27 +262,29 @@ def test_codebook_codable_and_texts(codebook: dict[str, dict]) -> None:
 # --------------------------------------------------------------------------- coding
 
 @pytest.fixture(scope="module")
-def named(facts: str) -> dict[str, str]:
-    return {row["Theme"]: row["Participants named"] for row in _markdown_table(facts, "Theme")}
+def named(facts: dict[str, Any]) -> dict[str, list[str]]:
+    return {str(k): v for k, v in facts["named_under_theme"].items()}
 
 
-def test_named_participants_contribute_to_their_themes(named: dict[str, str], participants: pd.DataFrame,
+def test_named_participants_contribute_to_their_themes(named: dict[str, list[str]], participants: pd.DataFrame,
                                                        coding: pd.DataFrame, codebook: dict[str, dict]) -> None:
     ids = dict(zip(participants["pseudonym"], participants["participant_id"]))
-    assert set(named) == {"1.1", "1.2", "2.1", "2.2", "3.1.1", "3.1.2", "3.1.3", "3.2"}
     contributors = coding.groupby("theme_id")["participant_id"].agg(set).to_dict()
-    for theme, cell in named.items():
-        assert theme in codebook
-        names = [w for w in re.findall(r"[A-Z][a-z]+", cell) if w in ids]
-        assert len(names) >= 2, f"could not read the names for theme {theme} from FACTS.md: {cell!r}"
+    assert len(named) == 8
+    for theme, names in named.items():
+        assert theme in codebook, f"study_facts.yaml names participants under unknown theme {theme}"
         for name in names:
+            assert name in ids, f"study_facts.yaml names {name!r}, who is not a pseudonym in participants.csv"
             assert ids[name] in contributors.get(theme, set()), (
-                f"FACTS.md names {name} ({ids[name]}) under theme {theme}, but no segment of theirs is coded there")
+                f"the study names {name} ({ids[name]}) under theme {theme}, but no segment of theirs is coded there")
 
 
-def test_theme_1_2_has_all_eight(coding: pd.DataFrame, participants: pd.DataFrame, named: dict[str, str]) -> None:
-    assert "all 8" in named["1.2"]
-    assert set(coding.loc[coding["theme_id"] == "1.2", "participant_id"]) == set(participants["participant_id"])
+def test_themes_voiced_by_all_have_every_participant(coding: pd.DataFrame, participants: pd.DataFrame,
+                                                     facts: dict[str, Any]) -> None:
+    assert facts["voiced_by_all"], "study_facts.yaml lists no theme voiced by every participant"
+    for theme in facts["voiced_by_all"]:
+        voiced = set(coding.loc[coding["theme_id"] == theme, "participant_id"])
+        assert voiced == set(participants["participant_id"]), f"theme {theme} lacks {set(participants['participant_id']) - voiced}"
 
 
 def test_every_codable_theme_recurs_in_three_cases(coding: pd.DataFrame, codebook: dict[str, dict]) -> None:
