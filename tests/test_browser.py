@@ -54,11 +54,12 @@ TIMEOUT_MS = 90_000
 
 @pytest.fixture
 def chromium() -> str:
-    """The system's Chromium; its absence fails the test (CI installs it), it is never a skip."""
-    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    """The Chromium `make test` found or installed (tools/chromium.sh); its absence fails, never skips."""
+    exe = os.environ.get("COMPENDIUM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(exe).is_file():
         pytest.fail("Chromium is not installed, so the browser test cannot run.\n"
-                    "    fix: `apt-get update && apt-get install -y chromium` (CI's .ci/run installs it)",
+                    "    fix: run the tests with `make test`, which finds or installs Chromium "
+                    "(tools/chromium.sh), or set COMPENDIUM_CHROMIUM=/path/to/chromium",
                     pytrace=False)
     return exe
 
