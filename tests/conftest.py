@@ -10,7 +10,6 @@ the change requires.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 
 from compendium import reproduce
 from compendium.provenance import source_commit
+from compendium.source import source_date_epoch
 from compendium.paths import Paths, paths
 
 __all__ = ["VENV", "Run"]
@@ -37,18 +37,13 @@ BUILD_TIMEOUT = 1200  # seconds; a cold build takes 20-40 s on two cores
 Run = subprocess.CompletedProcess  # output: stdout and stderr interleaved, as a researcher sees them
 
 
-def _source_date_epoch(root: Path) -> str:
-    """The fixed timestamp the Makefile sets (read from it, so the tests follow the Makefile)."""
-    match = re.search(r"^export SOURCE_DATE_EPOCH \?= (\d+)", (root / "Makefile").read_text(encoding="utf-8"), re.M)
-    assert match, "Makefile: no `export SOURCE_DATE_EPOCH ?= <seconds>` line"
-    return match.group(1)
-
-
 def _base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES + PIPELINE_VARIABLES}
     # The colophon names the source commit; builds here use the value `make verify` uses for the
     # working tree, so a copy's artefacts can be compared with the committed manifest.
+    # Likewise its date: a copy has no .git, and must be dated like the working tree.
     env["COMPENDIUM_COMMIT"] = source_commit(paths())
+    env["SOURCE_DATE_EPOCH"] = str(source_date_epoch(paths().root))
     return env
 
 
@@ -83,7 +78,7 @@ def run_cli() -> Callable[..., Run]:
     def run(root: Path, *args: str) -> Run:
         return subprocess.run([str(VENV / "bin" / "python"), "-m", "compendium", *args], cwd=root,
                               env={**env, "COMPENDIUM_ROOT": str(root), "PYTHONPATH": str(root / "src"),
-                                   "SOURCE_DATE_EPOCH": _source_date_epoch(root), "MPLBACKEND": "Agg"},
+                                   "MPLBACKEND": "Agg"},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=BUILD_TIMEOUT)
 
     return run

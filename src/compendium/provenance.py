@@ -16,15 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import source
 from .paths import Paths, paths
+from .source import BUILD_INPUTS, MANIFEST_FILES
 
-__all__ = ["record", "collect", "sha256", "provenance_table", "source_commit", "ENV", "MANIFEST_FILES"]
-
-MANIFEST_FILES = ("manifest.sha256", "manifest-snapshot.json")
-# What a build reads: the colophon names the last commit that changed any of these,
-# so commits to tests or documentation do not change the artefacts.
-BUILD_INPUTS = ("data", "src", "notebooks", "manuscript/template.md", "manuscript/references.bib",
-                "manuscript/extra.bib", "Makefile", "requirements.lock", "pyproject.toml")
+__all__ = ["record", "collect", "sha256", "provenance_table", "source_commit", "ENV", "MANIFEST_FILES", "BUILD_INPUTS"]
 
 ENV = "COMPENDIUM_PROVENANCE"
 
@@ -51,32 +47,8 @@ def collect(log: Path, label: str, p: Paths) -> dict:
 
 
 def source_commit(p: Paths) -> str:
-    """The commit the sources come from, as printed in the manuscript's colophon.
-
-    ``COMPENDIUM_COMMIT`` wins (``make verify`` passes the working tree's value to
-    its temporary copy); else the last commit that changed a build input
-    (:data:`BUILD_INPUTS`: committing a manifest, tests or documentation does not
-    change the colophon); else, outside a git checkout (an archive), the commit
-    recorded with the manifest.
-    """
-    import subprocess
-
-    env = os.environ.get("COMPENDIUM_COMMIT")
-    if env:
-        return env
-    try:
-        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", *BUILD_INPUTS],
-                             cwd=p.root, capture_output=True, text=True, check=True).stdout.strip()
-        if out:
-            return out
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    snapshot = p.root / MANIFEST_FILES[1]
-    if snapshot.is_file():
-        recorded = json.loads(snapshot.read_text(encoding="utf-8")).get("commit")
-        if recorded:
-            return recorded
-    return "unknown (not a git checkout)"
+    """The commit the sources come from, as printed in the manuscript's colophon (see :mod:`compendium.source`)."""
+    return source.source_commit(p.root)
 
 
 def sha256(path: Path) -> str:
