@@ -36,8 +36,12 @@ def _audit(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    import os
+
+    from . import handrun
     from .notebooks import execute
 
+    p = paths()
     parameters: dict[str, object] = {}
     if args.participant:
         from .data import load_participants
@@ -47,8 +51,12 @@ def _run(args: argparse.Namespace) -> None:
             raise CompendiumError(f"Unknown participant {args.participant!r}.\n    fix: use one of {', '.join(ids)}")
         parameters["participant"] = args.participant
     for item in args.parameter:
-        key, _, value = item.partition("=")
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CompendiumError(f"-p {item!r}: expected KEY=VALUE.\n    fix: e.g. -p recurrence_threshold=0.5")
         parameters[key] = _literal(value)
+    source = p.notebooks / f"{args.stem}.ipynb"
+    changed = handrun.check_parameters(source, parameters) if source.is_file() else {}
     if "recurrence_threshold" in parameters:
         from .themes import check_threshold
 
@@ -57,7 +65,22 @@ def _run(args: argparse.Namespace) -> None:
         from .descriptives import check_small_group_threshold
 
         check_small_group_threshold(parameters["small_group_threshold"])  # the check the notebook makes
-    execute(args.stem, parameters)
+    shown = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+    if changed and not args.into_pipeline:
+        scratch = handrun.scratch_paths(p, args.stem, changed)
+        os.environ["COMPENDIUM_ROOT"] = str(scratch.root)
+        execute(args.stem, parameters, p=scratch)
+        print(f"run: {shown} differs from the notebook's defaults, so the outputs went to "
+              f"{scratch.root.relative_to(p.root)}/ and the pipeline's outputs are untouched.\n"
+              "    to change the pipeline: set the default in the notebook's parameters cell and run `make all`, "
+              "or add --into-pipeline")
+        return
+    executed = execute(args.stem, parameters)
+    if changed:
+        handrun.mark_out_of_date(p, executed)
+        print(f"run: wrote the pipeline's outputs with {shown}, which differs from the notebook's defaults; "
+              "this step is marked out of date, so the next `make all` redoes it (and all that follows) "
+              "with the notebook's own parameters")
 
 
 def _literal(value: str) -> object:
@@ -130,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("run", help="execute a notebook with Papermill into build/notebooks")
     s.add_argument("stem", help="notebook name without .ipynb, e.g. 02_analyse_case")
     s.add_argument("--participant", help="participant id for the case notebook")
-    s.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of the notebook; values other than its defaults run in build/scratch/")
+    s.add_argument("--into-pipeline", action="store_true",
+                   help="write non-default results over the pipeline's outputs (the step is then marked out of date)")
     s.set_defaults(func=_run)
     s = sub.add_parser("manuscript", help="render the manuscript, COREQ checklist and provenance")
     s.add_argument("--formats", nargs="*", default=["docx", "html", "pdf"])
