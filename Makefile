@@ -10,9 +10,16 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory -j$(shell nproc) --output-s
 .DEFAULT_GOAL := all
 
 # ---------------------------------------------------------------- settings
-# A fixed timestamp makes DOCX, PDF and figures byte-identical across builds
-# (2022-06-01, the study's year of publication).
-export SOURCE_DATE_EPOCH ?= 1654041600
+PYTHON_BOOT ?= python3.11
+# One timestamp makes DOCX, PDF, figures and zips byte-identical across builds: the
+# date of the source commit (the last commit that changed a build input), or the one
+# recorded in manifest-snapshot.json outside git (src/compendium/source.py).
+SOURCE_NOW := $(shell $(PYTHON_BOOT) "$(CURDIR)/src/compendium/source.py" stamp "$(CURDIR)")
+export SOURCE_DATE_EPOCH ?= $(word 1,$(SOURCE_NOW))
+# The date and commit the manuscript and the exports embed, rewritten only when they
+# change: committing a build input re-dates exactly the artefacts that carry them.
+SOURCE_STAMP := build/source.txt
+$(shell mkdir -p build && { [ "$$(cat $(SOURCE_STAMP) 2>/dev/null)" = "$(SOURCE_NOW)" ] || echo "$(SOURCE_NOW)" > $(SOURCE_STAMP); })
 export COMPENDIUM_ROOT := $(CURDIR)
 export PYTHONPATH := $(CURDIR)/src
 export PYTHONHASHSEED := 0
@@ -24,7 +31,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export LC_ALL := C.UTF-8
 export TZ := UTC
 
-PYTHON_BOOT ?= python3.11
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -148,7 +154,7 @@ MS_OUT := $(OUT)/manuscript.docx $(OUT)/manuscript.pdf $(OUT)/manuscript.html $(
 
 manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML), COREQ checklist and provenance table
 
-$(MS_OUT) &: $(MS_IN) $(SRC) $(TRANSCRIPTS) | $(VALID)
+$(MS_OUT) &: $(MS_IN) $(SRC) $(TRANSCRIPTS) $(SOURCE_STAMP) | $(VALID)
 	$(RUN) manuscript
 
 # ---------------------------------------------------------------- QDA exchange
@@ -156,7 +162,7 @@ SUPP_OUT := $(SUPP)/codebook.qdc $(SUPP)/project.qdpx
 
 supplement: $(SUPP_OUT) ## Write the REFI-QDA exports for QDA software (codebook.qdc, project.qdpx)
 
-$(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) src/compendium/refiqda.py $(SRC) | $(VALID)
+$(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) src/compendium/refiqda.py $(SRC) $(SOURCE_STAMP) | $(VALID)
 	$(RUN) qdpx export
 
 # When nothing changed, make itself says "Nothing to be done for 'all'".
@@ -168,10 +174,13 @@ $(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT)
 test: all ## Build, then run the whole test suite (unit, end-to-end, browser; nbval over every notebook)
 	$(RUN) canonical
 	$(RUN) nbval-prepare
-	$(PY) -m pytest tests $(NB) $(BUILD)/nbval --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
+	@chromium="$$(tools/chromium.sh $(PY))" && export COMPENDIUM_CHROMIUM="$$chromium" && \
+	  echo "test: browser test uses $$chromium" && \
+	  $(PY) -m pytest tests $(NB) $(BUILD)/nbval src/compendium --doctest-modules \
+	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Unit tests only (no build, no notebooks)
-	$(PY) -m pytest tests -m "not slow and not browser" $(PYTEST_ARGS)
+test-fast: $(STAMP) ## Unit tests and docstring examples only (no build, no notebooks, no browser)
+	$(PY) -m pytest tests src/compendium --doctest-modules -m "not slow and not browser" $(PYTEST_ARGS)
 
 notebooks-canonical: $(STAMP) ## Rewrite source notebooks in canonical form (no counts, no volatile metadata)
 	$(RUN) canonical --fix

@@ -3,6 +3,7 @@ failure behaviour and incremental builds, each in a temporary copy of the compen
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -111,6 +112,101 @@ def test_make_diff_explains_a_moved_segment(clone_built: Copy, run_make: Runner)
     cells = re.findall(r"^\s+- table \w+, row \d+ \(.*\), column '.+': '.*' -> '.*'$", out, re.M)
     assert cells, f"no changed table cell reported:\n{out[-3000:]}"
     assert re.search(r"^diff: [1-9]\d* of \d+ artefacts differ", out, re.M)
+
+
+def _diff_lines(run_make: Runner, p: Paths) -> str:
+    result = run_make(p.root, "diff")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result.stdout
+
+
+def _set_default(notebook: Path, name: str, value: str) -> None:
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = re.sub(rf"^({name}: \w+ = )\S+", rf"\g<1>{value}", cell.source, flags=re.M)
+    assert f"= {value}" in cell.source
+    nbformat.write(nb, notebook)
+
+
+def test_make_diff_names_values_quotes_and_parameters(clone_built: Copy, run_make: Runner) -> None:
+    """(a) a duration, (b) a re-spanned segment that changes a shown quote, (c) a parameter."""
+    p = clone_built("diff_values")
+    accepted = run_make(p.root, "manifest")
+    assert accepted.returncode == 0, accepted.stdout[-3000:]
+
+    # (a) the shortest interview gets shorter: its value and the mean change
+    people = pd.read_csv(p.participants, dtype=str, keep_default_na=False)
+    shortest = people["duration_min"].astype(int).idxmin()
+    old_min = int(people.loc[shortest, "duration_min"])
+    people.loc[shortest, "duration_min"] = str(old_min - 4)
+    p.participants.write_text(people.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+    out = _diff_lines(run_make, p)
+    assert f"value shortest interview (minutes) (descriptives.json: durations.min): {old_min} -> {old_min - 4}" in out, out
+    assert re.search(r"value mean interview duration \(minutes\) \(descriptives.json: durations.mean\): "
+                     r"59.5 -> 59.0", out), out
+
+    # (b) the first quote shown for a theme is cut below the quote bank's minimum length
+    shown = json.loads((p.build / "manuscript" / "quotes_shown.json").read_text(encoding="utf-8"))
+    first = shown[0]
+    coding = pd.read_csv(p.coding, dtype=str, keep_default_na=False)
+    row = coding.index[coding["segment_id"] == first["segment_id"]][0]
+    text = p.transcript(coding.loc[row, "participant_id"]).read_text(encoding="utf-8")
+    start = int(coding.loc[row, "start"])
+    excerpt = coding.loc[row, "excerpt"]
+    cut = start + len(" ".join(excerpt.split(" ")[:6]))
+    coding.loc[row, ["end", "excerpt"]] = [str(cut), text[start:cut]]
+    p.coding.write_text(coding.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+    out = _diff_lines(run_make, p)
+    assert f"segment {first['segment_id']}: span changed from characters" in out, out
+    changed = re.search(rf"manuscript quote 1 of theme {re.escape(first['theme_id'])}: "
+                        rf"{re.escape(first['pseudonym'])}, lines? [0-9-]+ \({first['segment_id']}\) -> (\w+), ", out)
+    assert changed, out
+
+    # (c) the recurrence threshold's default changes in the notebook
+    _set_default(p.notebooks / "03_analyse_across_cases.ipynb", "recurrence_threshold", "0.5")
+    out = _diff_lines(run_make, p)
+    assert "parameter recurrence_threshold of notebook 03_analyse_across_cases: 0.3333 -> 0.5" in out, out
+    assert "value recurrence threshold (share of participants) (cross_case.json: recurrence.threshold): " \
+           "0.3333 -> 0.5" in out, out
+
+
+# ---------------------------------------------------------------- running a notebook by hand
+def test_a_hand_run_with_other_parameters_leaves_the_pipeline_alone(clone_built: Copy, run_make: Runner,
+                                                                     run_cli: Callable[..., subprocess.CompletedProcess]
+                                                                     ) -> None:
+    p = clone_built("hand_run")
+    before = artefact_hashes(p)
+    result = run_cli(p.root, "run", "03_analyse_across_cases", "-p", "recurrence_threshold=0.5")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "build/scratch/03_analyse_across_cases__recurrence_threshold=0.5/" in result.stdout
+    scratch = p.build / "scratch" / "03_analyse_across_cases__recurrence_threshold=0.5"
+    assert json.loads((scratch / "manuscript" / "values" / "cross_case.json").read_text())["recurrence"][
+        "threshold"] == 0.5
+    assert differing(before, artefact_hashes(p)) == []
+    assert run_make(p.root, "-q", "all").returncode == 0, "make all should still be up to date"
+
+    bad = run_cli(p.root, "run", "03_analyse_across_cases", "-p", "recurrence_threshold=half")
+    assert bad.returncode == 1 and "Traceback" not in bad.stdout
+    assert "parameter recurrence_threshold must be a float" in bad.stdout
+
+    # Asked for explicitly, the run overwrites the pipeline's outputs and marks the step out of date.
+    forced = run_cli(p.root, "run", "03_analyse_across_cases", "-p", "recurrence_threshold=0.5", "--into-pipeline")
+    assert forced.returncode == 0, forced.stdout[-3000:]
+    assert json.loads((p.values / "cross_case.json").read_text())["recurrence"]["threshold"] == 0.5
+    assert run_make(p.root, "-q", "all").returncode != 0, "make all must notice the outputs no longer follow"
+    rebuilt = run_make(p.root, "all")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert differing(before, artefact_hashes(p)) == []
+
+
+def test_the_colophon_is_dated_by_the_source_commit(repo: Paths, built_copy: Paths) -> None:
+    from compendium.source import source_date_epoch
+
+    import datetime as dt
+
+    day = dt.datetime.fromtimestamp(source_date_epoch(repo.root), dt.timezone.utc).strftime("%Y-%m-%d")
+    text = (built_copy.build / "manuscript" / "manuscript.md").read_text(encoding="utf-8")
+    assert day in text, f"the manuscript does not carry the source commit's date {day}"
 
 
 # ---------------------------------------------------------------- a failing notebook

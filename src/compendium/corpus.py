@@ -30,8 +30,8 @@ def corpus_overview(study: Study) -> pd.DataFrame:
     >>> s = Study(pd.DataFrame({"participant_id": ["P01"], "pseudonym": ["Ann"]}),
     ...           pd.DataFrame({"participant_id": ["P01"], "excerpt": ["so kind"]}),
     ...           pd.DataFrame(), pd.DataFrame(), {"P01": "Interviewer: Hi?\\nAnn: I am so kind.\\n"})
-    >>> corpus_overview(s).loc[0, ["participant_turns", "participant_words", "segments", "coded_share"]].tolist()
-    [1, 4, 1, 0.5]
+    >>> corpus_overview(s)[["participant_turns", "participant_words", "segments", "coded_share"]].to_dict("records")
+    [{'participant_turns': 1, 'participant_words': 4, 'segments': 1, 'coded_share': 0.5}]
     """
     rows = []
     for pid, pseudonym in study.pseudonyms.items():

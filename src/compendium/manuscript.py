@@ -24,7 +24,7 @@ import yaml
 from . import anonymise, provenance
 from .descriptives import number_word
 from .errors import CompendiumError
-from .files import atomic_write, to_markdown, write_table, write_text
+from .files import atomic_write, to_markdown, write_json, write_table, write_text
 from .paths import Paths, paths
 
 __all__ = ["build", "render_markdown", "context", "check_quote", "QuoteIntegrityError", "coreq_table",
@@ -295,6 +295,11 @@ def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Pat
     markdown, used = render_markdown(ctx, p)
     md_path = write_text(work / "manuscript.md", markdown)
     write_text(work / "commit.txt", ctx["commit"] + "\n")
+    # Which quote the draft shows for each theme, in order: `make diff` reports changes to it.
+    shown = ctx["bank"].set_index("segment_id")
+    write_json(work / "quotes_shown.json", [
+        {"theme_id": str(shown.at[seg, "theme_id"]), "segment_id": seg, "pseudonym": str(shown.at[seg, "pseudonym"]),
+         "lines": str(shown.at[seg, "lines"])} for seg in used])
     hits = anonymise.scan_files([md_path], p)
     if hits:
         raise anonymise.AnonymisationError(hits)

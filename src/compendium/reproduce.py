@@ -28,6 +28,7 @@ import pandas as pd
 
 from .files import write_json, write_text
 from .paths import Paths, paths
+from . import source
 from .provenance import MANIFEST_FILES, sha256, source_commit
 
 __all__ = ["artefact_hashes", "write_manifest", "read_manifest", "compare", "snapshot", "research_diff",
@@ -43,22 +44,55 @@ def artefact_hashes(p: Paths) -> dict[str, str]:
     return {str(f.relative_to(p.root)): sha256(f) for f in p.artefacts()}
 
 
+def notebook_parameters(p: Paths) -> dict[str, dict[str, object]]:
+    """Each pipeline notebook's declared parameter defaults (its ``parameters`` cell)."""
+    from .handrun import declared_parameters
+
+    return {path.stem: {name: default for name, (_, default) in declared_parameters(path).items()}
+            for path in sorted(p.notebooks.glob("[0-9][0-9]_*.ipynb"))}
+
+
+def _flatten(value: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def shown_quotes(p: Paths) -> list[dict[str, str]]:
+    """The quotes the built manuscript shows, in order (written by the manuscript step)."""
+    path = p.build / "manuscript" / "quotes_shown.json"
+    if not path.is_file():
+        return []
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def snapshot(p: Paths) -> dict:
-    """Key results in a form a researcher can compare: table cells, segment -> theme, quotes."""
+    """Key results in a form a researcher can compare: table cells, values, parameters, segments, quotes."""
     tables = {}
     for stem in SNAPSHOT_TABLES:
         path = p.tables / f"{stem}.csv"
         if path.is_file():
             df = pd.read_csv(path, dtype=str, keep_default_na=False)
             tables[stem] = {"columns": list(df.columns), "rows": df.values.tolist()}
+    values = {}
+    for path in sorted(p.values.glob("*.json")):
+        values[path.stem] = _flatten(json.loads(path.read_text(encoding="utf-8")))
     coding = pd.read_csv(p.coding, dtype=str, keep_default_na=False)
     bank_path = p.tables / "quote_bank.csv"
     bank = pd.read_csv(bank_path, dtype=str, keep_default_na=False) if bank_path.is_file() else pd.DataFrame()
     return {
         "commit": source_commit(p),
+        "source_date_epoch": source.source_date_epoch(p.root),
         "tables": tables,
+        "values": values,
+        "parameters": notebook_parameters(p),
         "segments": dict(zip(coding["segment_id"], coding["theme_id"])),
+        "spans": {r.segment_id: f"{r.start}-{r.end}" for r in coding.itertuples()},
         "quotes": [f"{r.theme_id}:{r.segment_id}:{r.pseudonym}" for r in bank.itertuples()] if len(bank) else [],
+        "shown_quotes": shown_quotes(p),
     }
 
 
@@ -102,6 +136,55 @@ def compare(expected: dict[str, str], actual: dict[str, str]) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ diff in research terms
+# Plain names for the manuscript's values (manuscript/values/*.json); others are spelled out from their keys.
+VALUE_NAMES = {
+    "durations.mean": "mean interview duration (minutes)",
+    "durations.median": "median interview duration (minutes)",
+    "durations.min": "shortest interview (minutes)",
+    "durations.max": "longest interview (minutes)",
+    "durations.sd": "standard deviation of interview durations (minutes)",
+    "durations.total": "total interview time (minutes)",
+    "durations.n": "number of interviews",
+    "n": "number of participants",
+    "segments": "number of coded segments",
+    "recurrence.threshold": "recurrence threshold (share of participants)",
+    "recurrence.threshold_text": "recurrence threshold as written",
+    "recurrence.participants_needed": "participants a theme needs to count as recurrent",
+    "recurrence.themes_recurrent": "number of recurrent themes",
+    "recurrence.themes_checked": "number of themes checked for recurrence",
+    "recurrence.recurrent_ids": "recurrent themes",
+    "recurrence.not_recurrent_ids": "themes that do not recur",
+    "recurrence.themes_in_all": "themes voiced by every participant",
+    "recurrence.min_present": "fewest participants voicing a theme",
+    "recurrence.max_present": "most participants voicing a theme",
+    "quote_rule": "rule for choosing quotes",
+    "small_group_threshold": "smallest group size reported as a number",
+}
+
+
+def value_name(key: str) -> str:
+    """``durations.mean`` -> "mean interview duration (minutes)"; unknown keys spelled out."""
+    if key in VALUE_NAMES:
+        return VALUE_NAMES[key]
+    head, _, tail = key.partition(".")
+    if head == "present_in" and tail:
+        return f"participants voicing theme {tail}"
+    return key.replace(".", ": ").replace("_", " ")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "none"
+    return str(value)
+
+
+def _quote_label(q: dict[str, str]) -> str:
+    lines = str(q.get("lines", "?"))
+    return f"{q.get('pseudonym', '?')}, {'lines' if '-' in lines else 'line'} {lines} ({q.get('segment_id', '?')})"
+
+
 def research_diff(old: dict, new: dict) -> list[str]:
     """Sentences describing how the results changed between two snapshots."""
     lines: list[str] = []
@@ -119,7 +202,21 @@ def research_diff(old: dict, new: dict) -> list[str]:
             for col, va, vb in zip(a["columns"], ra, rb):
                 if va != vb:
                     lines.append(f"table {stem}, row {i} ({ra[0]}), column '{col}': {va!r} -> {vb!r}")
+    for name in sorted(set(old.get("parameters", {})) | set(new.get("parameters", {}))):
+        pa, pb = old.get("parameters", {}).get(name, {}), new.get("parameters", {}).get(name, {})
+        for key in sorted(set(pa) | set(pb)):
+            if pa.get(key) != pb.get(key):
+                lines.append(f"parameter {key} of notebook {name}: {_show(pa.get(key, 'absent'))} -> "
+                             f"{_show(pb.get(key, 'absent'))}")
+    for group in sorted(set(old.get("values", {})) | set(new.get("values", {}))):
+        va, vb = old.get("values", {}).get(group, {}), new.get("values", {}).get(group, {})
+        for key in sorted(set(va) | set(vb)):
+            if va.get(key) != vb.get(key):
+                before = _show(va[key]) if key in va else "absent"
+                after = _show(vb[key]) if key in vb else "absent"
+                lines.append(f"value {value_name(key)} ({group}.json: {key}): {before} -> {after}")
     sa, sb = old.get("segments", {}), new.get("segments", {})
+    spans_a, spans_b = old.get("spans", {}), new.get("spans", {})
     for seg in sorted(set(sa) | set(sb)):
         if seg not in sb:
             lines.append(f"segment {seg}: removed (was theme {sa[seg]})")
@@ -127,10 +224,32 @@ def research_diff(old: dict, new: dict) -> list[str]:
             lines.append(f"segment {seg}: added (theme {sb[seg]})")
         elif sa[seg] != sb[seg]:
             lines.append(f"segment {seg}: moved from theme {sa[seg]} to {sb[seg]}")
-    qa, qb = set(old.get("quotes", [])), set(new.get("quotes", []))
-    lines += [f"quote dropped: {q}" for q in sorted(qa - qb)]
-    lines += [f"quote added: {q}" for q in sorted(qb - qa)]
+        if seg in spans_a and seg in spans_b and spans_a[seg] != spans_b[seg]:
+            lines.append(f"segment {seg}: span changed from characters {spans_a[seg]} to {spans_b[seg]}")
+    shown_a = _by_theme(old.get("shown_quotes", []))
+    shown_b = _by_theme(new.get("shown_quotes", []))
+    for theme in sorted(set(shown_a) | set(shown_b), key=_theme_key):
+        qa, qb = shown_a.get(theme, []), shown_b.get(theme, [])
+        for i in range(max(len(qa), len(qb))):
+            a = _quote_label(qa[i]) if i < len(qa) else None
+            b = _quote_label(qb[i]) if i < len(qb) else None
+            if a != b:
+                lines.append(f"manuscript quote {i + 1} of theme {theme}: {a or 'none'} -> {b or 'none'}")
+    qa_bank, qb_bank = set(old.get("quotes", [])), set(new.get("quotes", []))
+    lines += [f"quote bank: dropped {q}" for q in sorted(qa_bank - qb_bank)]
+    lines += [f"quote bank: added {q}" for q in sorted(qb_bank - qa_bank)]
     return lines
+
+
+def _theme_key(theme: str) -> tuple[int, ...]:
+    return tuple(int(x) if x.isdigit() else 0 for x in theme.split("."))
+
+
+def _by_theme(quotes: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for q in quotes:
+        out.setdefault(str(q.get("theme_id", "?")), []).append(q)
+    return out
 
 
 # ------------------------------------------------------------------ building a copy
@@ -166,7 +285,8 @@ def build_copy(p: Paths, workdir: Path) -> tuple[Paths, float, str]:
     """Copy the sources to ``workdir`` and run ``make all`` there; returns its Paths and the time taken."""
     copy = copy_sources(p, workdir)
     venv = Path(sys.prefix)  # the environment running this command (make passes VENV)
-    code, seconds, output = _make(copy, venv, "all", env={"COMPENDIUM_COMMIT": source_commit(p)})
+    code, seconds, output = _make(copy, venv, "all", env={"COMPENDIUM_COMMIT": source_commit(p),
+                                                          "SOURCE_DATE_EPOCH": str(source.source_date_epoch(p.root))})
     if code != 0:
         raise SystemExit(f"verify: the rebuild failed (exit {code}):\n{output[-4000:]}")
     return Paths(copy), seconds, output
@@ -213,10 +333,19 @@ def _report(p: Paths, table: pd.DataFrame, verdict: str, seconds: float) -> str:
         except metadata.PackageNotFoundError:
             pass
     changed = table[table["status"] != "identical"]
+    commit, head = source_commit(p), source.head_commit(p.root)
+    why = ""
+    if head and not head.startswith(commit) and not commit.startswith(head):
+        why = (f" The checked-out commit (HEAD) is {head}; the report names {commit} because it is the last "
+               "commit that changed a build input (data, code, notebooks, template, bibliography, environment), "
+               "and the commits after it touch only tests, documentation or the manifest, which no artefact "
+               "depends on.")
+    built_on = dt.datetime.fromtimestamp(source.source_date_epoch(p.root), dt.timezone.utc).strftime("%Y-%m-%d")
     return "\n".join([
         "# Reviewer report: independent rebuild of the compendium", "",
         f"- **Verdict:** {verdict}",
-        f"- **Source commit:** {source_commit(p)}",
+        f"- **Source commit:** {commit}, dated {built_on}; every date inside the artefacts is that commit's "
+        f"date (SOURCE_DATE_EPOCH), not the day of the rebuild, so rebuilds give the same bytes.{why}",
         f"- **Checked on:** {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- **Platform:** {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores",
         f"- **Packages:** {', '.join(versions)}",
@@ -240,7 +369,8 @@ def diff_command(args) -> int:  # noqa: ANN001
     old_path = p.root / SNAPSHOT
     old = json.loads(old_path.read_text(encoding="utf-8")) if old_path.is_file() else {}
     lines = research_diff(old, snapshot(p))
-    print("\nIn research terms:" if lines else "\nNo change in tables, segment coding or quotes.")
+    print("\nIn research terms:" if lines else
+          "\nNo change in tables, values, parameters, segment coding or the quotes shown.")
     for line in lines:
         print(f"  - {line}")
     return 0
