@@ -13,7 +13,7 @@ py=${1:-python3}
 usable() { [ -n "$1" ] && [ -x "$1" ] && "$1" --headless --no-sandbox --version >/dev/null 2>&1; }
 
 for candidate in "${COMPENDIUM_CHROMIUM:-}" "$(command -v chromium || true)" \
-                 "$(command -v chromium-browser || true)" /usr/bin/chromium; do
+                 "$(command -v chromium-browser || true)"; do
   if usable "$candidate"; then echo "$candidate"; exit 0; fi
 done
 
@@ -21,7 +21,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "test: no usable Chromium found; installing Debian's chromium with apt-get (about 30 s, once)" >&2
   export DEBIAN_FRONTEND=noninteractive
   if apt-get update -qq >&2 && apt-get install -y -qq chromium >/dev/null 2>&1; then
-    for candidate in "$(command -v chromium || true)" /usr/bin/chromium; do
+    hash -r
+    for candidate in "$(command -v chromium || true)"; do
       if usable "$candidate"; then echo "$candidate"; exit 0; fi
     done
   fi
