@@ -160,7 +160,7 @@ def project_xml(study: Study) -> bytes:
         if modified:
             if user:
                 out["modifyingUser"] = user
-            out["modifiedDateTime"] = built
+            out["modifiedDateTime"] = max(built, created)  # never before its creation
         return out
 
     root = etree.Element(f"{{{PROJECT_NS}}}Project", {"name": PROJECT_NAME, "origin": ORIGIN},

@@ -554,7 +554,7 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
     order = ["participant_id", "start", "end", "segment_id"]
     result = ImportResult(frame(kept).sort_values(order, ignore_index=True), messages,
                           frame(set_aside).sort_values(order, ignore_index=True))
-    result.changes = changes(previous, result.coding)
+    result.changes = changes(previous, result.coding, set(sources_of))
     return result
 
 
@@ -705,8 +705,19 @@ def _report(rows: list[dict], kept: list[dict], set_aside: list[dict], codes: di
 
 
 
-def changes(before: pd.DataFrame, after: pd.DataFrame) -> list[str]:
-    """What differs between two coding tables, in research terms (by segment id)."""
+def changes(before: pd.DataFrame, after: pd.DataFrame, participants: set[str] | None = None) -> list[str]:
+    """What differs between two coding tables, in research terms (by segment id).
+
+    ``participants``: the participants the imported file holds sources for;
+    segments of others are not called removed (the file did not cover them).
+    """
+    lines = []
+    if participants is not None:
+        absent = sorted(set(before["participant_id"]) - participants)
+        if absent:
+            lines.append(f"not in the file, so not compared: {_plural(len(absent), 'participant')} "
+                         f"({_listing(absent)})")
+        before = before[before["participant_id"].isin(participants)]
     old = before.set_index("segment_id")
     new = after.set_index("segment_id")
     added = [sid for sid in new.index if sid not in old.index]
@@ -719,9 +730,9 @@ def changes(before: pd.DataFrame, after: pd.DataFrame) -> list[str]:
                                                                                  new.at[sid, "end"])]
     text_columns = [*NOTE_KINDS, "experiential_statement"]
     rewritten = [sid for sid in both if any(old.at[sid, c] != new.at[sid, c] for c in text_columns)]
-    lines = []
     for what, items in (("added", added), ("removed", removed), ("moved to another theme", moved),
                         ("re-spanned", respanned), ("with changed notes or statement", rewritten)):
         if items:
             lines.append(f"{_plural(len(items), 'segment')} {what}: {_listing(items)}")
-    return lines or ["no change against coding.csv"]
+    return lines if any(not line.startswith("not in the file") for line in lines) else \
+        [*lines, "no change against coding.csv"]

@@ -180,8 +180,9 @@ def parse_xml(data: bytes, name: str, max_elements: int = MAX_XML_ELEMENTS) -> e
                             "this is not an export of a study of interviews; check the file came from your "
                             "QDA program")
             element.clear()
-            while element.getprevious() is not None:
-                del element.getparent()[0]
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]
         return etree.fromstring(data, parser)
     except etree.XMLSyntaxError as err:
         line = err.lineno if err.lineno else None
