@@ -325,7 +325,7 @@ def test_import_of_another_programs_project(tmp_path: Path) -> None:
 
     one("7 codes matched to our themes by name", "'Go gently' -> 3.1.1", "'rapport  building' -> 3.1.2",
         "'Lasting sense of ‘something’s wrong with me’' -> 1.1")
-    one("'Interview with Amy'", "byte-order mark", "removed")
+    one("1 source started with a UTF-8 byte-order mark", "removed", "Interview with Amy")
     one("'Interview with Amy'", "CRLF", "5 selections were converted")
     one("1 segment had no segment id of ours", "matched to coding.csv by participant and span")
     one("6 segments matched no segment of coding.csv", "P03-S17, P03-S18, P03-S19, P03-S20, P03-S21, P05-S16")

@@ -60,6 +60,10 @@ NOTE_KIND = re.compile(r"^\s*(?P<kind>descriptive|linguistic|conceptual)\b", re.
 PARTICIPANT_ID = re.compile(r"(?<![A-Za-z0-9])P\d{2,4}(?![0-9])")
 _error = error
 _norm_guid = norm_guid
+_USER_ATTRIBUTES = ("creatingUser", "modifyingUser", "creatingUserGUID", "modifyingUserGUID")
+_DATE_ATTRIBUTES = ("creationDateTime", "modifiedDateTime")
+_GUID = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
+_DATETIME = re.compile(r"-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 
 
 
@@ -157,6 +161,7 @@ class _Reader:
                          f"{namespace!r}; a REFI-QDA project starts with <Project "
                          f'xmlns="{PROJECT_NS}">.', FIX_EXPORT_AGAIN, line=self.root.sourceline)
         self._normalise_namespaces()
+        self._drop_bad_optional_attributes()
         check_xml(self.root, "project", self.where, self.p)
 
     def _normalise_namespaces(self) -> None:
@@ -173,6 +178,31 @@ class _Reader:
             etree.cleanup_namespaces(self.root)
             self.messages.append(f"{self.path}: read the namespace(s) {', '.join(sorted(variants))} (an older draft "
                                  "of the standard, or a codebook namespace inside the project) as QDA-XML 1.0.")
+
+    def _drop_bad_optional_attributes(self) -> None:
+        """Ignore optional user and date attributes whose values the schema does not allow.
+
+        Real exports write ``creatingUser=""`` for a user missing from
+        ``<Users>``, or a date without its date part; import reads neither, so
+        they are dropped (and counted) rather than failing the whole file.
+        """
+        dropped: Counter[str] = Counter()
+        for element in self.root.iter():
+            if not isinstance(element.tag, str):
+                continue
+            for attribute in _USER_ATTRIBUTES + _DATE_ATTRIBUTES:
+                value = element.get(attribute)
+                if value is None:
+                    continue
+                pattern = _GUID if attribute in _USER_ATTRIBUTES else _DATETIME
+                if not pattern.fullmatch(value.strip()):
+                    del element.attrib[attribute]
+                    dropped[f"{attribute}={value!r}"] += 1
+        if dropped:
+            n = sum(dropped.values())
+            self.messages.append(f"{self.path}: {_plural(n, 'optional attribute')} with a value the standard does "
+                                 f"not allow {_were(n)} ignored (import does not use them): "
+                                 f"{_listing([f'{k} ({v}x)' for k, v in dropped.most_common()], 4)}.")
 
     def _project_member(self) -> str:
         top = [name for name in self.members if "/" not in name and name.lower().endswith(".qde")]
@@ -375,6 +405,9 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
     spans_of_source: dict[str, list[dict]] = defaultdict(list)
     source_lengths: dict[str, int] = {}
     skipped_kinds: Counter[str] = Counter()
+    with_bom: list[str] = []
+    selection_spans: dict[str, tuple[str, tuple[int, int]]] = {}  # selection GUID -> (source GUID, raw span)
+    atlas = "atlas.ti" in (reader.root.get("origin") or "").lower()
     sources = reader.root.find(q("Sources"))
     for source in (sources if sources is not None else []):
         if not isinstance(source.tag, str):
@@ -419,21 +452,27 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
         text = seen.replace("\r\n", "\n").replace("\r", "\n")
         crlf = [m.start() for m in re.finditer("\r\n", seen)]
         if bom:
-            messages.append(f"{label}: the text starts with a UTF-8 byte-order mark; it was removed and not "
-                            "counted in positions.")
-        if crlf:
+            with_bom.append(name)
+        if crlf and atlas:
+            messages.append(f"{label}: Windows (CRLF) line breaks; ATLAS.ti counts each as one character, so "
+                            "the positions were read as positions in the LF text our transcripts use.")
+            crlf = []
+        elif crlf:
             n = len(selections)
             messages.append(f"{label}: Windows (CRLF) line breaks; the program's positions count each break as "
                             f"two characters, so {_plural(n, 'selection')} {_were(n)} converted to positions in "
                             "the LF text our transcripts use.")
 
+        for selection in source.iterfind(q("PlainTextSelection")):
+            selection_spans[_norm_guid(selection.get("guid"))] = (
+                source_guid, (int(selection.get("startPosition")), int(selection.get("endPosition"))))
         source_rows = []
         for selection in selections:
             sel_name = selection.get("name") or ""
             shown = repr(sel_name if len(sel_name) <= 40 else sel_name[:37] + "...") if sel_name else \
                 f"at line {selection.sourceline}"
             start, end = int(selection.get("startPosition")), int(selection.get("endPosition"))
-            if not 0 <= start < end <= len(seen):
+            if not 0 <= start < end <= len(seen if crlf else text):
                 raise _error(reader.where, f"selection {shown} in {label} spans {start}-{end}, which is not a "
                              f"stretch of the source text (0-{len(seen)} characters"
                              f"{', line breaks counted as two' if crlf else ''}).",
@@ -489,12 +528,23 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
     for source_guid, source_rows in spans_of_source.items():
         for row in source_rows:
             by_span[row["_raw"]].append(row)
+    # Links between a note and a selection (NVivo's annotations): the note belongs to the segments on that span.
+    linked_to: dict[str, tuple[str, tuple[int, int]]] = {}
+    for link in reader.root.iterfind(f"{q('Links')}/{q('Link')}"):
+        ends = [_norm_guid(link.get("originGUID")), _norm_guid(link.get("targetGUID"))]
+        note_end = [g for g in ends if g in notes]
+        selection_end = [g for g in ends if g in selection_spans]
+        if note_end and selection_end:
+            linked_to.setdefault(note_end[0], selection_spans[selection_end[0]])
     unplaced = []
     for note_guid, note in notes.items():
-        if note.span is None or note_guid in used_notes:
+        if note_guid in used_notes or (note.span is None and note_guid not in linked_to):
             continue
-        home = annotation_of.get(note_guid)
-        candidates = [r for r in by_span.get(note.span, []) if home is None or r["_source"] == home]
+        if note_guid in linked_to:
+            home, span = linked_to[note_guid]
+        else:
+            home, span = annotation_of.get(note_guid), note.span
+        candidates = [r for r in by_span.get(span, []) if home is None or r["_source"] == home]
         if len({r["_source"] for r in candidates}) != 1:
             unplaced.append(note.name or note_guid)
             continue
@@ -512,6 +562,9 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
         if len(names) > 1:
             messages.append(f"Participant {pid} has {len(names)} sources ({_listing(names)}); their segments "
                             "were all imported for that participant.")
+    if with_bom:
+        messages.append(f"{_plural(len(with_bom), 'source')} started with a UTF-8 byte-order mark, removed and not "
+                        f"counted in positions: {_listing(with_bom)}.")
     for kind, n in sorted(skipped_kinds.items()):
         messages.append(f"{_plural(n, kind)} skipped: only plain-text sources are read (a PDF's or picture's "
                         "coding cannot become positions in our transcripts).")
@@ -547,7 +600,7 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
     if no_analyst:
         messages.append(f"{_plural(no_analyst, 'segment')} had no user the project names, so analyst is empty; "
                         "fill it in before merging.")
-    unused = [n for n in notes if n not in used_notes and notes[n].span is None]
+    unused = [n for n in notes if n not in used_notes and notes[n].span is None and n not in linked_to]
     if unused:
         messages.append(f"{_plural(len(unused), 'note')} not attached to a coded segment (memos and the like) "
                         f"{_were(len(unused))} not imported: import reads coding only and never changes memos.csv.")
