@@ -43,9 +43,12 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
 class Archive:
     """A ``.qdpx`` opened for reading, with bounded reads and letter-case-blind member names."""
 
-    def __init__(self, path: Path, max_member: int = MAX_MEMBER_BYTES, max_total: int = MAX_TOTAL_BYTES,
-                 max_entries: int = MAX_ENTRIES) -> None:
-        self.path, self.max_member, self.max_total = Path(path), max_member, max_total
+    def __init__(self, path: Path, max_member: int | None = None, max_total: int | None = None,
+                 max_entries: int | None = None) -> None:
+        self.path = Path(path)
+        self.max_member = MAX_MEMBER_BYTES if max_member is None else max_member
+        self.max_total = MAX_TOTAL_BYTES if max_total is None else max_total
+        max_entries = MAX_ENTRIES if max_entries is None else max_entries
         self.read_so_far = 0
         self.zip = self._open()
         try:
