@@ -554,6 +554,8 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
             for column, value in _note_cells(note, hint).items():
                 if value and value not in row["_cells"][column]:
                     row["_cells"][column].append(value)
+            if hint and row is candidates[0]:
+                no_kind.append(f"{hint[0]!r} (an annotation on {row['_label']})")
     for row in rows:
         for column, cells in row.pop("_cells").items():
             row[column] = "\n\n".join(cells)

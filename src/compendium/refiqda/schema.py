@@ -28,10 +28,12 @@ __all__ = [
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
-# Namespaces real programs write: MAXQDA 24 uses the draft 0:4 names, NVivo and
-# most others 1.0. Import reads any of them as 1.0.
-PROJECT_NAMESPACES = (PROJECT_NS, "urn:QDA-XML:project:0:4", "urn:QDA-XML:project:0.4")
-CODEBOOK_NAMESPACES = (CODEBOOK_NS, "urn:QDA-XML:codebook:0:4", "urn:QDA-XML:codebook:0.4")
+# Namespaces real programs write: MAXQDA 24 puts its codebook inside the project
+# in the draft codebook:0:4 namespace, NVivo writes codebook:1:0, most others
+# 1.0. Import reads any of them as 1.0.
+PROJECT_NAMESPACES = (PROJECT_NS, "urn:QDA-XML:project:1:0", "urn:QDA-XML:project:0:4", "urn:QDA-XML:project:0.4")
+CODEBOOK_NAMESPACES = (CODEBOOK_NS, "urn:QDA-XML:codebook:1:0", "urn:QDA-XML:codebook:0:4",
+                       "urn:QDA-XML:codebook:0.4")
 # Never change this: every GUID in every export is derived from it, and tools
 # match codes and sources across exports by GUID.
 GUID_NAMESPACE = uuid.UUID("55f525dd-8c48-5364-a504-8585871341b1")
