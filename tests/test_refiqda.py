@@ -7,6 +7,7 @@ import codecs
 import io
 import re
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -498,3 +499,27 @@ def test_command_import_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as info:
         cli.main(["qdpx", "import"])
     assert info.value.code == 2 and "the following arguments are required: file" in capsys.readouterr().err
+
+
+def test_every_element_that_can_carry_a_user_and_a_date_has_them(qde: etree._Element,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # From Project.xsd: the attributes each of our elements may carry (PlainTextSelection inside a Note too).
+    wanted = {"Project": ("creatingUserGUID", "creationDateTime", "modifyingUserGUID", "modifiedDateTime"),
+              "TextSource": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+              "PlainTextSelection": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+              "Note": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+              "Coding": ("creatingUser", "creationDateTime")}
+    seen = Counter()
+    for element in qde.iter():
+        name = etree.QName(element).localname
+        for attribute in wanted.get(name, ()):
+            assert element.get(attribute), (name, element.get("name"), attribute)
+        seen[name] += 1
+    assert seen["Coding"] == len(load_coding()) + len(load_participants())  # segments and case links
+    # the dates come from the build date, so another SOURCE_DATE_EPOCH gives other dates and nothing else
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    from compendium.data import load_study
+    other = etree.fromstring(export_module.project_xml(load_study()))
+    assert other.get("creationDateTime") == "2023-11-14T22:13:20Z"
+    dates = {e.get("creationDateTime") for e in other.iter() if etree.QName(e).localname == "Coding"}
+    assert dates == {"2023-11-14T22:13:20Z"}

@@ -148,3 +148,17 @@ def test_source_folder_and_paths_in_any_letter_case_and_form(tmp_path: Path) -> 
     result = refiqda.import_qdpx(path)
     check_excerpts(result)
     assert len(result.coding) == 2
+
+
+def test_the_draft_project_namespace_is_read_as_1_0(tmp_path: Path) -> None:
+    text = qde("maxqda24").replace('<Project xmlns="urn:QDA-XML:project:1.0"', '<Project xmlns="urn:QDA-XML:project:0:4"')
+    result = refiqda.import_qdpx(maxqda(tmp_path, text))
+    assert len(result.coding) == 2
+    one(result.messages, "urn:QDA-XML:project:0:4", "urn:QDA-XML:codebook:0:4", "as QDA-XML 1.0")
+
+
+def test_another_root_namespace_is_refused_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = qde("maxqda24").replace('<Project xmlns="urn:QDA-XML:project:1.0"', '<Project xmlns="urn:example:other"')
+    assert cli.main(["qdpx", "import", str(maxqda(tmp_path, text))]) == 1
+    err = capsys.readouterr().err
+    assert "a REFI-QDA project starts with <Project" in err and "fix:" in err and "Traceback" not in err
