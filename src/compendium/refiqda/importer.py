@@ -389,6 +389,10 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
     notes = reader.notes()
     q = reader.q
 
+    def case_link(coding: etree._Element) -> bool:
+        code = codes.get(_norm_guid(coding.find(q("CodeRef")).get("targetGUID")))
+        return code is not None and code.case
+
     # Annotation notes (QualCoder's form): which source each one belongs to, if a source says so.
     annotation_of: dict[str, str] = {}
     for source in reader.root.iterfind(f"{q('Sources')}/*"):
@@ -423,20 +427,16 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
         if source.findall(q("Coding")):
             messages.append(f"{label}: coding of the whole document (not of a selection) was skipped; code "
                             "passages instead.")
-        # A case-link code on a selection names the participant too.
+        # A selection coded only to case codes is a case link: it names the participant, it is no segment.
         pid = linked.get(source_guid)
-        for selection in selections:
+        links = [sel for sel in selections if sel.findall(q("Coding"))
+                 and all(case_link(c) for c in sel.iterfind(q("Coding")))]
+        for selection in links:
             for coding in selection.iterfind(q("Coding")):
-                code = codes.get(_norm_guid(coding.find(q("CodeRef")).get("targetGUID")))
-                if code is not None and code.case and pid is None:
-                    pid = case_guids.get(code.guid)
+                pid = pid or case_guids.get(_norm_guid(coding.find(q("CodeRef")).get("targetGUID")))
         pid = pid or resolve(name)
-        segment_selections = [sel for sel in selections
-                              if not all(codes.get(_norm_guid(c.find(q("CodeRef")).get("targetGUID")),
-                                                   _Code("", "", "", True)).case
-                                         for c in sel.iterfind(q("Coding"))) or not sel.findall(q("Coding"))]
-        case_links += len(selections) - len(segment_selections)
-        selections = segment_selections
+        case_links += len(links)
+        selections = [sel for sel in selections if not any(sel is link for link in links)]
         if not selections:
             continue
         if pid is None:
@@ -478,9 +478,7 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
                              f"{', line breaks counted as two' if crlf else ''}).",
                              "the source in the archive does not match the project (replaced or edited "
                              f"outside the program?): {FIX_EXPORT_AGAIN}", line=selection.sourceline)
-            codings = [c for c in selection.findall(q("Coding"))
-                       if not codes.get(_norm_guid(c.find(q("CodeRef")).get("targetGUID")),
-                                        _Code("", "", "", True)).case]
+            codings = [c for c in selection.findall(q("Coding")) if not case_link(c)]
             if not codings:
                 uncoded += 1
                 continue
