@@ -112,7 +112,8 @@ def test_an_archive_with_too_many_entries_is_refused_before_decompressing(tmp_pa
 def test_a_project_with_too_many_xml_elements_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(schema_module.parse_xml, "__defaults__", (1000,))
-    many = b'<Project xmlns="urn:QDA-XML:project:1.0" name="x"><Users>' + b'<User guid="00000000-0000-4000-8000-000000000000"/>' * 1001 + b"</Users></Project>"
+    user = b'<User guid="00000000-0000-4000-8000-000000000000"/>'
+    many = b'<Project xmlns="urn:QDA-XML:project:1.0" name="x"><Users>' + user * 1001 + b"</Users></Project>"
     path = tmp_path / "elements.qdpx"
     path.write_bytes(deflated({"project.qde": many}))
     expect(path, capsys, "holds more than 1,000 XML elements")

@@ -114,7 +114,8 @@ def test_maxqda24_shaped_project(tmp_path: Path) -> None:
 
 def test_maxqda_project_with_300_codes_and_no_codings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = qde("maxqda24")
-    start, end = text.index("      <PlainTextSelection"), text.index("      <VariableValue>\n        <VariableRef targetGUID=\"7B2C3D4E-0001-4F6A-9B0C-1D2E3F4A5B01\"/>\n        <TextValue>Interviews</TextValue>\n      </VariableValue>\n    </TextSource>")
+    start = text.index("      <PlainTextSelection")
+    end = text.index("      <VariableValue>", start)  # the source's own variable, after its selections
     text = text[:start] + text[end:]
     codes = "".join(f'      <Code guid="6A1B2C3D-0000-4E5F-8A9B-{i:012d}" name="Code {i}" isCodable="true"/>\n'
                     for i in range(300))
@@ -151,7 +152,8 @@ def test_source_folder_and_paths_in_any_letter_case_and_form(tmp_path: Path) -> 
 
 
 def test_the_draft_project_namespace_is_read_as_1_0(tmp_path: Path) -> None:
-    text = qde("maxqda24").replace('<Project xmlns="urn:QDA-XML:project:1.0"', '<Project xmlns="urn:QDA-XML:project:0:4"')
+    text = qde("maxqda24").replace('<Project xmlns="urn:QDA-XML:project:1.0"',
+                                   '<Project xmlns="urn:QDA-XML:project:0:4"')
     result = refiqda.import_qdpx(maxqda(tmp_path, text))
     assert len(result.coding) == 2
     one(result.messages, "urn:QDA-XML:project:0:4", "urn:QDA-XML:codebook:0:4", "as QDA-XML 1.0")

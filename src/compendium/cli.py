@@ -149,7 +149,8 @@ def _qdpx_import(args: argparse.Namespace) -> None:
         refuse_data_folder(out, p)  # before reading anything, so a mistake costs nothing
     result = refiqda.import_qdpx(args.file, p)
     df = result.coding
-    print(f"qdpx import: {_plural(len(df), 'coded segment')} from {_plural(df['participant_id'].nunique(), 'participant')}"
+    print(f"qdpx import: {_plural(len(df), 'coded segment')} from "
+          f"{_plural(df['participant_id'].nunique(), 'participant')}"
           + (f"; {len(result.set_aside)} set aside" if len(result.set_aside) else ""))
     if len(df):
         print("  per participant: " + ", ".join(f"{k} {v}" for k, v in df.groupby("participant_id").size().items()))

@@ -192,7 +192,8 @@ def _html(comparison: Comparison, other: str, labels: dict[str, str], p: Paths) 
 <style>
 body {{ font-family: sans-serif; max-width: 60rem; margin: 2rem auto; line-height: 1.45; }}
 table {{ border-collapse: collapse; font-size: 0.85rem; }} td, th {{ border: 1px solid #ccc; padding: 2px 6px; }}
-mark.ours {{ background: #E69F00; }} mark.theirs {{ background: #56B4E9; }} mark.both {{ background: #009E73; color: #fff; }}
+mark.ours {{ background: #E69F00; }} mark.theirs {{ background: #56B4E9; }}
+mark.both {{ background: #009E73; color: #fff; }}
 .context {{ white-space: normal; border-left: 3px solid #ccc; padding-left: 0.8rem; }}
 </style></head><body>
 <h1>Coding comparison</h1>

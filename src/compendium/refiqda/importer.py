@@ -51,7 +51,7 @@ from ..data import load_codebook, load_coding, load_participants
 from ..paths import Paths, paths
 from .archive import Archive
 from .schema import (CODEBOOK_NAMESPACES, COLUMNS, FIX_EXPORT_AGAIN, INT_COLUMNS, NOTE_KINDS, PROJECT_NAMESPACES,
-                     PROJECT_NS, RefiQdaError, check_xml, error, guid, norm_guid, parse_xml, split_notes)
+                     PROJECT_NS, check_xml, error, guid, norm_guid, parse_xml, split_notes)
 
 __all__ = ["ImportResult", "import_qdpx", "changes", "frame"]
 
