@@ -71,6 +71,13 @@ def test_character_agreement_and_kappa_match_an_independent_count(report: tuple[
                 int(row["chars_total"])) == (a, a + b, a + c, a + b + c + d)
         assert float(row["percent_agreement"]) == pytest.approx(100 * (a + d) / (a + b + c + d), abs=0.005)
         assert float(row["kappa"]) == pytest.approx(kappa_2x2(a, b, c, d), abs=0.00005)
+        # QualCoder's figure, from its report's definition: over the a + b + c characters coded by anyone
+        union = a + b + c
+        if union:
+            p_e = (a + b) * (a + c) / union ** 2 * (c * b) / union ** 2
+            assert float(row["kappa_qualcoder"]) == pytest.approx((a / union - p_e) / (1 - p_e), abs=0.00005)
+        else:
+            assert row["kappa_qualcoder"] == ""
     overall = found["rows"][("overall", "all", "all")]
     assert 0.5 < float(overall["kappa"]) < 0.95  # planted disagreements: far from chance, far from perfect
 

@@ -16,6 +16,12 @@ Two measures, both computed per theme, per participant, and overall:
   neither coder coded anything in a row, ``p_e = 1`` and kappa is reported as
   1 (complete agreement), as NVivo does.
 
+QualCoder's coder comparison uses the same percentage agreement but computes
+its kappa differently (over the characters coded by at least one coder, with
+the chance terms multiplied rather than added: ``report_compare_coder_file.py``
+in QualCoder); the column ``kappa_qualcoder`` repeats that figure so the two
+programs' reports can be set side by side. It is not Cohen's kappa.
+
 Reference: Cohen, J. (1960). A coefficient of agreement for nominal scales.
 *Educational and Psychological Measurement*, 20(1), 37-46.
 """
@@ -34,13 +40,13 @@ from ..paths import Paths, paths
 from .export import refuse_data_folder
 from .importer import import_qdpx
 
-__all__ = ["Comparison", "agreement", "compare", "compare_qdpx", "write_report"]
+__all__ = ["Comparison", "agreement", "qualcoder_kappa", "compare", "compare_qdpx", "write_report"]
 
 KAPPA_REFERENCE = ("Cohen, J. (1960). A coefficient of agreement for nominal scales. Educational and "
                    "Psychological Measurement, 20(1), 37-46.")
 ROW_COLUMNS = ["level", "theme_id", "participant_id", "segments_both", "segments_ours_only",
                "segments_theirs_only", "chars_ours", "chars_theirs", "chars_overlap", "chars_total",
-               "percent_agreement", "kappa"]
+               "percent_agreement", "kappa", "kappa_qualcoder"]
 
 
 @dataclass
@@ -65,6 +71,19 @@ def agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     p_e = pa * pb + (1 - pa) * (1 - pb)
     kappa = 1.0 if p_e >= 1.0 else (p_o - p_e) / (1 - p_e)
     return 100.0 * p_o, kappa
+
+
+def qualcoder_kappa(a: np.ndarray, b: np.ndarray) -> float | None:
+    """The kappa QualCoder's coder comparison reports (see the module docstring); ``None`` if nobody coded."""
+    a, b = a.astype(bool), b.astype(bool)
+    union = int((a | b).sum())
+    if union == 0:
+        return None
+    p_o = (a & b).sum() / union
+    p_yes = a.sum() / union * b.sum() / union
+    p_no = (union - a.sum()) / union * (union - b.sum()) / union
+    p_e = p_yes * p_no
+    return float((p_o - p_e) / (1 - p_e))
 
 
 def _mask(coding: pd.DataFrame, pid: str, theme: str, length: int) -> np.ndarray:
@@ -109,6 +128,10 @@ def _segments(ours: pd.DataFrame, theirs: pd.DataFrame) -> tuple[pd.DataFrame, l
                                          "segments_theirs_only"]), shown
 
 
+def _round(value: float | None) -> float | str:
+    return "" if value is None else round(value, 4)
+
+
 def compare(ours: pd.DataFrame, theirs: pd.DataFrame, themes: list[str], texts: dict[str, str]) -> Comparison:
     """Compare two coding tables over the codable ``themes`` and the transcripts ``texts``."""
     seg_counts, shown = _segments(ours, theirs)
@@ -131,7 +154,8 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, themes: list[str], texts: 
                 "segments_ours_only": int(sel["segments_ours_only"].sum()),
                 "segments_theirs_only": int(sel["segments_theirs_only"].sum()),
                 "chars_ours": int(a.sum()), "chars_theirs": int(b.sum()), "chars_overlap": int((a & b).sum()),
-                "chars_total": int(a.size), "percent_agreement": round(percent, 2), "kappa": round(kappa, 4)}
+                "chars_total": int(a.size), "percent_agreement": round(percent, 2), "kappa": round(kappa, 4),
+                "kappa_qualcoder": _round(qualcoder_kappa(a, b))}
 
     for theme in themes:
         rows.append(row("theme", theme, "all", [masks[(pid, theme)] for pid in pids]))
@@ -225,7 +249,10 @@ def write_report(comparison: Comparison, out_dir: Path | str, other: str, p: Pat
           f"only, {overall['segments_theirs_only']} by them only; character agreement "
           f"{overall['percent_agreement']:.2f} %, Cohen's kappa {overall['kappa']:.4f}.", "",
           "Kappa: Cohen's kappa on characters (each character of each transcript coded with a theme or not, "
-          f"pooled over the rows' transcripts and themes); {KAPPA_REFERENCE}", "", to_markdown(table)]
+          f"pooled over the rows' transcripts and themes); {KAPPA_REFERENCE} `kappa_qualcoder` is the figure "
+          "QualCoder's coder comparison reports for the same characters (computed over the characters coded by "
+          "at least one coder; not Cohen's kappa); percentage agreement is defined as in both programs.", "",
+          to_markdown(table)]
     return [write_text(out / "comparison.csv", table.to_csv(index=False, lineterminator="\n")),
             write_text(out / "comparison.md", "\n".join(md)),
             write_text(out / "comparison.html", _html(comparison, other, labels, p))]
