@@ -523,3 +523,30 @@ def test_every_element_that_can_carry_a_user_and_a_date_has_them(qde: etree._Ele
     assert other.get("creationDateTime") == "2023-11-14T22:13:20Z"
     dates = {e.get("creationDateTime") for e in other.iter() if etree.QName(e).localname == "Coding"}
     assert dates == {"2023-11-14T22:13:20Z"}
+
+
+def test_export_refuses_notes_that_would_not_come_back_whole(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from compendium.data import load_study
+
+    study = load_study()
+    coding = study.coding.copy()
+    coding.loc[0, "note_linguistic"] = "First line.\nConceptual note: a line that reads as a heading."
+    with pytest.raises(CompendiumError, match=r"(?s)segment P01-S01, column 'note_linguistic'.*fix: reword"):
+        export_module.project_xml(replace(study, coding=coding))
+
+
+def test_export_refuses_two_segments_on_one_span_by_one_analyst(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from compendium.data import load_study
+
+    study = load_study()
+    twin = study.coding.iloc[[0]].assign(segment_id="P01-S99", theme_id="2.1")
+    doubled = replace(study, coding=pd.concat([study.coding, twin], ignore_index=True))
+    monkeypatch.setattr(export_module, "load_study", lambda p: doubled)
+    with pytest.raises(CompendiumError, match="P01-S01, P01-S99 have the same span and analyst"):
+        refiqda.export(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
