@@ -49,15 +49,16 @@ SUPP      := manuscript/supplement
 PIDS        := $(sort $(basename $(notdir $(wildcard $(DATA)/transcripts/P*.txt))))
 TRANSCRIPTS := $(wildcard $(DATA)/transcripts/*.txt)
 TABLE_DATA  := $(DATA)/participants.csv $(DATA)/coding.csv $(DATA)/memos.csv $(DATA)/codebook.yaml $(DATA)/datapackage.json
-# Modules the pipeline runs (tools for students, QDA exchange, corpus generation
-# and benchmarking do not invalidate results).
-NOT_PIPELINE := generate.py refiqda.py tutorial.py widget.py reproduce.py
+# Modules the pipeline runs (tools for students, corpus generation and benchmarking
+# do not invalidate results; the QDA exchange package src/compendium/refiqda/ is
+# outside this wildcard).
+NOT_PIPELINE := generate.py tutorial.py widget.py reproduce.py
 SRC         := $(filter-out $(addprefix src/compendium/,$(NOT_PIPELINE)),$(wildcard src/compendium/*.py)) \
                $(wildcard src/compendium/templates/*)
 VALID       := $(BUILD)/validated.json
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
-.PHONY: all help setup bib validate audit analysis manuscript supplement test test-fast lab clean \
+.PHONY: all help setup bib validate audit analysis manuscript supplement test test-fast lab clean compare \
         notebooks-canonical accept lock bench verify manifest diff lab-pipeline
 
 all: $(BUILD)/all.done ## Build everything: validate data, run notebooks, write tables, figures, manuscript, QDA exports
@@ -162,8 +163,22 @@ SUPP_OUT := $(SUPP)/codebook.qdc $(SUPP)/project.qdpx
 
 supplement: $(SUPP_OUT) ## Write the REFI-QDA exports for QDA software (codebook.qdc, project.qdpx)
 
-$(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) src/compendium/refiqda.py $(SRC) $(SOURCE_STAMP) | $(VALID)
+REFIQDA_SRC := $(wildcard src/compendium/refiqda/*.py) $(wildcard src/compendium/schemas/*.xsd)
+$(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) $(REFIQDA_SRC) $(SRC) $(SOURCE_STAMP) | $(VALID)
 	$(RUN) qdpx export
+
+# A second coder's project compared with ours (default: a planted second coder built
+# from our export by tests/fixtures/qdpx/second_coder.py); `make compare OTHER=their.qdpx`.
+OTHER ?= $(BUILD)/second_coder.qdpx
+COMPARE_OUT := $(BUILD)/compare/comparison.csv $(BUILD)/compare/comparison.md $(BUILD)/compare/comparison.html
+
+compare: $(COMPARE_OUT) ## Compare a second coder's .qdpx (OTHER=...) with coding.csv: build/compare/*.{csv,md,html}
+
+$(BUILD)/second_coder.qdpx: $(TABLE_DATA) $(TRANSCRIPTS) $(REFIQDA_SRC) tests/fixtures/qdpx/second_coder.py | $(STAMP)
+	$(PY) tests/fixtures/qdpx/second_coder.py $@
+
+$(COMPARE_OUT) &: $(OTHER) $(DATA)/coding.csv $(DATA)/codebook.yaml $(REFIQDA_SRC) | $(STAMP)
+	$(RUN) qdpx compare $(OTHER) --out $(BUILD)/compare
 
 # When nothing changed, make itself says "Nothing to be done for 'all'".
 $(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import codecs
 import io
 import re
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +15,13 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from compendium import refiqda
+from compendium import cli, refiqda
+from compendium.refiqda import schema as schema_module
 from compendium.data import load_codebook, load_coding, load_memos, load_participants, load_transcript
 from compendium.errors import CompendiumError
 from compendium.paths import paths
 
+export_module = importlib.import_module("compendium.refiqda.export")
 NS = {"q": refiqda.PROJECT_NS}
 CB = {"c": refiqda.CODEBOOK_NS}
 FIXTURE = Path(__file__).parent / "fixtures" / "qdpx"
@@ -26,8 +30,8 @@ P05_SOURCE = "Sources/0F3E2D1C-4B5A-4978-8695-A4B3C2D1E0F9.txt"
 
 
 def schemas() -> Path:
-    """The schemas beside the repository (as in CI): ../shared/refi-qda."""
-    return paths().root.parent / "shared" / "refi-qda"
+    """The package's own copy of the QDA-XML 1.0 schemas (the tests never read outside the repository)."""
+    return paths().root / "src" / "compendium" / "schemas"
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +125,7 @@ def test_archive_holds_project_and_transcripts_with_fixed_entries(archive: dict[
     names = [i.filename for i in infos]
     assert names == sorted(names) and names[0] == "project.qde"
     assert all(re.fullmatch(r"sources/[0-9a-f-]{36}\.txt", n) for n in names[1:])
+    assert len(names) == 1 + len(load_participants()) + len(load_memos())  # transcripts and memo texts
     assert len({i.date_time for i in infos}) == 1
     assert {i.compress_type for i in infos} == {zipfile.ZIP_DEFLATED}
     participants = load_participants()["participant_id"]
@@ -141,6 +146,11 @@ def test_every_selection_slices_its_source_to_the_coded_excerpt(archive: dict[st
     for source in qde.iterfind("q:Sources/q:TextSource", NS):
         text = archive["sources/" + source.get("plainTextPath").removeprefix("internal://")].decode("utf-8")
         for selection in source.iterfind("q:PlainTextSelection", NS):
+            if selection.get("name").startswith("Case "):  # the case link (whole transcript)
+                assert (selection.get("startPosition"), selection.get("endPosition")) == ("0", str(len(text)))
+                assert [r.get("targetGUID") for r in selection.iterfind("q:Coding/q:CodeRef", NS)] == [
+                    refiqda.guid("case", source.get("name"))]
+                continue
             segment = coding.loc[selection.get("name").split(" ")[0]]
             start, end = int(selection.get("startPosition")), int(selection.get("endPosition"))
             assert text[start:end] == segment["excerpt"]
@@ -150,7 +160,12 @@ def test_every_selection_slices_its_source_to_the_coded_excerpt(archive: dict[st
             assert [r.get("targetGUID") for r in refs] == [refiqda.guid("code", segment["theme_id"])]
             linked = [notes[r.get("targetGUID")] for r in selection.iterfind("q:NoteRef", NS)]
             assert [(n.get("name"), n.findtext("q:PlainTextContent", namespaces=NS)) for n in linked] == [
-                (f"{label} {segment.name}", segment[column]) for column, label in refiqda.NOTE_KINDS.items()]
+                (f"Exploratory notes {segment.name}", "\n\n".join(
+                    f"{label}: {segment[column]}" for column, label in refiqda.NOTE_KINDS.items()))]
+            # the same note is an annotation on the segment's span, referred to from the source (QualCoder)
+            span = linked[0].find("q:PlainTextSelection", NS)
+            assert (span.get("startPosition"), span.get("endPosition")) == (str(start), str(end))
+            assert linked[0].get("guid") in [r.get("targetGUID") for r in source.findall("q:NoteRef", NS)]
             count += 1
     assert count == len(coding) == 126
 
@@ -175,19 +190,25 @@ def test_only_the_published_table1_attributes_leave_the_project(qde: etree._Elem
         assert secret not in text
 
 
-def test_users_and_memos_come_from_the_data(qde: etree._Element) -> None:
+def test_users_and_memos_come_from_the_data(qde: etree._Element, archive: dict[str, bytes]) -> None:
     memos, coding = load_memos(), load_coding()
     users = {u.get("name") for u in qde.iterfind("q:Users/q:User", NS)}
     assert users == set(coding["analyst"]) | set(memos["analyst"])
     notes = {n.get("guid"): n for n in qde.iterfind("q:Notes/q:Note", NS)}
-    assert len(notes) == len(memos) + 3 * len(coding)
+    assert len(notes) == len(memos) + len(coding)  # one note per memo, one per segment
     for memo in memos.itertuples():
         note = notes[refiqda.guid("memo", memo.memo_id)]
         assert note.get("creationDateTime") == f"{memo.date}T00:00:00Z"  # from the data, not the clock
-        assert note.findtext("q:PlainTextContent", namespaces=NS) == memo.text
-        holder = (qde if not memo.participant_id else
-                  qde.find(f"q:Sources/q:TextSource[@name='{memo.participant_id}']", NS))
-        assert refiqda.guid("memo", memo.memo_id) in [r.get("targetGUID") for r in holder.findall("q:NoteRef", NS)]
+        # modified: the build date (SOURCE_DATE_EPOCH), never before the memo's own date
+        assert note.get("modifiedDateTime") == max(schema_module.build_datetime(), f"{memo.date}T00:00:00Z")
+        # QualCoder makes journals only from notes with a plainTextPath; the schema wants the text in one place
+        assert note.find("q:PlainTextContent", NS) is None
+        member = "sources/" + note.get("plainTextPath").removeprefix("internal://")
+        assert archive[member].decode("utf-8") == memo.text
+        assert memo.memo_id in note.get("name") and (memo.participant_id or memo.kind) in note.get("name")
+        # referred to from the project, never from a source (QualCoder reads a source's NoteRefs as annotations)
+        assert refiqda.guid("memo", memo.memo_id) in [r.get("targetGUID") for r in qde.findall("q:NoteRef", NS)]
+    assert len({n.get("name") for n in notes.values()}) == len(notes)  # QualCoder needs unique journal names
 
 
 def test_exporting_twice_gives_identical_bytes(tmp_path: Path, exported: tuple[Path, Path]) -> None:
@@ -199,7 +220,7 @@ def test_exporting_twice_gives_identical_bytes(tmp_path: Path, exported: tuple[P
 
 def test_zip_dates_follow_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
     def dates() -> set[tuple[int, ...]]:
-        with zipfile.ZipFile(io.BytesIO(refiqda._zip({"b.txt": b"x", "a.txt": b"y"}))) as zf:
+        with zipfile.ZipFile(io.BytesIO(refiqda.zip_bytes({"b.txt": b"x", "a.txt": b"y"}))) as zf:
             assert zf.namelist() == ["a.txt", "b.txt"]
             return {i.date_time for i in zf.infolist()}
 
@@ -215,11 +236,11 @@ def test_zip_dates_follow_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> 
 def test_export_without_schemas_is_said_aloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str], exported: tuple[Path, Path]) -> None:
     # A copy of the repository without ../shared (as `make verify` builds) still exports, and says so.
-    monkeypatch.setattr(refiqda, "_schema_candidates", lambda p: [tmp_path / "missing"])
+    monkeypatch.setattr(schema_module, "schema_candidates", lambda p: [tmp_path / "missing"])
     with pytest.raises(refiqda.RefiQdaError, match="schemas .* were not found"):
         refiqda.export(tmp_path / "strict", validate=True)
     assert not (tmp_path / "strict").exists()
-    refiqda.command(args("export", tmp_path / "lenient"))
+    assert cli.main(["qdpx", "export", str(tmp_path / "lenient")]) == 0
     assert "NOT checked against the QDA-XML schemas" in capsys.readouterr().out
     assert (tmp_path / "lenient" / "project.qdpx").read_bytes() == exported[1].read_bytes()
     with pytest.raises(refiqda.RefiQdaError, match="were not found"):  # import never reads unchecked XML
@@ -228,7 +249,7 @@ def test_export_without_schemas_is_said_aloud(monkeypatch: pytest.MonkeyPatch, t
 
 def test_export_checks_its_documents_before_writing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     broken = b'<Project xmlns="urn:QDA-XML:project:1.0"><Users/></Project>'  # no name, empty Users
-    monkeypatch.setattr(refiqda, "project_xml", lambda study: broken)
+    monkeypatch.setattr(export_module, "project_xml", lambda study: broken)
     with pytest.raises(refiqda.RefiQdaError, match="(?s)project.qde: does not follow.*fault in compendium"):
         refiqda.export(tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -246,8 +267,11 @@ def test_round_trip_gives_back_the_coding_table(exported: tuple[Path, Path]) -> 
     result = refiqda.import_qdpx(exported[1])
     pd.testing.assert_frame_equal(result.coding, load_coding())
     assert result.set_aside.empty and list(result.set_aside.columns) == refiqda.COLUMNS
-    assert result.messages == [f"{len(load_memos())} notes not attached to a coded segment (memos and the like) "
-                               "were not imported: import reads coding only and never changes memos.csv."]
+    assert result.messages == [
+        "8 selections coded to a case code (a case's link to its document) read as case links, not as segments.",
+        f"{len(load_memos())} notes not attached to a coded segment (memos and the like) "
+        "were not imported: import reads coding only and never changes memos.csv."]
+    assert result.changes == ["no change against coding.csv"]
     csv = result.coding.to_csv(index=False, lineterminator="\n")
     assert csv == paths().coding.read_text(encoding="utf-8")
 
@@ -266,10 +290,11 @@ EXPECTED_FIXTURE = [
      "The interviewer sums up and Amy agrees: the clinician shows rather than tells.",
      "Amy takes up the interviewer's verb and repeats it.",
      "Worth is modelled in the relationship before it is named.", "Showing worth before naming it"),
-    ("P05-S16", "P05", 7527, 7561, "I'm really glad you came in today.", "3.1.2", "", "",
+    # overlaps our P05-S09 (same theme): matched by span, so a re-spanned P05-S09
+    ("P05-S09", "P05", 7527, 7561, "I'm really glad you came in today.", "3.1.2", "", "",
      "Welcoming the child aloud lends him a sense of worth he can later take up himself.",
      "Saying out loud that the child is welcome"),
-    ("P05-S17", "P05", 7527, 7561, "I'm really glad you came in today.", "3.1", "", "", "",
+    ("P05-S16", "P05", 7527, 7561, "I'm really glad you came in today.", "3.1", "", "", "",
      "Saying out loud that the child is welcome"),
 ]
 
@@ -292,7 +317,7 @@ def test_import_of_another_programs_project(tmp_path: Path) -> None:
             assert load_transcript(row.participant_id)[row.start:row.end] == row.excerpt
 
     messages = result.messages
-    assert len(messages) == 9, messages
+    assert len(messages) == 10, messages
 
     def one(*parts: str) -> str:
         found = [m for m in messages if all(part in m for part in parts)]
@@ -301,15 +326,22 @@ def test_import_of_another_programs_project(tmp_path: Path) -> None:
 
     one("7 codes matched to our themes by name", "'Go gently' -> 3.1.1", "'rapport  building' -> 3.1.2",
         "'Lasting sense of ‘something’s wrong with me’' -> 1.1")
-    one("'Interview with Amy'", "byte-order mark", "removed")
+    one("1 source started with a UTF-8 byte-order mark", "removed", "Interview with Amy")
     one("'Interview with Amy'", "CRLF", "5 selections were converted")
-    one("7 segments had no segment id", "P03-S17, P03-S18, P03-S19, P03-S20, P03-S21, P05-S16, P05-S17")
-    one("7 segments had no coding round", "round 1")
+    one("1 segment had no segment id of ours", "matched to coding.csv by participant and span")
+    one("6 segments matched no segment of coding.csv", "P03-S17, P03-S18, P03-S19, P03-S20, P03-S21, P05-S16")
+    one("6 segments had no coding round", "round 1")
     one("Code 'Telehealth' is not in codebook.yaml", "1 segment set aside", "P03-S21")
     one("1 segment without an experiential statement (P03-S17)",
-        "4 segments with one or more exploratory notes missing (P03-S17, P03-S18, P05-S16, P05-S17)")
+        "4 segments with one or more exploratory notes missing (P03-S17, P03-S18, P05-S09, P05-S16)")
     one("1 note had no kind", "'Annotation 1'", "note_descriptive")
     one("1 note not attached to a coded segment", "was not imported")
+    # what changed, in research terms, only for the participants the file covers
+    assert result.changes[0] == "not in the file, so not compared: 6 participants (P01, P02, P04, P06, P07, P08)"
+    assert "1 segment re-spanned: P05-S09 7503-7737 -> 7527-7561" in result.changes
+    assert any(c.startswith("5 segments added: P03-S17, P03-S18, P03-S19, P03-S20, P05-S16") for c in result.changes)
+    removed = next(c for c in result.changes if " removed: " in c)
+    assert removed.startswith(f"{((load_coding()['participant_id'].isin(['P03', 'P05'])).sum() - 1)} segments")
 
 
 def test_source_without_case_or_participant_name_is_reported_not_guessed(tmp_path: Path) -> None:
@@ -419,48 +451,102 @@ def test_error_when_a_source_file_is_missing_from_the_archive(tmp_path: Path) ->
 
 # ---------------------------------------------------------------- command line
 
-def args(action: str, path: Path | None = None, out: Path | None = None) -> argparse.Namespace:
-    return argparse.Namespace(action=action, path=str(path) if path else None, out=str(out) if out else None)
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = cli.main(["qdpx", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def test_command_exports_and_imports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    refiqda.command(args("export", tmp_path / "supp"))
-    assert "(valid QDA-XML 1.0)" in capsys.readouterr().out
+    assert "(valid QDA-XML 1.0)" in run(capsys, "export", tmp_path / "supp")[1]
     assert sorted(p.name for p in (tmp_path / "supp").iterdir()) == ["codebook.qdc", "project.qdpx"]
-    refiqda.command(args("import", tmp_path / "supp" / "project.qdpx", tmp_path / "back.csv"))
+    code, printed, _ = run(capsys, "import", tmp_path / "supp" / "project.qdpx", "--out", tmp_path / "back.csv")
+    assert code == 0
     assert (tmp_path / "back.csv").read_bytes() == paths().coding.read_bytes()
     assert not (tmp_path / "back_set_aside.csv").exists()
-    printed = capsys.readouterr().out
+    assert "changes against coding.csv:\n    no change against coding.csv" in printed
     assert "qdpx import: 126 coded segments from 8 participants" in printed
     assert "per theme: 1.1 13, 1.2 21," in printed
 
 
 def test_command_writes_set_aside_segments_beside_the_table(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    refiqda.command(args("import", fixture_qdpx(tmp_path), tmp_path / "second.csv"))
+    printed = run(capsys, "import", fixture_qdpx(tmp_path), "--out", tmp_path / "second.csv")[1]
     assert len(pd.read_csv(tmp_path / "second.csv")) == 6
     aside = pd.read_csv(tmp_path / "second_set_aside.csv", dtype=str)
     assert aside[["segment_id", "theme_id"]].values.tolist() == [["P03-S21", "Telehealth"]]
-    assert "note: Code 'Telehealth' is not in codebook.yaml" in capsys.readouterr().out
+    assert "note: Code 'Telehealth' is not in codebook.yaml" in printed
 
 
 def test_command_without_out_prints_a_summary_and_writes_nothing(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     path = fixture_qdpx(tmp_path)
-    refiqda.command(args("import", path))
+    printed = run(capsys, "import", path)[1]
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
-    printed = capsys.readouterr().out
     assert "qdpx import: 6 coded segments from 2 participants; 1 set aside" in printed
     assert "per participant: P03 4, P05 2" in printed
 
 
-def test_command_never_writes_into_the_data_folder(tmp_path: Path, exported: tuple[Path, Path]) -> None:
+def test_command_never_writes_into_the_data_folder(tmp_path: Path, exported: tuple[Path, Path],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     target = paths().data / "imported.csv"
-    with pytest.raises(CompendiumError, match="refusing to write into"):
-        refiqda.command(args("import", exported[1], target))
+    code, _, err = run(capsys, "import", exported[1], "--out", target)
+    assert code == 1 and "refusing to write into" in err and "Traceback" not in err
     assert not target.exists()
 
 
-def test_command_import_needs_a_file() -> None:
-    with pytest.raises(CompendiumError, match="qdpx import needs the file"):
-        refiqda.command(args("import"))
+def test_command_import_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["qdpx", "import"])
+    assert info.value.code == 2 and "the following arguments are required: file" in capsys.readouterr().err
+
+
+def test_every_element_that_can_carry_a_user_and_a_date_has_them(qde: etree._Element,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # From Project.xsd: the attributes each of our elements may carry (PlainTextSelection inside a Note too).
+    wanted = {"Project": ("creatingUserGUID", "creationDateTime", "modifyingUserGUID", "modifiedDateTime"),
+              "TextSource": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+              "PlainTextSelection": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+              "Note": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+              "Coding": ("creatingUser", "creationDateTime")}
+    seen = Counter()
+    for element in qde.iter():
+        name = etree.QName(element).localname
+        for attribute in wanted.get(name, ()):
+            assert element.get(attribute), (name, element.get("name"), attribute)
+        seen[name] += 1
+    assert seen["Coding"] == len(load_coding()) + len(load_participants())  # segments and case links
+    # the dates come from the build date, so another SOURCE_DATE_EPOCH gives other dates and nothing else
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    from compendium.data import load_study
+    other = etree.fromstring(export_module.project_xml(load_study()))
+    assert other.get("creationDateTime") == "2023-11-14T22:13:20Z"
+    dates = {e.get("creationDateTime") for e in other.iter() if etree.QName(e).localname == "Coding"}
+    assert dates == {"2023-11-14T22:13:20Z"}
+
+
+def test_export_refuses_notes_that_would_not_come_back_whole(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from compendium.data import load_study
+
+    study = load_study()
+    coding = study.coding.copy()
+    coding.loc[0, "note_linguistic"] = "First line.\nConceptual note: a line that reads as a heading."
+    with pytest.raises(CompendiumError, match=r"(?s)segment P01-S01, column 'note_linguistic'.*fix: reword"):
+        export_module.project_xml(replace(study, coding=coding))
+
+
+def test_export_refuses_two_segments_on_one_span_by_one_analyst(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from compendium.data import load_study
+
+    study = load_study()
+    twin = study.coding.iloc[[0]].assign(segment_id="P01-S99", theme_id="2.1")
+    doubled = replace(study, coding=pd.concat([study.coding, twin], ignore_index=True))
+    monkeypatch.setattr(export_module, "load_study", lambda p: doubled)
+    with pytest.raises(CompendiumError, match="P01-S01, P01-S99 have the same span and analyst"):
+        refiqda.export(tmp_path / "out")
+    assert not (tmp_path / "out").exists()

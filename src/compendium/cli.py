@@ -135,10 +135,81 @@ def _generate(args: argparse.Namespace) -> None:
     print(f"generate: wrote a synthetic study of {args.participants} participants to {args.out}")
 
 
-def _qdpx(args: argparse.Namespace) -> None:
+def _shown(path: object, root: object) -> str:
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else word + 's'}"
+
+
+def _qdpx_export(args: argparse.Namespace) -> None:
     from . import refiqda
 
-    refiqda.command(args)
+    p = paths()
+    checked = refiqda.schemas_available(p)
+    codebook, project = refiqda.export(args.folder or None, p)
+    print(f"qdpx export: wrote {_shown(codebook, p.root)} and {_shown(project, p.root)}"
+          + (" (valid QDA-XML 1.0)" if checked else " (NOT checked against the QDA-XML schemas: "
+             f"none found in {p.package_schemas})"))
+
+
+def _qdpx_import(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from . import refiqda
+    from .files import write_text
+    from .refiqda.export import refuse_data_folder
+
+    p = paths()
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        refuse_data_folder(out, p)  # before reading anything, so a mistake costs nothing
+    result = refiqda.import_qdpx(args.file, p)
+    df = result.coding
+    print(f"qdpx import: {_plural(len(df), 'coded segment')} from "
+          f"{_plural(df['participant_id'].nunique(), 'participant')}"
+          + (f"; {len(result.set_aside)} set aside" if len(result.set_aside) else ""))
+    if len(df):
+        print("  per participant: " + ", ".join(f"{k} {v}" for k, v in df.groupby("participant_id").size().items()))
+        print("  per theme: " + ", ".join(f"{k} {v}" for k, v in df.groupby("theme_id").size().items()))
+    print("  changes against coding.csv:")
+    for line in result.changes:
+        print(f"    {line}")
+    for message in result.messages:
+        print(f"  note: {message}")
+    if out is not None:
+        write_text(out, df.to_csv(index=False, lineterminator="\n"))
+        print(f"qdpx import: wrote {_shown(out, p.root)} (the coding.csv format)")
+        if len(result.set_aside):
+            aside = out.with_name(f"{out.stem}_set_aside{out.suffix or '.csv'}")
+            write_text(aside, result.set_aside.to_csv(index=False, lineterminator="\n"))
+            print(f"qdpx import: wrote {_shown(aside, p.root)} (segments coded to codes outside codebook.yaml)")
+
+
+def _qdpx_compare(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from . import refiqda
+    from .refiqda.export import refuse_data_folder
+
+    p = paths()
+    out = Path(args.out) if args.out else p.build / "compare"
+    refuse_data_folder(out, p)
+    comparison = refiqda.compare_qdpx(args.file, p)
+    written = refiqda.write_report(comparison, out, _shown(args.file, p.root), p)
+    overall = comparison.table[comparison.table["level"] == "overall"].iloc[0]
+    print(f"qdpx compare: {overall['segments_both']} segments coded by both, {overall['segments_ours_only']} by us "
+          f"only, {overall['segments_theirs_only']} by them only; characters: "
+          f"{overall['percent_agreement']:.2f} % agreement, Cohen's kappa {overall['kappa']:.3f}")
+    for message in comparison.messages:
+        print(f"  note: {message}")
+    print("qdpx compare: wrote " + ", ".join(_shown(w, p.root) for w in written))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,11 +251,19 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("out")
     s.add_argument("--seed", type=int, default=2022)
     s.set_defaults(func=_generate)
-    s = sub.add_parser("qdpx", help="REFI-QDA export/import")
-    s.add_argument("action", choices=["export", "import"])
-    s.add_argument("path", nargs="?")
-    s.add_argument("--out", default=None)
-    s.set_defaults(func=_qdpx)
+    s = sub.add_parser("qdpx", help="REFI-QDA exchange: export, import, compare with a second coder")
+    qdpx = s.add_subparsers(dest="qdpx_action", required=True)
+    s = qdpx.add_parser("export", help="write codebook.qdc and project.qdpx (default manuscript/supplement)")
+    s.add_argument("folder", nargs="?")
+    s.set_defaults(func=_qdpx_export)
+    s = qdpx.add_parser("import", help="read a .qdpx into the coding.csv format; say what changed")
+    s.add_argument("file")
+    s.add_argument("--out", default=None, help="write the table here (never into data/)")
+    s.set_defaults(func=_qdpx_import)
+    s = qdpx.add_parser("compare", help="compare another coder's .qdpx with coding.csv (report in build/compare)")
+    s.add_argument("file")
+    s.add_argument("--out", default=None, help="folder for comparison.{csv,md,html} (default build/compare)")
+    s.set_defaults(func=_qdpx_compare)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -1,0 +1,27 @@
+"""REFI-QDA (QDA-XML 1.0) exchange with QDA software (NVivo, ATLAS.ti, MAXQDA, QualCoder).
+
+One job per module:
+
+- :mod:`.schema`: namespaces, GUIDs, the build date, schema validation, safe XML parsing;
+- :mod:`.archive`: the reproducible zip writer and the bounded ``.qdpx`` reader;
+- :mod:`.export`: ``codebook.qdc`` and ``project.qdpx`` (``compendium qdpx export``);
+- :mod:`.importer`: a ``.qdpx`` back into the ``coding.csv`` format (``compendium qdpx import``);
+- :mod:`.compare`: a second coder's coding against ours (``compendium qdpx compare``).
+
+What each program keeps of an export, and what import recovers, is in docs/qda.md.
+"""
+from __future__ import annotations
+
+from .archive import Archive, zip_bytes
+from .compare import Comparison, compare_qdpx, write_report
+from .export import codebook_xml, export, project_xml, qdpx_bytes
+from .importer import ImportResult, import_qdpx
+from .schema import (CODEBOOK_NS, COLUMNS, GUID_NAMESPACE, NOTE_KINDS, PALETTE, PROJECT_NS, SHARED_ATTRIBUTES,
+                     RefiQdaError, check_xml, guid, schema_dir, schemas_available)
+
+__all__ = [
+    "PROJECT_NS", "CODEBOOK_NS", "GUID_NAMESPACE", "COLUMNS", "SHARED_ATTRIBUTES", "NOTE_KINDS", "PALETTE",
+    "RefiQdaError", "ImportResult", "Comparison", "Archive", "guid", "schema_dir", "schemas_available",
+    "check_xml", "codebook_xml", "project_xml", "qdpx_bytes", "zip_bytes", "export", "import_qdpx",
+    "compare_qdpx", "write_report",
+]
