@@ -44,8 +44,7 @@ class Paths:
         self.template = r / "manuscript" / "template.md"
         self.bibliography = r / "manuscript" / "references.bib"
         self.manifest = r / "manifest.sha256"
-        # reference material: the QDA-XML schemas beside the repository (as in CI), else the package's copy
-        self.shared_refi_qda = r.parent / "shared" / "refi-qda"
+        # reference material: the QDA-XML schemas shipped with the package (nothing is read beside the repository)
         self.package_schemas = Path(__file__).resolve().parent / "schemas"
         # outputs
         self.build = r / "build"
