@@ -235,7 +235,7 @@ def test_zip_dates_follow_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_export_without_schemas_is_said_aloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str], exported: tuple[Path, Path]) -> None:
-    # A copy of the repository without ../shared (as `make verify` builds) still exports, and says so.
+    # A copy of the repository with nothing beside it (as `make verify` builds) still exports, and says so.
     monkeypatch.setattr(schema_module, "schema_candidates", lambda p: [tmp_path / "missing"])
     with pytest.raises(refiqda.RefiQdaError, match="schemas .* were not found"):
         refiqda.export(tmp_path / "strict", validate=True)
