@@ -15,12 +15,13 @@ __all__ = ["main"]
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from . import anonymise, validate
+    from . import anonymise, study, validate
     from .files import write_json
 
     started = time.perf_counter()
     summary = validate.validate()
-    print(f"validate: data/synthetic is valid ({summary['transcripts']} transcripts, {summary['themes']} themes)")
+    print(f"validate: {paths().shown(paths().data)} is valid ({summary['transcripts']} transcripts, {summary['themes']} themes)")
+    print(study.check_study(paths()))  # consent flags, declared kind; restricted: fingerprints for the pre-commit guard
     checked = anonymise.audit()
     print(f"anonymisation gate: no direct identifiers in {checked} input files")
     if args.report:
