@@ -182,7 +182,7 @@ SHARE := $(O)share
 
 share: $(VALID) ## From a restricted DATA: de-identified data, log and manuscript in OUT/share, gated before writing
 	$(RUN) share "$(SHARE)"
-	$(MAKE) all DATA="$(abspath $(SHARE))/data" OUT="$(abspath $(SHARE))/.work"
+	$(MAKE) all DATA="$(abspath $(SHARE))/data" OUT="$(abspath $(SHARE))-build"
 	$(RUN) share "$(SHARE)" --check
 
 # When nothing changed, make itself says "Nothing to be done for 'all'".

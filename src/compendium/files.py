@@ -75,6 +75,7 @@ def write_figure(fig: Any, folder: Path, stem: str) -> tuple[Path, Path]:
     out = []
     for ext, meta in (("svg", {"Date": None}), ("png", {"Software": None})):
         target = Path(folder) / f"{stem}.{ext}"
+        meta = {**meta, **_study.figure_metadata(paths())}  # restricted: the mark in the image's metadata too
         atomic_write(target, lambda tmp, ext=ext, meta=meta: fig.savefig(tmp, format=ext, metadata=meta, dpi=150))
         out.append(target)
     return out[0], out[1]

@@ -105,6 +105,11 @@ def mark_figure(fig, p) -> None:  # noqa: ANN001
         fig.text(0.5, 0.005, MARK, ha="center", va="bottom", fontsize=8, color="#b00020")
 
 
+def figure_metadata(p) -> dict[str, str]:  # noqa: ANN001
+    """Image metadata for a restricted figure (PNG text chunk, SVG description); empty otherwise."""
+    return {"Description": MARK} if is_restricted(p) else {}
+
+
 _NOTICE = re.compile(r"^::: \{\.synthetic-notice\}\n.*?^:::\n", re.M | re.S)
 _FIGURE = re.compile(r"!\[(?P<caption>[^\]\n]*)\]\((?P<path>[^)\s]*figures/)")
 
@@ -126,6 +131,8 @@ def mark_manuscript(markdown: str, p, fig_prefix: str = "", withheld: tuple[int,
                 f"participant{'s' if people != 1 else ''} who did not consent to quotation "
                 f"{'are' if segments != 1 else 'is'} counted in every theme and table but never quoted.\n\n")
     if is_restricted(p):
+        # the title carries the mark into every format's metadata (DOCX core properties, PDF /Title, HTML <title>)
+        markdown = re.sub(r'^title: "(.*)"$', lambda m: f'title: "{MARK}. {m[1]}"', markdown, count=1, flags=re.M)
         block = f"::: {{.restricted-notice}}\n**{MARK}.** {note}\n:::\n"
         markdown = _NOTICE.sub(lambda m: block, markdown, count=1) if _NOTICE.search(markdown) else block + markdown
         markdown = _FIGURE.sub(lambda m: f"![{m['caption']} ({MARK})]({m['path']}", markdown)
@@ -155,10 +162,10 @@ def typst_root(p) -> Path:  # noqa: ANN001
 
 
 def pandoc_args(p) -> list[str]:  # noqa: ANN001
-    """Extra pandoc metadata for a restricted build: the mark as subtitle, subject and keyword (DOCX/PDF/HTML)."""
+    """Extra pandoc metadata for a restricted build: the mark as subtitle (every format), subject and description (DOCX)."""
     if not is_restricted(p):
         return []
-    return ["-M", f"subtitle={MARK}", "-M", f"subject={MARK}", "-M", f"keywords={MARK}", "-M", f"description={MARK}"]
+    return ["-M", f"subtitle={MARK}", "-M", f"subject={MARK}", "-M", f"description={MARK}"]
 
 
 # ------------------------------------------------------------------ checks run by `compendium validate`
@@ -207,3 +214,21 @@ def check_study(p) -> str:  # noqa: ANN001
         line += (f"; outputs in {p.out_root}, marked; {len(texts)} transcripts fingerprinted for the pre-commit guard"
                  if stored else f"; outputs in {p.out_root}, marked")
     return line
+
+
+def report_gate(p) -> int:  # noqa: ANN001
+    """For a restricted study: run the anonymisation gate over the inputs and report, without failing."""
+    from . import anonymise
+
+    files = [f for f in anonymise.input_files(p) if f.is_file()]
+    hits = anonymise.scan_files(files, p)
+    if hits:
+        counts: dict[str, int] = {}
+        for hit in hits:
+            counts[hit.category] = counts.get(hit.category, 0) + 1
+        print(f"anonymisation gate: {len(hits)} possible identifier(s) in the restricted inputs ("
+              + ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
+              + "); expected in real transcripts: the outputs stay restricted, and `make share` replaces them")
+    else:
+        print(f"anonymisation gate: no direct identifiers in {len(files)} restricted input files")
+    return len(files)
