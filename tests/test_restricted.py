@@ -400,8 +400,11 @@ def test_declined_participant_absent_from_every_output(restricted_build: dict) -
     coding = pd.read_csv(restricted_build["data"] / "coding.csv", dtype=str, keep_default_na=False)
     excerpts = coding.loc[coding["participant_id"] == NO_QUOTES, "excerpt"].tolist()
     probes = [" ".join(e.split()[:8]) for e in excerpts]
-    files = [f for f in restricted_build["out"].rglob("*") if f.is_file()]
-    assert len(files) > 40
+    # Every output of the restricted build and of `make share`, except the de-identified data folder itself:
+    # that is the archive, governed by consent_archive (P03 agreed to archiving, not to being quoted).
+    archive = restricted_build["out"] / "share" / "data"
+    files = [f for f in restricted_build["out"].rglob("*") if f.is_file() and not f.is_relative_to(archive)]
+    assert len(files) > 80 and any(f.name == "manuscript.docx" and "share" in f.parts for f in files)
     prints = set().union(*(guard.fingerprints(e) for e in excerpts))
     for f in files:
         texts = [guard._plain(t) for t in guard._texts(f.read_bytes())]
@@ -422,3 +425,17 @@ def test_make_share_builds_a_gated_manuscript(restricted_build: dict) -> None:
     for f in package.rglob("*"):
         if f.is_file():
             assert not any(MARK in t for t in guard._texts(f.read_bytes())), f
+
+
+def test_offsets_move_with_the_tags() -> None:
+    replacer = share.Replacer(extra=[{"text": "Wattle Creek", "category": "place"}])
+    text = "Jennifer: I worked at Wattle Creek for years, then at Wattle Creek again.\n"
+    new, moved = share.deidentify_text(text, replacer, [], {"Jennifer"})
+    assert new == "Jennifer: I worked at [PLACE 1] for years, then at [PLACE 1] again.\n"
+    for old_span in ((10, 21), (22, 34), (35, 44), (25, 60), (0, len(text))):
+        start, end = moved(old_span[0]), moved(old_span[1], is_end=True)
+        assert 0 <= start < end <= len(new)
+    assert new[moved(35):moved(44, is_end=True)] == text[35:44] == "for years"
+    assert new[moved(22):moved(34, is_end=True)] == "[PLACE 1]"  # a span that was the identifier
+    assert new[moved(25):moved(30, is_end=True)] == "[PLACE 1]"  # a span inside it grows to the whole tag
+    assert replacer.counts == {"PLACE": 2} and len(replacer.table) == 1

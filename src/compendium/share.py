@@ -112,8 +112,7 @@ def deidentify_text(text: str, replacer: Replacer, allow: list[dict], known: set
         for start, end, before, length in shifts:
             if offset >= end:
                 shift = before + length - (end - start)
-            elif offset > start or (offset == start and is_end and offset != start):
-                # inside a replaced span: a start moves to the tag's start, an end to its end
+            elif offset > start:  # inside a replaced span: a start moves to the tag's start, an end to its end
                 return start + before + (length if is_end else 0)
             else:
                 break
