@@ -303,7 +303,8 @@ def check_share(target: Path | str) -> int:
         raise CompendiumError(f"make share: {marked[0]} carries the restricted mark; nothing copied.\n"
                               "    fix: the share build must read the de-identified data folder only")
     copied = 0
-    for folder, name in ((built.output, "output"), (built.tables, "tables"), (built.figures, "figures")):
+    for folder, name in ((built.output, "output"), (built.tables, "tables"), (built.figures, "figures"),
+                         (built.supplement, "supplement")):
         for f in sorted(folder.rglob("*")) if folder.is_dir() else []:
             if f.is_file() and not f.name.startswith("."):
                 write_bytes(target / "manuscript" / name / f.relative_to(folder), f.read_bytes())
