@@ -443,3 +443,17 @@ def test_offsets_move_with_the_tags() -> None:
     assert new[moved(22):moved(34, is_end=True)] == "[PLACE 1]"  # a span that was the identifier
     assert new[moved(25):moved(30, is_end=True)] == "[PLACE 1]"  # a span inside it grows to the whole tag
     assert replacer.counts == {"PLACE": 2} and len(replacer.table) == 1
+
+
+def test_make_setup_installs_the_hook(tmp_path: Path) -> None:
+    """`make setup` runs guard.py --install on the clone; run the same command on a new repository."""
+    root = paths().root
+    recipe = (root / "Makefile").read_text(encoding="utf-8").split("\nsetup:", 1)[1].split("\n\n", 1)[0]
+    assert 'src/compendium/guard.py --install "$(CURDIR)"' in recipe
+    _git(tmp_path, "init", "-q", str(tmp_path / "clone"))
+    result = subprocess.run(["python3", str(root / "src" / "compendium" / "guard.py"), "--install", str(tmp_path / "clone")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "installed the restricted-material pre-commit hook" in result.stdout
+    outside = subprocess.run(["python3", str(root / "src" / "compendium" / "guard.py"), "--install", str(tmp_path / "none")],
+                             capture_output=True, text=True)
+    assert outside.returncode == 0 and "not a git work tree" in outside.stdout
