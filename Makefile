@@ -16,15 +16,11 @@ PYTHON_BOOT ?= python3.11
 # recorded in manifest-snapshot.json outside git (src/compendium/source.py).
 SOURCE_NOW := $(shell $(PYTHON_BOOT) "$(CURDIR)/src/compendium/source.py" stamp "$(CURDIR)")
 export SOURCE_DATE_EPOCH ?= $(word 1,$(SOURCE_NOW))
-# The date and commit the manuscript and the exports embed, rewritten only when they
-# change: committing a build input re-dates exactly the artefacts that carry them.
-SOURCE_STAMP := build/source.txt
-$(shell mkdir -p build && { [ "$$(cat $(SOURCE_STAMP) 2>/dev/null)" = "$(SOURCE_NOW)" ] || echo "$(SOURCE_NOW)" > $(SOURCE_STAMP); })
 export COMPENDIUM_ROOT := $(CURDIR)
 export PYTHONPATH := $(CURDIR)/src
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
-export MPLCONFIGDIR := $(CURDIR)/build/.mpl
+export MPLCONFIGDIR = $(abspath $(BUILD))/.mpl
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -36,29 +32,50 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN   := $(PY) -m compendium
 
+# The study folder and the output root: `make all DATA=/path/to/study OUT=/path/out`.
+# Only the repository's own synthetic data build into the repository; any other data
+# folder builds into OUT (default: <study>-outputs beside it), and a restricted study
+# is refused inside a git work tree (src/compendium/paths.py decides, in one place).
+# Paths may not contain spaces (a limit of make itself).
 DATA      := data/synthetic
+OUT       :=
+ifeq ($(DATA)$(OUT),data/synthetic)
+O         :=
+else
+$(if $(filter-out 1,$(words $(DATA))),$(error DATA="$(DATA)": make cannot handle paths with spaces; link the folder to a path without spaces))
+$(if $(filter-out 0 1,$(words $(OUT))),$(error OUT="$(OUT)": make cannot handle paths with spaces; choose a path without spaces))
+ROOT_OUT  := $(shell COMPENDIUM_ROOT="$(CURDIR)" COMPENDIUM_DATA="$(DATA)" COMPENDIUM_OUT="$(OUT)" PYTHONPATH="$(CURDIR)/src" $(PYTHON_BOOT) -m compendium.paths)
+$(if $(ROOT_OUT),,$(error DATA=$(DATA) OUT=$(OUT): refused, see the message above))
+O         := $(ROOT_OUT)/
+export COMPENDIUM_DATA := $(abspath $(DATA))
+export COMPENDIUM_OUT  := $(ROOT_OUT)
+endif
 NB        := notebooks
-BUILD     := build
+BUILD     := $(O)build
 EXEC      := $(BUILD)/notebooks
-TABLES    := manuscript/tables
-FIGURES   := figures
-VALUES    := manuscript/values
-OUT       := manuscript/output
-SUPP      := manuscript/supplement
+TABLES    := $(O)manuscript/tables
+FIGURES   := $(O)figures
+VALUES    := $(O)manuscript/values
+MSOUT     := $(O)manuscript/output
+SUPP      := $(O)manuscript/supplement
+# The date and commit the manuscript and the exports embed, rewritten only when they
+# change: committing a build input re-dates exactly the artefacts that carry them.
+SOURCE_STAMP := $(BUILD)/source.txt
+$(shell mkdir -p "$(BUILD)" && { [ "$$(cat "$(SOURCE_STAMP)" 2>/dev/null)" = "$(SOURCE_NOW)" ] || echo "$(SOURCE_NOW)" > "$(SOURCE_STAMP)"; })
 
 PIDS        := $(sort $(basename $(notdir $(wildcard $(DATA)/transcripts/P*.txt))))
 TRANSCRIPTS := $(wildcard $(DATA)/transcripts/*.txt)
 TABLE_DATA  := $(DATA)/participants.csv $(DATA)/coding.csv $(DATA)/memos.csv $(DATA)/codebook.yaml $(DATA)/datapackage.json
-# Modules the pipeline runs (tools for students, corpus generation and benchmarking
-# do not invalidate results; the QDA exchange package src/compendium/refiqda/ is
-# outside this wildcard).
-NOT_PIPELINE := generate.py tutorial.py widget.py reproduce.py
+# Modules the pipeline runs (tools for students, corpus generation, benchmarking,
+# the pre-commit guard and the share package do not invalidate results; the QDA
+# exchange package src/compendium/refiqda/ is outside this wildcard).
+NOT_PIPELINE := generate.py tutorial.py widget.py reproduce.py guard.py share.py
 SRC         := $(filter-out $(addprefix src/compendium/,$(NOT_PIPELINE)),$(wildcard src/compendium/*.py)) \
                $(wildcard src/compendium/templates/*)
 VALID       := $(BUILD)/validated.json
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
-.PHONY: all help setup bib validate audit analysis manuscript supplement test test-fast lab clean compare \
+.PHONY: all help setup bib validate audit analysis manuscript supplement share test test-fast lab clean compare \
         notebooks-canonical accept lock bench verify manifest diff lab-pipeline
 
 all: $(BUILD)/all.done ## Build everything: validate data, run notebooks, write tables, figures, manuscript, QDA exports
@@ -69,7 +86,8 @@ help: ## List the targets with one line each
 	  | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-20s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
-setup: $(STAMP) ## Create .venv, install the locked packages and the compendium package, link pandoc
+setup: $(STAMP) ## Create .venv, install the locked packages and the compendium package, link pandoc, install the pre-commit guard
+	@$(PYTHON_BOOT) src/compendium/guard.py --install "$(CURDIR)"
 
 $(PY):
 	@echo "setup: creating $(VENV) with $(PYTHON_BOOT)"
@@ -143,15 +161,15 @@ $(EXEC)/04_describe_sample.ipynb $(DESC_OUT) &: \
 # fetched from the network); the HTML manuscript links its provenance table to them.
 EXEC_NBS := $(EXEC)/01_read_corpus.ipynb $(foreach p,$(PIDS),$(EXEC)/02_analyse_case_$(p).ipynb) \
             $(EXEC)/03_analyse_across_cases.ipynb $(EXEC)/04_describe_sample.ipynb
-NB_HTML  := $(patsubst $(EXEC)/%.ipynb,$(OUT)/notebooks/%.html,$(EXEC_NBS))
+NB_HTML  := $(patsubst $(EXEC)/%.ipynb,$(MSOUT)/notebooks/%.html,$(EXEC_NBS))
 
-$(OUT)/notebooks/%.html: $(EXEC)/%.ipynb | $(STAMP)
+$(MSOUT)/notebooks/%.html: $(EXEC)/%.ipynb | $(STAMP)
 	@mkdir -p $(@D)
 	$(VENV)/bin/pandoc $< -f ipynb -t html5 -s --embed-resources --metadata title=$* -o $@.tmp
 	@mv $@.tmp $@
 
 MS_IN := manuscript/template.md manuscript/references.bib $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT) $(NB_HTML)
-MS_OUT := $(OUT)/manuscript.docx $(OUT)/manuscript.pdf $(OUT)/manuscript.html $(OUT)/coreq_checklist.md $(OUT)/provenance.csv
+MS_OUT := $(MSOUT)/manuscript.docx $(MSOUT)/manuscript.pdf $(MSOUT)/manuscript.html $(MSOUT)/coreq_checklist.md $(MSOUT)/provenance.csv
 
 manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML), COREQ checklist and provenance table
 
@@ -180,10 +198,18 @@ $(BUILD)/second_coder.qdpx: $(TABLE_DATA) $(TRANSCRIPTS) $(REFIQDA_SRC) tests/fi
 $(COMPARE_OUT) &: $(OTHER) $(DATA)/coding.csv $(DATA)/codebook.yaml $(REFIQDA_SRC) | $(STAMP)
 	$(RUN) qdpx compare $(OTHER) --out $(BUILD)/compare
 
+# ---------------------------------------------------------------- sharing a restricted study
+SHARE := $(O)share
+
+share: $(VALID) ## From a restricted DATA: de-identified data, log and manuscript in OUT/share, gated before writing
+	$(RUN) share "$(SHARE)"
+	$(MAKE) all DATA="$(abspath $(SHARE))/data" OUT="$(abspath $(SHARE))-build"
+	$(RUN) share "$(SHARE)" --check
+
 # When nothing changed, make itself says "Nothing to be done for 'all'".
 $(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT)
 	@touch $@
-	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(OUT)/, $(SUPP)/)"
+	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(MSOUT)/, $(SUPP)/)"
 
 # ---------------------------------------------------------------- quality
 test: all ## Build, then run the whole test suite (unit, end-to-end, browser; nbval over every notebook)
@@ -226,5 +252,5 @@ bench: $(STAMP) ## Time cold, no-op and one-change builds, the naive baseline an
 
 # ---------------------------------------------------------------- clean
 clean: ## Remove generated files only (never data/ or source notebooks)
-	rm -rf $(BUILD) $(TABLES) $(VALUES) $(OUT) $(SUPP)
-	rm -f $(FIGURES)/*.svg $(FIGURES)/*.png
+	rm -rf "$(BUILD)" "$(TABLES)" "$(VALUES)" "$(MSOUT)" "$(SUPP)"
+	rm -f "$(FIGURES)"/*.svg "$(FIGURES)"/*.png

@@ -30,7 +30,8 @@ VENV = Path(sys.prefix)
 # Variables a parent `make` (e.g. `make test`) would pass down; a build in a copy must not inherit them.
 MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR")
 # Set by the pipeline while a notebook runs; never meaningful for a new process.
-PIPELINE_VARIABLES = ("COMPENDIUM_PROVENANCE", "COMPENDIUM_ROOT", "PYTHONPATH", "SOURCE_DATE_EPOCH")
+PIPELINE_VARIABLES = ("COMPENDIUM_PROVENANCE", "COMPENDIUM_ROOT", "PYTHONPATH", "SOURCE_DATE_EPOCH",
+                      "COMPENDIUM_DATA", "COMPENDIUM_OUT")
 BUILD_TIMEOUT = 1200  # seconds; a cold build takes 20-40 s on two cores
 
 

@@ -15,14 +15,18 @@ __all__ = ["main"]
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from . import anonymise, validate
+    from . import anonymise, study, validate
     from .files import write_json
 
     started = time.perf_counter()
     summary = validate.validate()
-    print(f"validate: data/synthetic is valid ({summary['transcripts']} transcripts, {summary['themes']} themes)")
-    checked = anonymise.audit()
-    print(f"anonymisation gate: no direct identifiers in {checked} input files")
+    print(f"validate: {paths().shown(paths().data)} is valid ({summary['transcripts']} transcripts, {summary['themes']} themes)")
+    print(study.check_study(paths()))  # consent flags, declared kind; restricted: fingerprints for the pre-commit guard
+    if paths().restricted:  # real transcripts hold identifiers; the gate that must pass is make share's
+        checked = study.report_gate(paths())
+    else:
+        checked = anonymise.audit()
+        print(f"anonymisation gate: no direct identifiers in {checked} input files")
     if args.report:
         write_json(paths().root / args.report, {**summary, "anonymisation_files_checked": checked})
     print(f"validate: done in {time.perf_counter() - started:.1f} s")
@@ -129,10 +133,27 @@ def _reproduce(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
+    if args.like:  # a synthetic twin of a (restricted) study: same structure and aggregates, no real text
+        from .twin import generate_like
+
+        generate_like(args.like, args.out, seed=args.seed)
+        print(f"generate: wrote a synthetic twin of {args.like} to {args.out} (validate it with "
+              f"`make validate DATA={args.out}`)")
+        return
+    if args.participants is None or not args.participants.isdigit():
+        raise CompendiumError(f"generate: expected a number of participants, got {args.participants!r}.\n"
+                              "    fix: `compendium generate 80 /tmp/study80`, or `compendium generate --like STUDY OUT`")
+    args.participants = int(args.participants)
     from .generate import generate_study
 
     generate_study(args.participants, args.out, seed=args.seed)
     print(f"generate: wrote a synthetic study of {args.participants} participants to {args.out}")
+
+
+def _share(args: argparse.Namespace) -> None:
+    from . import share
+
+    share.command(args)
 
 
 def _shown(path: object, root: object) -> str:
@@ -247,10 +268,15 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--quick", action="store_true")
         s.set_defaults(func=_reproduce)
     s = sub.add_parser("generate", help="write a larger synthetic study (seeded)")
-    s.add_argument("participants", type=int)
+    s.add_argument("participants", nargs="?", help="number of participants (not with --like)")
     s.add_argument("out")
     s.add_argument("--seed", type=int, default=2022)
+    s.add_argument("--like", metavar="STUDY", help="write a synthetic twin of this data folder instead")
     s.set_defaults(func=_generate)
+    s = sub.add_parser("share", help="de-identified package of a restricted study (make share)")
+    s.add_argument("target", nargs="?", help="package folder (default: OUT/share)")
+    s.add_argument("--check", action="store_true", help="gate the manuscript built from it and copy it in")
+    s.set_defaults(func=_share)
     s = sub.add_parser("qdpx", help="REFI-QDA exchange: export, import, compare with a second coder")
     qdpx = s.add_subparsers(dest="qdpx_action", required=True)
     s = qdpx.add_parser("export", help="write codebook.qdc and project.qdpx (default manuscript/supplement)")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from . import consent
 from .errors import CompendiumError
 from .paths import Paths, paths
 from .provenance import record
@@ -62,7 +63,7 @@ def load_participants(p: Paths | None = None) -> pd.DataFrame:
     for col in ("parent_mental_illness", "own_mental_health_challenges", "voucher_donated"):
         df[col] = df[col].str.lower().map(BOOL)
     df["duration_min"] = df["duration_min"].astype(int)
-    return df
+    return consent.redact_participants(consent.typed(df))  # consent flags as booleans; undisclosable attributes withheld
 
 
 def load_coding(p: Paths | None = None) -> pd.DataFrame:
@@ -129,7 +130,7 @@ def load_study(p: Paths | None = None, transcripts_of: list[str] | None = None) 
     participants = load_participants(p)
     wanted = [pid for pid in participants["participant_id"] if transcripts_of is None or pid in transcripts_of]
     transcripts = {pid: load_transcript(pid, p) for pid in wanted}
-    return Study(participants, load_coding(p), load_codebook(p), load_memos(p), transcripts)
+    return consent.apply(Study(participants, load_coding(p), load_codebook(p), load_memos(p), transcripts))  # text without consent to quotation withheld
 
 
 def load_case_tables(participant_ids: list[str], p: Paths | None = None) -> pd.DataFrame:

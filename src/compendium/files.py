@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from . import study as _study
+from .paths import paths
 from .provenance import record
 
 __all__ = ["atomic_write", "write_text", "write_bytes", "write_json", "write_table", "write_figure"]
@@ -60,7 +62,7 @@ def to_markdown(df: pd.DataFrame) -> str:
 def write_table(df: pd.DataFrame, folder: Path, stem: str) -> tuple[Path, Path]:
     """Write ``stem.csv`` and its Markdown rendering ``stem.md``."""
     csv = write_text(Path(folder) / f"{stem}.csv", df.to_csv(index=False, lineterminator="\n"))
-    md = write_text(Path(folder) / f"{stem}.md", to_markdown(df))
+    md = write_text(Path(folder) / f"{stem}.md", _study.mark_table(to_markdown(df), paths()))  # restricted: footer
     return csv, md
 
 
@@ -69,9 +71,11 @@ def write_figure(fig: Any, folder: Path, stem: str) -> tuple[Path, Path]:
     import matplotlib as mpl
 
     mpl.rcParams["svg.hashsalt"] = "compendium"
+    _study.mark_figure(fig, paths())  # restricted builds print the notice on the figure
     out = []
     for ext, meta in (("svg", {"Date": None}), ("png", {"Software": None})):
         target = Path(folder) / f"{stem}.{ext}"
+        meta = {**meta, **_study.figure_metadata(paths())}  # restricted: the mark in the image's metadata too
         atomic_write(target, lambda tmp, ext=ext, meta=meta: fig.savefig(tmp, format=ext, metadata=meta, dpi=150))
         out.append(target)
     return out[0], out[1]

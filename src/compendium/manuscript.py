@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import anonymise, provenance
+from . import anonymise, consent, provenance, study
 from .descriptives import number_word
 from .errors import CompendiumError
 from .files import atomic_write, to_markdown, write_json, write_table, write_text
@@ -193,7 +193,7 @@ def render_markdown(ctx: dict, p: Paths, fig_prefix: str = "") -> tuple[str, lis
     except jinja2.TemplateError as err:
         raise CompendiumError(f"{template_path.relative_to(p.root)}, line {getattr(err, 'lineno', '?')}: "
                               f"{err}\n    fix: check the placeholder names against manuscript/values/*.json") from None
-    return text, used
+    return study.mark_manuscript(text, p, fig_prefix, consent.withheld_counts(coding, participants)), used  # restricted mark, withheld quotes
 
 
 def coreq_table(markdown: str, ctx: dict) -> pd.DataFrame:
@@ -314,6 +314,7 @@ def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Pat
     atomic_write(csl, lambda tmp: shutil.copyfile(csl_path(), tmp))
     rel = lambda path: os.path.relpath(path, p.root)  # noqa: E731
     common = ["--citeproc", "--csl", rel(csl), "--bibliography", rel(p.bibliography), "-M", "link-citations=true"]
+    common += study.pandoc_args(p)  # restricted builds: the mark in subtitle and document metadata
     if "docx" in formats:
         ref = reference_docx(work / "reference.docx")
         written["docx"] = atomic_write(out / "manuscript.docx", lambda tmp: _run_pandoc(
@@ -335,7 +336,7 @@ def build(formats: list[str] | tuple[str, ...] = ("docx", "html", "pdf"), p: Pat
              *common, "-o", str(tmp)], cwd=p.root))
         written["pdf"] = atomic_write(out / "manuscript.pdf", lambda tmp: _typst(typ, tmp, p))
     for fmt, path in written.items():
-        print(f"manuscript: wrote {path.relative_to(p.root)}")
+        print(f"manuscript: wrote {p.shown(path)}")
     print(f"manuscript: {len(used)} quotes checked against their transcripts; COREQ checklist "
           f"{(coreq['Reported in'] != 'Not reported').sum()}/32 items reported")
     return written
@@ -346,10 +347,10 @@ def _typst(source: Path, target: Path, p: Paths) -> None:
 
     epoch = _epoch()
     try:
-        typst.compile(str(source), output=str(target), root=str(p.root),
+        typst.compile(str(source), output=str(target), root=str(study.typst_root(p)),
                       **({"timestamp": epoch} if epoch is not None else {}))
     except Exception as err:  # noqa: BLE001 - typst raises its own error type with the message
-        raise CompendiumError(f"typst could not compile {source.relative_to(p.root)}:\n{err}") from None
+        raise CompendiumError(f"typst could not compile {p.shown(source)}:\n{err}") from None
 
 
 def provenance_table_for_manuscript(p: Paths) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -122,9 +122,9 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
         )
     except pm.PapermillExecutionError as err:
         raise NotebookError(
-            f"Notebook {source.relative_to(p.root)} failed in cell {err.exec_count} (cell index {err.cell_index}):\n"
+            f"Notebook {p.shown(source)} failed in cell {err.exec_count} (cell index {err.cell_index}):\n"
             f"  {err.ename}: {err.evalue}\n"
-            f"    the partly executed copy, with the traceback, is {failed.relative_to(p.root)}; this step's "
+            f"    the partly executed copy, with the traceback, is {p.shown(failed)}; this step's "
             "outputs are not marked up to date. Fix the cause and run `make all` again."
         ) from None
     finally:

@@ -5,6 +5,7 @@ import math
 
 import pandas as pd
 
+from . import consent
 from .errors import CompendiumError
 
 __all__ = ["theme_key", "check_threshold", "table2", "theme_counts", "recurrence", "recurrence_summary",
@@ -148,6 +149,7 @@ def quote_bank(cases: pd.DataFrame, participants: pd.DataFrame, per_theme: int =
         raise CompendiumError("Quote bank settings must satisfy per_theme >= 1 and 1 <= min_words <= max_words.")
     profession = dict(zip(participants["participant_id"], participants["qualification"]))
     df = cases.copy()
+    df = df[~df["excerpt"].map(consent.is_withheld)].copy()  # no quote from a participant who declined quotation
     df["words"] = df["excerpt"].str.split().str.len()
     df = df[(df["words"] >= min_words) & (df["words"] <= max_words)]
     rows = []
