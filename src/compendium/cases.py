@@ -18,7 +18,7 @@ def check_participant(study: Study, participant: str) -> str:
     if participant not in study.pseudonyms:
         valid = ", ".join(f"{k} ({v})" for k, v in study.pseudonyms.items())
         raise CompendiumError(
-            f"Unknown participant {participant!r}.\n    fix: use one of the ids in participants.csv: {valid}")
+            f"Unknown participant {participant!r}.", fix=f"use one of the ids in participants.csv: {valid}")
     return participant
 
 

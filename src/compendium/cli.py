@@ -52,12 +52,12 @@ def _run(args: argparse.Namespace) -> None:
 
         ids = load_participants()["participant_id"].tolist()
         if args.participant not in ids:
-            raise CompendiumError(f"Unknown participant {args.participant!r}.\n    fix: use one of {', '.join(ids)}")
+            raise CompendiumError(f"Unknown participant {args.participant!r}.", fix=f"use one of {', '.join(ids)}")
         parameters["participant"] = args.participant
     for item in args.parameter:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise CompendiumError(f"-p {item!r}: expected KEY=VALUE.\n    fix: e.g. -p recurrence_threshold=0.5")
+            raise CompendiumError(f"-p {item!r}: expected KEY=VALUE.", fix=f"e.g. -p recurrence_threshold=0.5")
         parameters[key] = _literal(value)
     source = p.notebooks / f"{args.stem}.ipynb"
     changed = handrun.check_parameters(source, parameters) if source.is_file() else {}
@@ -107,8 +107,8 @@ def _canonical(args: argparse.Namespace) -> None:
 
     bad = check_canonical(fix=args.fix)
     if bad and not args.fix:
-        raise CompendiumError("Notebooks not in canonical form: " + ", ".join(bad)
-                              + "\n    fix: run `make notebooks-canonical`")
+        raise CompendiumError("Notebooks not in canonical form: " + ", ".join(bad),
+                              fix="run `make notebooks-canonical`")
     print(("canonical: rewrote " + ", ".join(bad)) if bad else "canonical: all notebooks are in canonical form")
 
 
@@ -141,8 +141,8 @@ def _generate(args: argparse.Namespace) -> None:
               f"`make validate DATA={args.out}`)")
         return
     if args.participants is None or not args.participants.isdigit():
-        raise CompendiumError(f"generate: expected a number of participants, got {args.participants!r}.\n"
-                              "    fix: `compendium generate 80 /tmp/study80`, or `compendium generate --like STUDY OUT`")
+        raise CompendiumError(f"generate: expected a number of participants, got {args.participants!r}.",
+                              fix="`compendium generate 80 /tmp/study80`, or `compendium generate --like STUDY OUT`")
     args.participants = int(args.participants)
     from .generate import generate_study
 

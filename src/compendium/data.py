@@ -29,7 +29,7 @@ BOOL = {"true": True, "false": False}
 def _need(path: Path) -> Path:
     if not path.is_file():
         raise CompendiumError(
-            f"{path}: file not found.\n    fix: restore it from git (`git checkout -- {path.name}`) "
+            f"{path}: file not found.", fix=f"restore it from git (`git checkout -- {path.name}`) "
             "or run the pipeline from the compendium's root folder."
         )
     record("read", path)
@@ -139,7 +139,7 @@ def load_case_tables(participant_ids: list[str], p: Paths | None = None) -> pd.D
     missing = [pid for pid in participant_ids if not p.case_table(pid).is_file()]
     if missing:
         raise CompendiumError(
-            f"Per-case tables missing for {', '.join(missing)} in {p.case_tables}.\n"
-            "    fix: run the case analyses first (`make analysis`), which executes the case notebook per participant.")
+            f"Per-case tables missing for {', '.join(missing)} in {p.case_tables}.",
+            fix="run the case analyses first (`make analysis`), which executes the case notebook per participant.")
     frames = [pd.read_csv(_need(p.case_table(pid)), dtype={"theme_id": str}, keep_default_na=False) for pid in participant_ids]
     return pd.concat(frames, ignore_index=True)

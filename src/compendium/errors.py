@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Problem", "CompendiumError", "DataError"]
+__all__ = ["Problem", "CompendiumError", "DataError", "FIX_PREFIX"]
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,28 @@ class Problem:
             where += f", column '{self.column}'"
         text = f"{where}: {self.message}"
         if self.fix:
-            text += f"\n    fix: {self.fix}"
+            text += FIX_PREFIX + self.fix
         return text
 
 
+FIX_PREFIX = "\n    fix: "
+
+
 class CompendiumError(Exception):
-    """An error a researcher can act on; the CLI prints it without a traceback."""
+    """An error a researcher can act on; the CLI prints it without a traceback.
+
+    ``fix`` says what to do about it; it is printed on its own line, the same way
+    everywhere:
+
+    >>> print(CompendiumError("participants.csv, row 3: unknown gender 'x'", fix="use Woman or Man"))
+    participants.csv, row 3: unknown gender 'x'
+        fix: use Woman or Man
+    """
+
+    def __init__(self, message: str = "", *, fix: str = "") -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(message + (FIX_PREFIX + fix if fix else ""))
 
 
 class DataError(CompendiumError):

@@ -171,7 +171,7 @@ class _Corpus:
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     if not path.is_file():
-        raise CompendiumError(f"{path}: file not found.\n    fix: generate from a compendium root whose "
+        raise CompendiumError(f"{path}: file not found.", fix=f"generate from a compendium root whose "
                               "data/synthetic is complete (run `python -m compendium validate` there).")
     reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline=""))
     rows = list(reader)
@@ -195,7 +195,7 @@ def _parse_transcript(pid: str, pseudonym: str, text: str, rows: list[dict[str, 
         if number >= len(lines) or text[start:end] != row["excerpt"] or end > starts[number] + len(lines[number]):
             raise CompendiumError(
                 f"{name}: segment {row['segment_id']} does not lie inside one speaker turn of {pid}.txt, or its "
-                "excerpt does not match the transcript.\n    fix: run `python -m compendium validate` on the "
+                "excerpt does not match the transcript.", fix="run `python -m compendium validate` on the "
                 "source and correct the span; the generator needs every coded segment inside one turn.")
         by_line.setdefault(number, []).append(row)
     blocks: list[list[_Turn]] = []
@@ -204,14 +204,14 @@ def _parse_transcript(pid: str, pseudonym: str, text: str, rows: list[dict[str, 
         if not sep or label not in (SPEAKER_INTERVIEWER, pseudonym):
             raise CompendiumError(
                 f"{pid}.txt, line {number + 1}: speaker label {label!r} is neither {SPEAKER_INTERVIEWER!r} nor the "
-                f"pseudonym {pseudonym!r}.\n    fix: run `python -m compendium validate` on the source first.")
+                f"pseudonym {pseudonym!r}.", fix=f"run `python -m compendium validate` on the source first.")
         offset = starts[number] + len(label) + 2
         segments = []
         for row in by_line.get(number, []):
             start, end = int(row["start"]) - offset, int(row["end"]) - offset
             if start < 0:
                 raise CompendiumError(f"{name}: segment {row['segment_id']} starts inside the speaker label on "
-                                      f"line {number + 1} of {pid}.txt.\n    fix: start the span after 'Label: '.")
+                                      f"line {number + 1} of {pid}.txt.", fix=f"start the span after 'Label: '.")
             segments.append(_Segment(start, end, row))
         turn = _Turn(label == SPEAKER_INTERVIEWER, body, tuple(sorted(segments, key=lambda s: s.start)))
         if turn.interviewer or not blocks:
@@ -236,8 +236,8 @@ def _load(source: Paths) -> _Corpus:
                     enums[fld["name"]] = ["true", "false"]
     missing = [c for c in SAMPLED if c not in enums]
     if missing:
-        raise CompendiumError(f"{source.datapackage}: no allowed values for {', '.join(missing)}.\n"
-                              "    fix: restore the participants schema (enum constraints) in datapackage.json.")
+        raise CompendiumError(f"{source.datapackage}: no allowed values for {', '.join(missing)}.",
+                              fix="restore the participants schema (enum constraints) in datapackage.json.")
     sources: dict[str, _Source] = {}
     digest = hashlib.sha256()
     for path in (source.participants, source.coding, source.memos, source.codebook, source.datapackage):
@@ -366,7 +366,7 @@ def _pseudonyms(rng: random.Random, genders: list[str]) -> list[str]:
         else:
             names.append(f"{given[k % len(given)]} {surnames[(k // len(given) - 1) % len(surnames)]}")
     if len(set(names)) != len(names):  # only if n exceeds the lists' capacity (about 11,000 per gender)
-        raise CompendiumError("generate: ran out of distinct pseudonyms.\n    fix: ask for fewer participants.")
+        raise CompendiumError("generate: ran out of distinct pseudonyms.", fix="ask for fewer participants.")
     return names
 
 
@@ -393,14 +393,14 @@ def _check_target(out: Path, source: Paths) -> None:
         if Paths(out).data.resolve() == data or out == data or out.is_relative_to(data):
             raise CompendiumError(
                 f"generate: refusing to write into {data}: that is the hand-written dataset, which the pipeline "
-                "never modifies.\n    fix: give an empty or new output folder, e.g. "
+                "never modifies.", fix="give an empty or new output folder, e.g. "
                 "`python -m compendium generate 80 /tmp/study80`.")
     if out.exists() and not out.is_dir():
-        raise CompendiumError(f"generate: {out} exists and is not a folder.\n    fix: choose a new folder name.")
+        raise CompendiumError(f"generate: {out} exists and is not a folder.", fix=f"choose a new folder name.")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise CompendiumError(
-            f"generate: {out} is not empty and was not written by the generator (no {MARKER}).\n"
-            "    fix: choose a new or empty folder; the generator only overwrites its own earlier output.")
+            f"generate: {out} is not empty and was not written by the generator (no {MARKER}).",
+            fix="choose a new or empty folder; the generator only overwrites its own earlier output.")
 
 
 def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | None = None) -> Path:
@@ -419,13 +419,13 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PARTICIPANTS:
         raise CompendiumError(f"generate: the number of participants must be a whole number from 1 to "
-                              f"{MAX_PARTICIPANTS} (got {n!r}).\n    fix: e.g. `python -m compendium generate 80 OUT`.")
+                              f"{MAX_PARTICIPANTS} (got {n!r}).", fix=f"e.g. `python -m compendium generate 80 OUT`.")
     source = source or paths()
     out = Path(out)
     _check_target(out, source)
     corpus = _load(source)
     if not corpus.sources:
-        raise CompendiumError(f"{source.participants}: no participants to recombine.\n    fix: restore the file.")
+        raise CompendiumError(f"{source.participants}: no participants to recombine.", fix=f"restore the file.")
     target = Paths(out)
     write_json(out / MARKER, {"generator": "compendium.generate.generate_study", "participants": n,
                               "seed": seed, "source_data_sha256": corpus.digest})

@@ -142,11 +142,11 @@ def _extra(p: Paths) -> list[dict]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise CompendiumError(f"{path}: not valid YAML ({err}).\n    fix: check the indentation and quoting") from None
+        raise CompendiumError(f"{path}: not valid YAML ({err}).", fix=f"check the indentation and quoting") from None
     entries = doc.get("replace", []) if isinstance(doc, dict) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) and str(e.get("text") or "").strip() for e in entries):
-        raise CompendiumError(f"{path}: expected `replace:` with entries `- text: ...` and `category: ...`.\n"
-                              "    fix: list each identifier the gate cannot know (a workplace, a town) with its category")
+        raise CompendiumError(f"{path}: expected `replace:` with entries `- text: ...` and `category: ...`.",
+                              fix="list each identifier the gate cannot know (a workplace, a town) with its category")
     return sorted(entries, key=lambda e: -len(str(e["text"])))
 
 
@@ -155,11 +155,11 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
     p = p or paths()
     target = Path(target).resolve()
     if not p.restricted:
-        raise CompendiumError(f"{p.shown(p.data)} is {p.kind}, not restricted: there is nothing to de-identify.\n"
-                              "    fix: run `make share DATA=/path/to/restricted/study`")
+        raise CompendiumError(f"{p.shown(p.data)} is {p.kind}, not restricted: there is nothing to de-identify.",
+                              fix="run `make share DATA=/path/to/restricted/study`")
     if target.is_relative_to(p.data.resolve()):
-        raise CompendiumError(f"{target}: the share package may not be written inside the data folder.\n"
-                              "    fix: leave the target unset (it goes to OUT/share)")
+        raise CompendiumError(f"{target}: the share package may not be written inside the data folder.",
+                              fix="leave the target unset (it goes to OUT/share)")
     allow, known = anonymise.load_allowlist(p), anonymise.known_names(p)
     replacer = Replacer(extra=_extra(p))
     pcols, participants = _read(p.participants)
@@ -189,8 +189,8 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
         if not row["excerpt"].strip():
             bad.append(row["segment_id"])
     if bad:
-        raise CompendiumError(f"make share: segments {', '.join(bad[:10])} would be empty after de-identification.\n"
-                              "    fix: check deidentify.yaml (an entry may cover a whole excerpt)")
+        raise CompendiumError(f"make share: segments {', '.join(bad[:10])} would be empty after de-identification.",
+                              fix="check deidentify.yaml (an entry may cover a whole excerpt)")
     for row in memos:
         row["text"] = deidentify_text(row["text"], replacer, allow, known)[0]
     for row in participants:
@@ -300,8 +300,8 @@ def check_share(target: Path | str) -> int:
     marked = [str(f) for f in [*target.rglob("*"), *built.out_root.rglob("*")] if f.is_file()
               and any(MARK in t for t in _texts(f.read_bytes()))]
     if marked:
-        raise CompendiumError(f"make share: {marked[0]} carries the restricted mark; nothing copied.\n"
-                              "    fix: the share build must read the de-identified data folder only")
+        raise CompendiumError(f"make share: {marked[0]} carries the restricted mark; nothing copied.",
+                              fix="the share build must read the de-identified data folder only")
     copied = 0
     for folder, name in ((built.output, "output"), (built.tables, "tables"), (built.figures, "figures"),
                          (built.supplement, "supplement")):

@@ -75,21 +75,21 @@ def check_locations(p) -> None:  # noqa: ANN001
         return
     data, out = p.data.resolve(), p.out_root.resolve()
     if not p.data.is_dir():
-        raise CompendiumError(f"{p.data}: data folder not found.\n    fix: give the study folder with DATA=/path/to/study")
+        raise CompendiumError(f"{p.data}: data folder not found.", fix=f"give the study folder with DATA=/path/to/study")
     tree = work_tree_of(data)
     if tree is not None:
         raise CompendiumError(
             f"{data} is a restricted study (datapackage.json declares kind 'restricted' or nothing) inside the git "
-            f"work tree {tree}; one `git add` would publish it.\n"
-            "    fix: move the study folder outside every git work tree (e.g. next to the clone) and pass DATA=/path/to/study")
+            f"work tree {tree}; one `git add` would publish it.",
+            fix="move the study folder outside every git work tree (e.g. next to the clone) and pass DATA=/path/to/study")
     if out == data or out.is_relative_to(data):
-        raise CompendiumError(f"{out}: outputs would be written inside the data folder {data}.\n"
-                              "    fix: choose OUT=... outside the data folder (or leave OUT unset: <study>-outputs beside it)")
+        raise CompendiumError(f"{out}: outputs would be written inside the data folder {data}.",
+                              fix="choose OUT=... outside the data folder (or leave OUT unset: <study>-outputs beside it)")
     tree = work_tree_of(out)
     if tree is not None:
         raise CompendiumError(
-            f"{out}: refusing to write outputs of the restricted study {data} inside the git work tree {tree}.\n"
-            "    fix: choose OUT=... outside every git work tree, or leave OUT unset (outputs go beside the data "
+            f"{out}: refusing to write outputs of the restricted study {data} inside the git work tree {tree}.",
+            fix="choose OUT=... outside every git work tree, or leave OUT unset (outputs go beside the data "
             f"folder, to {data.parent / (data.name + '-outputs')})")
 
 

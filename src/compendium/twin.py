@@ -78,14 +78,14 @@ def generate_like(study: Path | str, out: Path | str, seed: int = 2022) -> Path:
     src = _source(study)
     out = Path(out).resolve()
     if not src.participants.is_file() or not src.coding.is_file():
-        raise CompendiumError(f"{src.data}: not a study folder (participants.csv and coding.csv expected).\n"
-                              "    fix: give the folder that holds participants.csv, coding.csv and transcripts/")
+        raise CompendiumError(f"{src.data}: not a study folder (participants.csv and coding.csv expected).",
+                              fix="give the folder that holds participants.csv, coding.csv and transcripts/")
     if out == src.data or out.is_relative_to(src.data) or src.data.is_relative_to(out):
-        raise CompendiumError(f"generate --like: {out} overlaps the study folder {src.data}.\n"
-                              "    fix: write the twin to a new folder")
+        raise CompendiumError(f"generate --like: {out} overlaps the study folder {src.data}.",
+                              fix="write the twin to a new folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise CompendiumError(f"generate --like: {out} is not empty and was not written by --like (no {MARKER}).\n"
-                              "    fix: choose a new or empty folder")
+        raise CompendiumError(f"generate --like: {out} is not empty and was not written by --like (no {MARKER}).",
+                              fix="choose a new or empty folder")
     rng = random.Random(seed)
     pcols, participants = _read(src.participants)
     ccols, coding = _read(src.coding)

@@ -74,8 +74,8 @@ def _xml_text(text: str) -> str:
     if found:
         raise CompendiumError(
             f"Text cannot go into XML: it holds the control character U+{ord(found.group()):04X} "
-            f"near {text[max(0, found.start() - 30):found.start()]!r}.\n"
-            "    fix: remove the character from the data file (run `python -m compendium validate` to find it).")
+            f"near {text[max(0, found.start() - 30):found.start()]!r}.",
+            fix="remove the character from the data file (run `python -m compendium validate` to find it).")
     return text
 
 
@@ -238,7 +238,7 @@ def project_xml(study: Study) -> bytes:
                     raise CompendiumError(
                         f"coding.csv, segment {sid}, column '{column}': a line of the note starts like a note "
                         "heading ('Descriptive note:', 'Linguistic note:' or 'Conceptual note:'), so it could "
-                        "not be read back from a QDA program.\n    fix: reword the start of that line.")
+                        "not be read back from a QDA program.", fix="reword the start of that line.")
             _sub(selection, "NoteRef", {"targetGUID": guid("notes", sid)})
             note = _sub(note_parent, "Note", {"guid": guid("notes", sid), "name": f"Exploratory notes {sid}",
                                               **stamp(user)})
@@ -273,15 +273,15 @@ def _check_spans(study: Study) -> None:
            if study.transcripts.get(row.participant_id, "")[row.start:row.end] != row.excerpt]
     if bad:
         raise CompendiumError(f"coding.csv: the excerpts of {', '.join(bad[:10])} do not match their transcripts, "
-                              "so their selections would point at the wrong text.\n"
-                              "    fix: run `python -m compendium validate` and correct the spans it reports.")
+                              "so their selections would point at the wrong text.",
+                              fix="run `python -m compendium validate` and correct the spans it reports.")
     spans = study.coding.groupby(["participant_id", "start", "end", "analyst"])["segment_id"].apply(list)
     shared = [ids for ids in spans if len(ids) > 1]
     if shared:
         raise CompendiumError(
             f"coding.csv: segments {', '.join(shared[0])} have the same span and analyst; QualCoder keeps one "
-            "annotation per span and coder, so their exploratory notes would collide.\n"
-            "    fix: merge them into one segment, or adjust one span by a character.")
+            "annotation per span and coder, so their exploratory notes would collide.",
+            fix="merge them into one segment, or adjust one span by a character.")
 
 
 def refuse_data_folder(target: Path, p: Paths) -> None:
@@ -289,8 +289,8 @@ def refuse_data_folder(target: Path, p: Paths) -> None:
     target = Path(target).resolve()
     data = p.data.resolve()
     if target == data or data in target.parents:
-        raise CompendiumError(f"{target}: refusing to write into {data}, which holds the study's inputs.\n"
-                              "    fix: write elsewhere (e.g. --out build/imported_coding.csv), review the "
+        raise CompendiumError(f"{target}: refusing to write into {data}, which holds the study's inputs.",
+                              fix="write elsewhere (e.g. --out build/imported_coding.csv), review the "
                               "table, then merge by hand.")
 
 

@@ -103,8 +103,8 @@ def _epoch() -> int:
     try:
         seconds = int(raw)
     except ValueError:
-        raise CompendiumError(f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970.\n"
-                              "    fix: unset it or set it to e.g. 1654041600 (as the Makefile does).") from None
+        raise CompendiumError(f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970.",
+                              fix="unset it or set it to e.g. 1654041600 (as the Makefile does).") from None
     return max(seconds, 315532800)  # zip cannot store dates before 1980
 
 
@@ -134,8 +134,8 @@ def schema_dir(p: Paths | None = None) -> Path:
             return folder
     raise RefiQdaError(
         "The REFI-QDA schemas (Project.xsd, Codebook.xsd) were not found in "
-        + " or ".join(str(c) for c in candidates) + ".\n"
-        "    fix: restore src/compendium/schemas from git (`git checkout -- src/compendium/schemas`).")
+        + " or ".join(str(c) for c in candidates) + ".",
+        fix="restore src/compendium/schemas from git (`git checkout -- src/compendium/schemas`).")
 
 
 @lru_cache(maxsize=4)
@@ -164,7 +164,7 @@ def check_xml(document: bytes | etree._Element, kind: str, name: str, p: Paths |
         fix = fix or (f"{FIX_EXPORT_AGAIN}; if the program wrote it this way, correct the lines above by hand "
                       "(the order of elements matters) and import again")
         raise RefiQdaError(f"{name}: does not follow the QDA-XML 1.0 {kind.title()}.xsd schema:\n"
-                           + "\n".join(problems) + f"\n    fix: {fix}.")
+                           + "\n".join(problems), fix=f"{fix}.")
 
 
 def parse_xml(data: bytes, name: str, max_elements: int = MAX_XML_ELEMENTS) -> etree._Element:
