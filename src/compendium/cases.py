@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .data import Study, line_span
+from .data import Study
+from .transcripts import line_span
 from .errors import CompendiumError
 from .themes import theme_key
 

@@ -6,6 +6,7 @@ import re
 import pandas as pd
 
 from .data import SPEAKER_INTERVIEWER, Study
+from .transcripts import line_bounds
 
 __all__ = ["turns", "corpus_overview"]
 
@@ -15,8 +16,8 @@ WORDS = re.compile(r"[A-Za-z0-9']+")
 def turns(text: str) -> pd.DataFrame:
     """One row per line of a transcript: line number, speaker, words."""
     rows = []
-    for number, line in enumerate(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"), start=1):
-        speaker, _, said = line.partition(": ")
+    for number, (start, end) in enumerate(line_bounds(text), start=1):
+        speaker, _, said = text[start:end].partition(": ")
         rows.append({"line": number, "speaker": speaker, "text": said, "words": len(WORDS.findall(said))})
     return pd.DataFrame(rows, columns=["line", "speaker", "text", "words"])
 

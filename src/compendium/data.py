@@ -15,6 +15,7 @@ from . import consent
 from .errors import CompendiumError
 from .paths import Paths, paths
 from .provenance import record
+from .transcripts import line_of, line_span  # noqa: F401 - kept importable from here for the teaching code
 
 __all__ = [
     "Study", "load_study", "load_participants", "load_coding", "load_codebook",
@@ -93,16 +94,6 @@ def load_transcript(participant_id: str, p: Paths | None = None) -> str:
     """One transcript as text (UTF-8, LF)."""
     p = p or paths()
     return _need(p.transcript(participant_id)).read_text(encoding="utf-8")
-
-
-def line_of(text: str, offset: int) -> int:
-    """1-based line number of a character offset."""
-    return text.count("\n", 0, offset) + 1
-
-
-def line_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """First and last 1-based line numbers covered by ``text[start:end]``."""
-    return line_of(text, start), line_of(text, max(start, end - 1))
 
 
 @dataclass

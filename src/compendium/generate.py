@@ -43,6 +43,7 @@ from .data import SPEAKER_INTERVIEWER
 from .errors import CompendiumError
 from .files import write_bytes, write_json, write_text
 from .paths import Paths, paths
+from .transcripts import line_bounds, line_of
 
 __all__ = ["generate_study", "MARKER", "WOMEN", "MEN", "SURNAMES", "MAX_PARTICIPANTS"]
 
@@ -181,18 +182,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def _parse_transcript(pid: str, pseudonym: str, text: str, rows: list[dict[str, str]], name: str) -> list[_Block]:
     """Split a transcript into exchanges and attach each coded segment to its turn."""
     by_line: dict[int, list[dict[str, str]]] = {}
-    starts: list[int] = []
-    position = 0
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for line in lines:
-        starts.append(position)
-        position += len(line) + 1
+    bounds = line_bounds(text)
+    lines = [text[a:b] for a, b in bounds]
     for row in rows:
         start, end = int(row["start"]), int(row["end"])
-        number = text.count("\n", 0, start)
-        if number >= len(lines) or text[start:end] != row["excerpt"] or end > starts[number] + len(lines[number]):
+        number = line_of(text, start) - 1
+        if number >= len(lines) or text[start:end] != row["excerpt"] or end > bounds[number][1]:
             raise CompendiumError(
                 f"{name}: segment {row['segment_id']} does not lie inside one speaker turn of {pid}.txt, or its "
                 "excerpt does not match the transcript.", fix="run `python -m compendium validate` on the "
@@ -205,7 +200,7 @@ def _parse_transcript(pid: str, pseudonym: str, text: str, rows: list[dict[str, 
             raise CompendiumError(
                 f"{pid}.txt, line {number + 1}: speaker label {label!r} is neither {SPEAKER_INTERVIEWER!r} nor the "
                 f"pseudonym {pseudonym!r}.", fix=f"run `python -m compendium validate` on the source first.")
-        offset = starts[number] + len(label) + 2
+        offset = bounds[number][0] + len(label) + 2
         segments = []
         for row in by_line.get(number, []):
             start, end = int(row["start"]) - offset, int(row["end"]) - offset

@@ -21,6 +21,7 @@ import yaml
 from .data import SPEAKER_INTERVIEWER, read_pseudonyms
 from .errors import DataError, Problem
 from .paths import Paths, paths
+from .transcripts import check_spans
 
 __all__ = ["validate", "check_bytes", "check_tables", "check_codebook", "check_cross", "CODEBOOK_SCHEMA"]
 
@@ -342,30 +343,7 @@ def check_cross(p: Paths, themes: dict[str, dict], transcripts: dict[str, str]) 
             problems.append(Problem(coding_name, f"segment {row.segment_id} is coded to {row.theme_id}, a grouping "
                                     "theme that is not codable.", "code it to one of its subordinate or minor themes",
                                     row=i, column="theme_id"))
-        text = transcripts.get(row.participant_id)
-        if text is None:
-            continue
-        try:
-            start, end = int(row.start), int(row.end)
-        except ValueError:
-            continue  # type errors were reported by the table schema
-        if not 0 <= start < end <= len(text):
-            problems.append(Problem(
-                coding_name, f"segment {row.segment_id}: span {start}-{end} lies outside transcript "
-                f"{row.participant_id}.txt (0-{len(text)} characters).",
-                "recompute start/end as character offsets into the transcript (end exclusive)", row=i, column="end"))
-            continue
-        found = text[start:end]
-        if found != row.excerpt:
-            where = text.find(row.excerpt)
-            hint = (f"the excerpt occurs at {where}-{where + len(row.excerpt)}; set start/end to that"
-                    if where >= 0 else "copy the excerpt exactly from the transcript, or correct the span")
-            at = next((k for k, (a, b) in enumerate(zip(found, row.excerpt)) if a != b), min(len(found), len(row.excerpt)))
-            lo = max(0, at - 15)
-            problems.append(Problem(
-                coding_name, f"segment {row.segment_id}: the excerpt does not match the transcript at {start}-{end}; "
-                f"they first differ {at} characters in: transcript has ...{found[lo:at + 25]!r}..., excerpt has "
-                f"...{row.excerpt[lo:at + 25]!r}...", hint, row=i, column="excerpt"))
+    problems += check_spans(coding.itertuples(index=False), transcripts, coding_name)
     return problems
 
 

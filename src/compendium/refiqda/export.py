@@ -31,6 +31,7 @@ two exports of the same data are byte-identical.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -42,6 +43,7 @@ from ..data import Study, load_study
 from ..errors import CompendiumError
 from ..files import write_bytes
 from ..paths import Paths, paths
+from ..transcripts import check_spans
 from .archive import zip_bytes
 from .schema import (CODEBOOK_NS, NOTE_KINDS, ORIGIN, PALETTE, PROJECT_NS, SHARED_ATTRIBUTES, build_datetime,
                      check_xml, combine_notes, guid, note_heading_in, schemas_available)
@@ -269,12 +271,12 @@ def qdpx_bytes(study: Study, project: bytes | None = None) -> bytes:
 
 
 def _check_spans(study: Study) -> None:
-    bad = [row.segment_id for row in study.coding.itertuples()
-           if study.transcripts.get(row.participant_id, "")[row.start:row.end] != row.excerpt]
-    if bad:
-        raise CompendiumError(f"coding.csv: the excerpts of {', '.join(bad[:10])} do not match their transcripts, "
-                              "so their selections would point at the wrong text.",
-                              fix="run `python -m compendium validate` and correct the spans it reports.")
+    problems = check_spans(study.coding.itertuples(index=False), study.transcripts)
+    if problems:
+        first = dataclasses.replace(problems[0], fix="")
+        raise CompendiumError(f"{first}\n  ({len(problems)} segment(s) in all; their selections would point "
+                              "at the wrong text)", fix="run `python -m compendium validate` and correct the spans "
+                              "it reports.")
     spans = study.coding.groupby(["participant_id", "start", "end", "analyst"])["segment_id"].apply(list)
     shared = [ids for ids in spans if len(ids) > 1]
     if shared:
