@@ -32,7 +32,7 @@ import pytest
 from compendium.data import load_study
 from compendium.files import write_bytes, write_json
 from compendium.paths import paths
-from compendium.tutorial import lines_to_span, theme_choices
+from compendium.teaching.text import lines_to_span
 
 pytestmark = pytest.mark.browser
 
