@@ -53,7 +53,7 @@ VALID       := $(BUILD)/validated.json
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
 .PHONY: all help setup bib validate audit analysis manuscript supplement test test-fast lab clean \
-        notebooks-canonical accept lock bench verify manifest diff lab-pipeline
+        notebooks-canonical accept lock bench verify manifest diff lab-pipeline class-report
 
 all: $(BUILD)/all.done ## Build everything: validate data, run notebooks, write tables, figures, manuscript, QDA exports
 
@@ -180,10 +180,14 @@ notebooks-canonical: $(STAMP) ## Rewrite source notebooks in canonical form (no 
 accept: all ## Accept current results: store the key cells' outputs in the source notebooks
 	$(RUN) accept
 
-lab: $(STAMP) ## Open JupyterLab at the first IPA tutorial (prints the address with its token)
-	@echo "lab: starting JupyterLab on $(NB)/tutorial; open the http://127.0.0.1:... address printed below (Ctrl-C twice to stop)"
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NB)/tutorial --no-browser \
+lab: $(STAMP) ## Open JupyterLab on your own working copies of the tutorials (student_work/notebooks/; REFRESH=T2 takes a new version)
+	@$(RUN) lab-copies $(if $(REFRESH),--replace "$(REFRESH)")
+	@echo "lab: starting JupyterLab on student_work/notebooks; open the http://127.0.0.1:... address printed below (Ctrl-C twice to stop)"
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=student_work/notebooks --no-browser \
 	  --LabApp.default_url=/lab/tree/T1_read_transcript.ipynb $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+class-report: $(STAMP) ## Teachers: gather student_work/ (or CLASS=folder of submissions) into build/class-report/index.html
+	$(RUN) class-report $(if $(CLASS),--from "$(CLASS)")
 
 lab-pipeline: $(STAMP) ## Open JupyterLab on the pipeline notebooks (01-04)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NB) --no-browser $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
