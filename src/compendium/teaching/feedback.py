@@ -452,11 +452,12 @@ def parse_lines(value: object) -> list[int]:
     """Line numbers from ``"14, 16-18"``, ``[14, "16"]`` or ``14``; sorted, without repeats."""
     out: set[int] = set()
     text = ",".join(_items(value)) if not isinstance(value, str) else value
-    for part in re.split(r"[,;\s]+(?![-\u2013])", text.strip()):
+    text = re.sub(r"\s*(?:[-\u2013]|\bto\b)\s*", "-", text.strip())
+    for part in re.split(r"[,;\s]+", text):
         part = part.strip()
         if not part:
             continue
-        m = re.fullmatch(r"(\d+)\s*(?:[-\u2013]|to)\s*(\d+)", part) or re.fullmatch(r"(\d+)(?:\.0)?", part)
+        m = re.fullmatch(r"(\d+)-(\d+)", part) or re.fullmatch(r"(\d+)(?:\.0)?", part)
         if not m:
             raise TutorialError(f"{part!r} is not a line number. fix: type line numbers separated by commas, "
                                 "ranges with a dash, for example \"14, 16-18\"")
