@@ -127,3 +127,9 @@ def test_clusters_from_text_or_dict() -> None:
     assert fb.parse_clusters("Rest is betrayal: P01-U01, p1-u2\n\nA self made wrong: P01-U03") == {
         "Rest is betrayal": ["P01-U01", "P01-U02"], "A self made wrong": ["P01-U03"]}
     assert fb.parse_clusters({"  Two   words ": "P01-U01"}) == {"Two words": ["P01-U01"]}
+
+
+def test_a_note_typed_as_a_list_is_refused_in_one_line(study: Study) -> None:
+    shown = x.feedback_notes(study, "P01-S05", ["faulty"], "", "")
+    assert shown.startswith("**I can't read that answer yet:** your descriptive note is a list, not text.")
+    assert "\n" not in shown and "fix:" in shown

@@ -532,6 +532,9 @@ def test_workspace_asks_for_a_name_once_then_saves_reloads_clears_and_compares(s
     data_before = _digest(root.data)
     cw = CodingWidget(load_study(root), "P01", "", p=root)
     assert cw.student == "" and cw.name_row.layout.display is None and "set your name" in cw.header.value
+    assert cw.occurrence.layout.display == "none"  # no phrase yet, so no choice of occurrence
+    assert all(box.layout.display is None for box in (cw.phrase, cw.descriptive, cw.linguistic, cw.conceptual,
+                                                      cw.statement)), "hiding one field hid the others"
     cw.first.value = 14  # 'last' follows
     cw.phrase.value = "she deserved a night off"
     assert "line 14:</i> she deserved a night off" in cw.preview.value

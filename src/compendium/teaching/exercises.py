@@ -65,6 +65,16 @@ def _answered(value: object) -> bool:
     return bool(value) and (not isinstance(value, str) or bool(value.strip()))
 
 
+def _as_text(value: object, what: str) -> str:
+    """A written answer as text; anything else is refused in one line."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TutorialError(f"your {what} is a {type(value).__name__}, not text. fix: write it between quotation "
+                            f"marks, e.g. my_{what.split()[0]} = \"...\"")
+    return value
+
+
 def _keep(student: str, tutorial: str, p: Paths | None = None, **answers: object) -> str:
     """Save the non-empty answers; return a short line saying where (or why not)."""
     given = {k: v for k, v in answers.items() if _answered(v)}
@@ -266,6 +276,9 @@ def answer_lines(study: Study, participant: str) -> Markdown:
 def feedback_notes(study: Study, segment_id: str, descriptive: str, linguistic: str, conceptual: str,
                    student: str = "", p: Paths | None = None) -> Markdown:
     """Feedback on a student's three exploratory notes for one passage, each checked against the passage."""
+    descriptive, linguistic, conceptual = (_as_text(descriptive, "descriptive note"),
+                                           _as_text(linguistic, "linguistic note"),
+                                           _as_text(conceptual, "conceptual note"))
     if not any(_answered(x) for x in (descriptive, linguistic, conceptual)):
         return Markdown(NOT_YET)
     seg = _segment(study, segment_id)
@@ -313,6 +326,7 @@ def study_statements(study: Study, participant: str, exclude: str = "") -> pd.Da
 def feedback_statement(study: Study, segment_id: str, statement: str, student: str = "",
                        p: Paths | None = None) -> Markdown:
     """Feedback on a student's experiential statement for one passage."""
+    statement = _as_text(statement, "statement")
     if not _answered(statement):
         return Markdown(NOT_YET)
     seg = _segment(study, segment_id)
@@ -510,6 +524,7 @@ def memo_text(study: Study, participant: str, kind: str = "reflexive") -> Markdo
 def feedback_memo(memo: str, study: Study | None = None, student: str = "", previous: str = "",
                   p: Paths | None = None) -> Markdown:
     """Feedback on a bracketing memo (read for words, first person, length, the themes carried); kept when named."""
+    memo = _as_text(memo, "memo")
     if not _answered(memo):
         return Markdown(NOT_YET)
     carried = ""
@@ -687,6 +702,7 @@ def feedback_quotes(my_ids: object, study: Study, theme_id: str, min_words: int 
 def feedback_paragraph(paragraph: str, study: Study, quotes: object = "", student: str = "",
                        p: Paths | None = None) -> Markdown:
     """Feedback on the student's written paragraph: its quotes, who and where, and how much is interpretation."""
+    paragraph = _as_text(paragraph, "paragraph")
     if not _answered(paragraph):
         return Markdown(NOT_YET)
     ids = fb.parse_ids(quotes) if _answered(quotes) else []

@@ -205,7 +205,9 @@ class CodingWidget(_Workspace):
         self.coding = empty_coding()
         self.problem = ""
         n = len(line_bounds(self.text))
-        wide = w.Layout(width="98%")
+
+        def wide() -> w.Layout:  # one layout per widget: hiding one must not hide the others
+            return w.Layout(width="98%")
 
         self.header = w.HTML()
         self.transcript = w.HTML()
@@ -215,17 +217,17 @@ class CodingWidget(_Workspace):
         self.last = w.BoundedIntText(value=1, min=1, max=n, description="Last line", style=LABEL,
                                      layout=w.Layout(width="16em"))
         self.phrase = w.Text(description="Phrase (optional)", placeholder="words inside these lines", style=LABEL,
-                             layout=wide)
-        self.occurrence = w.Dropdown(description="Which one", options=[], value=None, style=LABEL, layout=wide)
+                             layout=wide())
+        self.occurrence = w.Dropdown(description="Which one", options=[], value=None, style=LABEL, layout=wide())
         self.occurrence.layout.display = "none"
         self.preview = w.HTML()
-        self.descriptive = w.Textarea(description="Descriptive", placeholder="what is said", style=LABEL, layout=wide)
+        self.descriptive = w.Textarea(description="Descriptive", placeholder="what is said", style=LABEL, layout=wide())
         self.linguistic = w.Textarea(description="Linguistic", placeholder="how it is said: quote the words you mean",
-                                     style=LABEL, layout=wide)
+                                     style=LABEL, layout=wide())
         self.conceptual = w.Textarea(description="Conceptual", placeholder="what it might mean", style=LABEL,
-                                     layout=wide)
+                                     layout=wide())
         self.statement = w.Text(description="Statement", placeholder="experiential statement: a short phrase",
-                                style=LABEL, layout=wide)
+                                style=LABEL, layout=wide())
         self.save_button = w.Button(description="Save passage", button_style="success", icon="save")
         self.new_button = w.Button(description="New passage", icon="file", layout=w.Layout(width="auto"))
         self.compare_button = w.Button(description="Compare with the study", icon="balance-scale",
