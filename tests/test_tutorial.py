@@ -502,6 +502,9 @@ def test_progress_checklist_reads_the_students_files(study: Study, root: Paths) 
     assert "- [ ] name at least one personal theme" in x.progress("", "T4", root, study)
     s.save_pet("ana", study, "P01", "Rest is betrayal", ["P01-U01"], root)
     assert "- [x] name at least one personal theme" in x.progress("", "T4", root, study)
+    (root.student_work / "ana" / "groups.json").write_text("[1]", encoding="utf-8")
+    shown = x.progress("", "T4", root, study)
+    assert "groups.json: an entry is not a group theme" in shown and "fix:" in shown and "- [ ]" in shown
     with pytest.raises(t.TutorialError, match="'T9' is not a tutorial"):
         x.progress("ana", "T9", root, study)
 

@@ -25,11 +25,11 @@ from ..themes import quote_bank, recurrence, theme_counts, theme_key
 from . import feedback as fb
 from .compare import md_text
 from .students import (load_answers, load_groups, load_pets, load_student_coding, resolve_student, save_answer,
-                       student_file, student_folder)
+                       student_file)
 from .text import Markdown, TutorialError, line_bounds, participant_lines, span_lines, transcript_lines
 
 __all__ = [
-    "TUTORIALS", "progress", "segment_card", "coded_lines", "feedback_lines", "answer_lines",
+    "TUTORIALS", "progress", "tasks_done", "segment_card", "coded_lines", "feedback_lines", "answer_lines",
     "notes_of_kind", "feedback_notes", "answer_notes", "study_statements", "feedback_statement",
     "answer_statement", "my_statements", "statements_to_cluster", "numeration", "contextualise",
     "subsumption_candidates", "feedback_clusters", "show_my_pets", "feedback_my_pets", "answer_clusters", "my_pets",
@@ -121,7 +121,11 @@ def progress(student: str, tutorial: str, p: Paths | None = None, study: Study |
         name, problem = "", " ".join(str(err).split())
     else:
         problem = ""
-    done = _done(name, p, study) if name else {}
+    done = tasks_done(name, p, study) if name else {}
+    if name and not problem:
+        problem = _damaged(name, p, study)
+        if problem:
+            name = ""
     marks = [f"- [{'x' if done.get((tutorial, i)) else ' '}] {task}" for i, task in enumerate(info["tasks"])]
     who = (f"Working as **{md_text(name)}**: your work is kept in `student_work/{name}/`." if name else
            (f"*{md_text(problem)}*" if problem else
@@ -130,7 +134,19 @@ def progress(student: str, tutorial: str, p: Paths | None = None, study: Study |
     return Markdown(f"**{tutorial}. {info['title']}**, about {info['minutes']} minutes. {who}\n\n" + "\n".join(marks))
 
 
-def _done(name: str, p: Paths | None, study: Study | None) -> dict[tuple[str, int], bool]:
+def _damaged(name: str, p: Paths | None, study: Study | None) -> str:
+    """One line naming a saved file that cannot be read ("" when all can)."""
+    from ..data import load_study
+
+    try:
+        load_student_coding(student_file(name, p), study or load_study(p))
+        load_pets(name, p), load_groups(name, p), load_answers(name, p)
+    except CompendiumError as err:
+        return " ".join(str(err).split())
+    return ""
+
+
+def tasks_done(name: str, p: Paths | None, study: Study | None) -> dict[tuple[str, int], bool]:
     """Which tasks a student's files show as done (a damaged file counts as not done)."""
     from ..data import load_study
 
@@ -722,10 +738,3 @@ def answer_quotes(study: Study, theme_id: str, per_theme: int = 2) -> Markdown:
         f"paragraph:\n\n{woven_paragraph(study, theme_id, picked['segment_id'].tolist())}\n\n"
         "Each quote is introduced, given in the speaker's words with a line reference, then interpreted: the "
         "reader hears the participant and then the analyst, never a quote left to speak for itself.")
-
-
-def student_summary_path(student: str, p: Paths | None = None) -> str:
-    """Where a student's files are, relative to the root (for messages)."""
-    folder = student_folder(student, p)
-    root = (p or paths()).root
-    return str(folder.relative_to(root)) if folder.is_relative_to(root) else str(folder)

@@ -25,7 +25,7 @@ from ..errors import CompendiumError
 from ..files import write_text
 from ..paths import Paths
 from ..themes import theme_key
-from .exercises import TUTORIALS, _done
+from .exercises import TUTORIALS, tasks_done
 from .students import list_students, load_groups, load_pets, load_student_coding
 from .text import TutorialError, span_lines
 
@@ -68,7 +68,7 @@ def gather(folder: Path, study: Study) -> list[StudentRecord]:
         except CompendiumError as err:
             records.append(StudentRecord(name, pd.DataFrame(), problem=str(err)))
             continue
-        records.append(StudentRecord(name, coding, pets, groups, _done(name, p, study)))
+        records.append(StudentRecord(name, coding, pets, groups, tasks_done(name, p, study)))
     if not records:
         raise TutorialError(f"{folder}: no student folders found. fix: each student's work is a sub-folder "
                             "(student_work/<name>/ with coding.csv, pets.json, ...); collect them into one folder")
