@@ -103,3 +103,24 @@ def test_no_answer_appears_outside_its_reveal(executed: dict[str, dict], stem: s
         assert _norm(secret) not in shown, f"{stem}: the answer {secret[:60]!r} is visible in exercise mode"
     assert "tutorial-reveal" in json.dumps(executed[stem]) or re.search("Show the model answer",
                                                                          json.dumps(executed[stem]))
+
+
+def test_the_headers_teacher_command_renders_the_model_answers(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`.venv/bin/python -m compendium tutorial T3 --mode solution`, as the header gives it, shows the answer."""
+    real = paths()
+    copy = tmp_path_factory.mktemp("solution") / "repo"
+    shutil.copytree(real.data, copy / "data" / "synthetic")
+    shutil.copytree(real.notebooks / "tutorial", copy / "notebooks" / "tutorial")
+    shutil.copy2(real.root / "pyproject.toml", copy / "pyproject.toml")
+    env = {**os.environ, "PYTHONPATH": str(real.root / "src"), "MPLBACKEND": "Agg"}
+    env.pop("COMPENDIUM_ROOT", None)  # found from the working directory, as when a teacher types it
+    done = subprocess.run([sys.executable, "-m", "compendium", "tutorial", "T3", "--mode", "solution"], cwd=copy,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    target = copy / "build" / "tutorial" / "T3_write_statements_solution.ipynb"
+    assert done.stdout.strip() == "tutorial: wrote build/tutorial/T3_write_statements_solution.ipynb"
+    statement = load_study().coding.set_index("segment_id").loc["P01-S11", "experiential_statement"]
+    assert _norm(statement) in _norm("\n".join(_strings(json.loads(target.read_text(encoding="utf-8")))))
+    bad = subprocess.run([sys.executable, "-m", "compendium", "tutorial", "T9"], cwd=copy, env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: 'T9' is not a tutorial") and "Traceback" not in bad.stderr
