@@ -596,6 +596,15 @@ def test_workspace_shows_a_corrupt_file_without_a_traceback(study: Study, root: 
     assert "cannot be used as a folder name" in _text(bad.status) and bad.student == ""
 
 
+def test_coding_saved_by_the_earlier_version_is_adopted(study: Study, root: Paths) -> None:
+    root.student_work.mkdir()
+    old = root.student_work / "ana.csv"
+    old.write_text(f"{HEADER}\n{GOOD_ROW.replace(',,,,,', ',1.2,,,,')}\n", encoding="utf-8")
+    cw = CodingWidget(study, "P01", "ana", p=root)
+    assert cw.coding["segment_id"].tolist() == ["P01-U01"] and "earlier coding" in _text(cw.status)
+    assert old.is_file() and s.adopt_earlier_coding("ana", root) is None  # once only
+
+
 def test_theme_and_group_workspaces(study: Study, root: Paths) -> None:
     _coded(study, root)
     tw = ThemeWidget(study, "P01", "ana", p=root)

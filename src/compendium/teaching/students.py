@@ -32,7 +32,7 @@ from .text import TutorialError
 
 __all__ = [
     "CODING_COLUMNS", "StudentWorkError", "check_student", "read_profile", "set_profile", "resolve_student",
-    "student_folder", "student_file", "empty_coding", "new_segment", "next_segment_id", "add_segment",
+    "student_folder", "student_file", "adopt_earlier_coding", "empty_coding", "new_segment", "next_segment_id", "add_segment",
     "remove_segment", "save_student_coding", "load_student_coding", "load_pets", "save_pet", "remove_pet",
     "load_groups", "save_group", "remove_group", "load_answers", "save_answer", "codable_themes",
     "list_students",
@@ -99,6 +99,19 @@ def student_folder(student: str, p: Paths | None = None) -> Path:
 def student_file(student: str, p: Paths | None = None) -> Path:
     """Where a student's coding is kept: ``student_work/<student>/coding.csv`` (git-ignored)."""
     return student_folder(student, p) / "coding.csv"
+
+
+def adopt_earlier_coding(student: str, p: Paths | None = None) -> Path | None:
+    """Copy an earlier version's ``student_work/<student>.csv`` to ``<student>/coding.csv`` (once; the old file stays).
+
+    Returns the new path when something was copied, else None.
+    """
+    p = p or paths()
+    old, new = p.student_work / f"{check_student(student)}.csv", student_file(student, p)
+    if not old.is_file() or new.exists():
+        return None
+    write_text(new, old.read_text(encoding="utf-8", errors="strict"))
+    return new
 
 
 def list_students(folder: Path) -> list[str]:

@@ -27,7 +27,7 @@ from ..data import Study, line_span
 from ..errors import CompendiumError
 from ..paths import Paths, paths
 from .compare import compare_coding, compare_groups, compare_pets, comparison_summary
-from .students import (add_segment, empty_coding, load_pets, load_student_coding, new_segment, remove_group,
+from .students import (add_segment, adopt_earlier_coding, empty_coding, load_pets, load_student_coding, new_segment, remove_group,
                        remove_pet, remove_segment, resolve_student, save_group, save_pet, save_student_coding,
                        set_profile, student_file, load_groups)
 from .text import Markdown, check_mode, interviewer_lines, line_bounds, lines_to_span, phrase_occurrences, span_lines
@@ -277,6 +277,9 @@ class CodingWidget(_Workspace):
         self.coding = empty_coding()
         if self.student:
             try:
+                if adopt_earlier_coding(self.student, self.p):
+                    self._say(f"Your earlier coding (student_work/{self.student}.csv) is now in "
+                              f"{self._shown(self.path)}; the old file is left as it was.")
                 self.coding = load_student_coding(self.path, self.study)
                 self.problem = ""
             except CompendiumError as err:  # a damaged file: say so, in the workspace, with the fix
