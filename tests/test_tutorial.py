@@ -331,6 +331,10 @@ def test_comparison_passage_by_passage(study: Study) -> None:
 def test_pets_and_groups_are_compared_as_discussion(study: Study, root: Paths) -> None:
     _coded(study, root)
     coding = s.load_student_coding(s.student_file("ana", root), study).set_index("segment_id")
+    first = c.compare_pets("ana", study, "P01", root)
+    assert "Name yours first" in first and "analyst" not in first and "1.2" not in first  # nothing before hers
+    assert "Build yours first" in c.compare_groups("ana", study, root)
+    assert "voiced by" not in c.compare_groups("ana", study, root)
     s.save_pet("ana", study, "P01", "Rest <b>is</b> *betrayal*", ["P01-U01"], root)
     s.save_pet("ana", study, "P01", "Mixed", ["P01-U03"], root)
     s.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)

@@ -131,9 +131,9 @@ def compare_pets(student: str, study: Study, participant: str, p: Paths | None =
     pets = load_pets(student, p).get(participant, [])
     who = study.pseudonyms[participant]
     parts = []
-    if not pets:
-        parts.append(f"*You have not named a personal experiential theme for {who} yet.* Name yours first; the "
-                     "study's reading below is for comparing with, not for copying.")
+    if not pets:  # the study's reading comes only after the student's own
+        return Markdown(f"*You have not named a personal experiential theme for {who} yet.* Name yours first: the "
+                        "study's reading is shown once you have one of your own to set beside it.")
     for pet in pets:
         ids = [i for i in pet["segments"] if i in mine.index]
         spans = [(int(mine.loc[i, "start"]), int(mine.loc[i, "end"])) for i in ids]
@@ -170,9 +170,9 @@ def compare_groups(student: str, study: Study, p: Paths | None = None) -> Markdo
     coding = load_student_coding(student_file(student, p), study).set_index("segment_id")
     n_cases = sum(1 for pid in pets if pets[pid])
     parts = []
-    if not groups:
-        parts.append("*You have not built a group theme yet.* Build yours first; the study's follow as one reading "
-                     "to discuss.")
+    if not groups:  # the study's group themes come only after the student's own
+        return Markdown("*You have not built a group theme yet.* Build yours first: the study's group themes are "
+                        "shown once you have one of your own to set beside them.")
     for g in groups:
         cases = sorted({pid for pid, _ in g["pets"]})
         met: set[str] = set()
