@@ -66,17 +66,18 @@ $(shell mkdir -p "$(BUILD)" && { [ "$$(cat "$(SOURCE_STAMP)" 2>/dev/null)" = "$(
 PIDS        := $(sort $(basename $(notdir $(wildcard $(DATA)/transcripts/P*.txt))))
 TRANSCRIPTS := $(wildcard $(DATA)/transcripts/*.txt)
 TABLE_DATA  := $(DATA)/participants.csv $(DATA)/coding.csv $(DATA)/memos.csv $(DATA)/codebook.yaml $(DATA)/datapackage.json
-# Modules the pipeline runs (tools for students, corpus generation, benchmarking,
-# the pre-commit guard and the share package do not invalidate results; the QDA
-# exchange package src/compendium/refiqda/ is outside this wildcard).
-NOT_PIPELINE := generate.py tutorial.py widget.py reproduce.py guard.py share.py
+# Modules the pipeline runs (corpus generation, benchmarking, the pre-commit guard and
+# the share package do not invalidate results). The QDA exchange (src/compendium/refiqda/)
+# and teaching (src/compendium/teaching/) subpackages are outside SRC too: the wildcard
+# below does not descend into them.
+NOT_PIPELINE := generate.py reproduce.py guard.py share.py
 SRC         := $(filter-out $(addprefix src/compendium/,$(NOT_PIPELINE)),$(wildcard src/compendium/*.py)) \
                $(wildcard src/compendium/templates/*)
 VALID       := $(BUILD)/validated.json
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
 .PHONY: all help setup bib validate audit analysis manuscript supplement share test test-fast lab clean compare \
-        notebooks-canonical accept lock bench verify manifest diff lab-pipeline
+        notebooks-canonical accept lock bench verify manifest diff lab-pipeline class-report
 
 all: $(BUILD)/all.done ## Build everything: validate data, run notebooks, write tables, figures, manuscript, QDA exports
 
@@ -229,10 +230,14 @@ notebooks-canonical: $(STAMP) ## Rewrite source notebooks in canonical form (no 
 accept: all ## Accept current results: store the key cells' outputs in the source notebooks
 	$(RUN) accept
 
-lab: $(STAMP) ## Open JupyterLab at the first IPA tutorial (prints the address with its token)
-	@echo "lab: starting JupyterLab on $(NB)/tutorial; open the http://127.0.0.1:... address printed below (Ctrl-C twice to stop)"
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NB)/tutorial --no-browser \
+lab: $(STAMP) ## Open JupyterLab on your own working copies of the tutorials (student_work/notebooks/; REFRESH=T2 takes a new version)
+	@$(RUN) lab-copies $(if $(REFRESH),--replace "$(REFRESH)")
+	@echo "lab: starting JupyterLab on student_work/notebooks; open the http://127.0.0.1:... address printed below (Ctrl-C twice to stop)"
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=student_work/notebooks --no-browser \
 	  --LabApp.default_url=/lab/tree/T1_read_transcript.ipynb $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+class-report: $(STAMP) ## Teachers: gather student_work/ (or CLASS=folder of submissions) into build/class-report/index.html
+	$(RUN) class-report $(if $(CLASS),--from "$(CLASS)")
 
 lab-pipeline: $(STAMP) ## Open JupyterLab on the pipeline notebooks (01-04)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(NB) --no-browser $$( [ "$$(id -u)" = 0 ] && echo --allow-root )

@@ -1,19 +1,30 @@
-"""A student codes one passage in the tutorial workspace, in JupyterLab, in headless Chromium.
+"""A student works bottom-up through the tutorials in JupyterLab, in headless Chromium.
 
-JupyterLab runs on a temporary copy of the repository (``data/``, ``notebooks/``,
-``pyproject.toml``; ``COMPENDIUM_ROOT`` points at the copy, ``PYTHONPATH`` at the
-real ``src/``), so the student's file lands in the copy's ``student_work/`` and
-the real one is never touched. The server listens on a free loopback port with
-a one-off token. Chromium comes from the system (``apt-get install chromium``);
-Playwright's own browser download is not used. A missing Chromium fails the
-test: it is never skipped.
+The repository is copied to a temporary folder that is made a git repository
+(``data/``, ``notebooks/``, ``pyproject.toml``, ``.gitignore``, committed). The
+student, ana, has already written experiential statements for two cases (her
+``coding.csv`` from ``tests/fixtures/students``, and her name in
+``student_work/profile``). ``make lab``'s working copies are made in the copy's
+``student_work/notebooks/`` and JupyterLab serves them (``COMPENDIUM_ROOT``
+points at the copy, ``PYTHONPATH`` at the real ``src/``). In the browser she
 
-The screenshot of the workspace after coding and comparing is saved to
+1. codes a passage in T1's workspace and compares it with the study;
+2. names her own personal experiential theme in T4 from two of her statements,
+   then asks for the comparison with the study's reading;
+3. names a theme for the next case in T5;
+4. builds a group theme from the two in T6 and compares it with the study's;
+
+and afterwards ``git status`` in the copy is clean: her work and her working
+copies are all below the git-ignored ``student_work/``. The server listens on a
+free loopback port with a one-off token. Chromium comes from the system
+(``apt-get install chromium``); a missing Chromium fails the test, it is never
+skipped. A screenshot of the T4 workspace is saved to
 ``build/screenshots/widget.png`` of the real repository.
 """
 from __future__ import annotations
 
 import csv
+import json
 import os
 import secrets
 import shutil
@@ -29,27 +40,24 @@ from pathlib import Path
 
 import pytest
 
-from compendium.data import load_study
 from compendium.files import write_bytes, write_json
-from compendium.paths import paths
-from compendium.tutorial import lines_to_span, theme_choices
+from compendium.paths import Paths, paths
+from compendium.teaching.lab import working_copies
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-NOTEBOOK = "T1_read_transcript.ipynb"
-TITLE = "T1. Reading and re-reading"
-PARTICIPANT, STUDENT = "P01", "student"  # the notebook's default parameters
-LINE, PHRASE, THEME = 14, "she deserved a night off", "1.2"
-STUDY_SEGMENT = "P01-S02"  # the study's passage on that line, coded to the same theme
-NOTES = {
-    "descriptive": "A teenage client will not take an evening off for fear of what happens at home.",
-    "linguistic": "'deserved' frames rest as something earned.",
-    "conceptual": "Perhaps rest reads to her as leaving her mother unguarded.",
-}
-STATEMENT = "A night off felt like desertion"
+STUDENT = "ana"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "students" / STUDENT / "coding.csv"
+PET, NEXT_PET, GROUP = "Rest is a betrayal of mum", "Kindness is unsafe at home", "Kindness costs the family"
 TIMEOUT_MS = 90_000
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
 
 
 @pytest.fixture
@@ -77,12 +85,20 @@ def _snapshot(folder: Path) -> dict[str, float]:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[dict]:
-    """JupyterLab serving the copy's ``notebooks/tutorial``; yields its URL, token, copy root and log."""
+    """JupyterLab serving the copy's working copies; yields its URL, token, copy root and log."""
     real = paths()
     copy = tmp_path / "repo"
     shutil.copytree(real.root / "data", copy / "data")
     shutil.copytree(real.notebooks, copy / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copy2(real.root / "pyproject.toml", copy / "pyproject.toml")
+    shutil.copy2(real.root / ".gitignore", copy / ".gitignore")
+    _git(copy, "init", "-q")
+    _git(copy, "add", "-A")
+    _git(copy, "commit", "-qm", "copy")
+    # the student's earlier work (T1-T3 and T5's coding) and her name, set once
+    shutil.copy2(FIXTURE, (copy / "student_work" / STUDENT).mkdir(parents=True) or copy / "student_work" / STUDENT)
+    (copy / "student_work" / "profile").write_text(STUDENT + "\n", encoding="utf-8")
+    working_copies(Paths(copy))
     jupyter = tmp_path / "jupyter"
     # No "official news?" prompt over the page.
     write_json(jupyter / "config" / "labconfig" / "page_config.json",
@@ -96,7 +112,7 @@ def lab(tmp_path: Path) -> Iterator[dict]:
            "JUPYTERLAB_WORKSPACES_DIR": str(jupyter / "workspaces"), "MPLBACKEND": "Agg"}
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            "--port-retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={copy / 'notebooks' / 'tutorial'}", "--LabApp.news_url=None",
+           f"--ServerApp.root_dir={copy / 'student_work' / 'notebooks'}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -129,68 +145,81 @@ def lab(tmp_path: Path) -> Iterator[dict]:
                 proc.wait(timeout=10)
 
 
-def test_student_codes_a_passage_and_sees_it_in_the_comparison(chromium: str, lab: dict, tmp_path: Path) -> None:
+def _open(page, lab: dict, notebook: str, title: str, ready: str) -> None:  # noqa: ANN001
+    """Open a working copy, run all its cells, wait for a workspace."""
+    page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}")
+    page.wait_for_selector(f"h1:has-text('{title}')")
+    page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')")  # the kernel is up
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    page.wait_for_selector(ready)
+    page.locator(ready).scroll_into_view_if_needed()
+
+
+def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(chromium: str, lab: dict,
+                                                                             tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     real = paths()
     real_work_before = _snapshot(real.student_work)
-    study = load_study()
-    start, end = lines_to_span(study.transcripts[PARTICIPANT], LINE, LINE, PHRASE)
-
+    copy = lab["copy"]
+    work = copy / "student_work" / STUDENT
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 2200})
         page.set_default_timeout(TIMEOUT_MS)
         try:
-            page.goto(f"{lab['base']}/lab/tree/{NOTEBOOK}?token={lab['token']}")
-            page.wait_for_selector(f"h1:has-text('{TITLE}')")
-            page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')")  # the kernel is up
-            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-            page.wait_for_selector(".cw-save")
-            page.locator(".cw-root").scroll_into_view_if_needed()
-
-            # choose the passage: line 14, narrowed to a phrase
-            for name, value in (("first", LINE), ("last", LINE)):
+            # T1: code one passage (no list of themes to pick from), compare with the study
+            _open(page, lab, "T1_read_transcript.ipynb", "T1. Reading and re-reading", ".cw-save")
+            for name in ("first", "last"):
                 box = page.locator(f".cw-{name} input")
-                box.fill(str(value))
+                box.fill("36")
                 box.press("Enter")
-            page.locator(".cw-phrase input").fill(PHRASE)
-            expect(page.locator(".cw-preview")).to_contain_text(f"line {LINE}: {PHRASE}")
-            for kind, note in NOTES.items():
-                page.locator(f".cw-{kind} textarea").fill(note)
-            page.locator(".cw-statement input").fill(STATEMENT)
-            label = {tid: text for text, tid in theme_choices(study.codebook)}[THEME]
-            page.locator(".cw-theme select").select_option(label=label)
+            page.locator(".cw-statement input").fill("Warmth before the word")
             page.click(".cw-save")
-            expect(page.locator(".cw-status")).to_contain_text(f"Saved {PARTICIPANT}-U01 (line {LINE}, theme {THEME})")
-            expect(page.locator(".cw-transcript mark")).to_have_text(PHRASE)
-
-            # the student's own file, in the copy
-            saved = lab["copy"] / "student_work" / f"{STUDENT}.csv"
-            assert saved.is_file(), f"no student file at {saved}"
-            with open(saved, encoding="utf-8", newline="") as fh:
-                rows = list(csv.DictReader(fh))
-            assert len(rows) == 1
-            row = rows[0]
-            assert (row["segment_id"], row["participant_id"], row["theme_id"]) == (f"{PARTICIPANT}-U01", PARTICIPANT,
-                                                                                 THEME)
-            assert (int(row["start"]), int(row["end"]), row["excerpt"]) == (start, end, PHRASE)
-            assert [row[f"note_{k}"] for k in NOTES] == list(NOTES.values())
-            assert (row["experiential_statement"], row["analyst"]) == (STATEMENT, STUDENT)
-
-            # the comparison view shows the passage beside the study's
+            expect(page.locator(".cw-status")).to_contain_text("Saved P01-U04 (line 36) to student_work/ana/coding.csv")
             page.click(".cw-compare")
-            view = page.locator(".cw-compare-view")
-            expect(view).to_contain_text("same theme")
-            first_row = view.locator("tr", has_text=f"{PARTICIPANT}-U01")
-            expect(first_row).to_contain_text(STUDY_SEGMENT)
-            expect(first_row).to_contain_text("same theme")
-            expect(view).to_contain_text("only the study")
+            expect(page.locator(".cw-compare-view")).to_contain_text("both read this")
+            page.click(".cw-new")
+            expect(page.locator(".cw-statement input")).to_have_value("")
 
-            page.locator(".cw-transcript mark").scroll_into_view_if_needed()  # the coded words in the picture
-            page.locator(".cw-root").scroll_into_view_if_needed()
-            shot = page.locator(".cw-root").screenshot()
+            # T4: her own statements, her own theme, then the study's reading
+            _open(page, lab, "T4_cluster_statements.ipynb", "T4. From statements", ".pw-save")
+            page.locator(".pw-item-P01-U01 input[type=checkbox]").check()
+            page.locator(".pw-item-P01-U02 input[type=checkbox]").check()
+            page.locator(".pw-name input").fill(PET)
+            page.click(".pw-save")
+            expect(page.locator(".pw-status")).to_contain_text(f"Saved your theme '{PET}' (2 statements)")
+            expect(page.locator(".pw-list")).to_contain_text(f"{PET}: P01-U01, P01-U02")
+            page.click(".pw-compare")
+            view = page.locator(".pw-compare-view")
+            expect(view).to_contain_text(PET)
+            expect(view).to_contain_text("One analyst's reading")
+            expect(view).to_contain_text("A night off felt like abandoning mum")  # the study's statement, after hers
+            page.locator(".pw-root").scroll_into_view_if_needed()
+            shot = page.locator(".pw-root").screenshot()
+
+            # T5: a theme of the next case
+            _open(page, lab, "T5_bracket_case.ipynb", "T5. Moving to the next case", ".pw-save")
+            page.locator(".pw-item-P02-U01 input[type=checkbox]").check()
+            page.locator(".pw-name input").fill(NEXT_PET)
+            page.click(".pw-save")
+            expect(page.locator(".pw-status")).to_contain_text(f"Saved your theme '{NEXT_PET}'")
+
+            # T6: a group theme from the two cases' themes, compared with the study's
+            _open(page, lab, "T6_compare_cases.ipynb", "T6. Group experiential themes", ".gw-save")
+            page.locator(".gw-item-P01-1 input[type=checkbox]").check()
+            page.locator(".gw-item-P02-1 input[type=checkbox]").check()
+            page.locator(".gw-name input").fill(GROUP)
+            page.click(".gw-save")
+            expect(page.locator(".gw-status")).to_contain_text(f"Saved your group theme '{GROUP}' (from 2 cases)")
+            page.click(".gw-compare")
+            view = page.locator(".gw-compare-view")
+            expect(view).to_contain_text(GROUP)
+            expect(view).to_contain_text("recurs in 2 of the 2 cases you analysed")
+            expect(view).to_contain_text("study's group experiential themes")
+            page.keyboard.press("Control+s")  # a student saves her working copy
+            page.wait_for_timeout(500)
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             print(f"screenshot of the failure: {tmp_path / 'failure.png'}\nJupyterLab log (end):\n"
@@ -199,7 +228,15 @@ def test_student_codes_a_passage_and_sees_it_in_the_comparison(chromium: str, la
         finally:
             browser.close()
 
+    pets = json.loads((work / "pets.json").read_text(encoding="utf-8"))
+    assert pets == {"P01": [{"name": PET, "segments": ["P01-U01", "P01-U02"]}],
+                    "P02": [{"name": NEXT_PET, "segments": ["P02-U01"]}]}
+    groups = json.loads((work / "groups.json").read_text(encoding="utf-8"))
+    assert groups == [{"name": GROUP, "pets": [["P01", PET], ["P02", NEXT_PET]]}]
+    with open(work / "coding.csv", encoding="utf-8", newline="") as fh:
+        rows = {r["segment_id"]: r for r in csv.DictReader(fh)}
+    assert rows["P01-U04"]["experiential_statement"] == "Warmth before the word" and rows["P01-U04"]["theme_id"] == ""
+    assert _git(copy, "status", "--porcelain") == "", "the student's work changed tracked files"
     target = write_bytes(real.build / "screenshots" / "widget.png", shot)
-    assert target.stat().st_size > 10_000
-    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    assert target.stat().st_size > 10_000 and shot[:8] == b"\x89PNG\r\n\x1a\n"
     assert _snapshot(real.student_work) == real_work_before, "the test wrote into the real student_work/"

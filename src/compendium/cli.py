@@ -233,6 +233,39 @@ def _qdpx_compare(args: argparse.Namespace) -> None:
     print("qdpx compare: wrote " + ", ".join(_shown(w, p.root) for w in written))
 
 
+def _lab_copies(args: argparse.Namespace) -> None:
+    from .teaching.lab import working_copies
+
+    replace = [r for item in args.replace for r in item.replace(",", " ").split()]
+    for line in working_copies(replace=replace):
+        print(f"lab: {line}")
+    print("lab: your working copies are in student_work/notebooks/ (git ignores them)")
+
+
+def _tutorial(args: argparse.Namespace) -> None:
+    from .teaching.lab import solution_copy
+
+    target = solution_copy(args.tutorial, args.mode)
+    print(f"tutorial: wrote {target.relative_to(paths().root)}")
+
+
+def _class_report(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .data import load_study
+    from .teaching.report import write_class_report
+
+    root = paths().root
+    folder = Path(args.folder) if args.folder else paths().student_work
+    folder = folder if folder.is_absolute() else root / folder
+    out = Path(args.out) if args.out else paths().build / "class-report"
+    out = out if out.is_absolute() else root / out
+    shown = str(folder.relative_to(root)) if folder.is_relative_to(root) else str(folder)
+    written = write_class_report(folder, load_study(), out, source=shown + "/")
+    for path in written:
+        print(f"class-report: wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="compendium", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -290,6 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("file")
     s.add_argument("--out", default=None, help="folder for comparison.{csv,md,html} (default build/compare)")
     s.set_defaults(func=_qdpx_compare)
+    s = sub.add_parser("lab-copies", help="make or refresh the students' working copies of the tutorials")
+    s.add_argument("--replace", action="append", default=[], metavar="T2", help="take the new version of a tutorial")
+    s.set_defaults(func=_lab_copies)
+    s = sub.add_parser("tutorial", help="render one tutorial with its model answers (build/tutorial/)")
+    s.add_argument("tutorial", help="T1 ... T7")
+    s.add_argument("--mode", default="solution", choices=["solution", "exercise"])
+    s.set_defaults(func=_tutorial)
+    s = sub.add_parser("class-report", help="gather the students' work into one HTML page for a teacher")
+    s.add_argument("--from", dest="folder", default=None, help="folder of student folders (default student_work/)")
+    s.add_argument("--out", default=None, help="output folder (default build/class-report/)")
+    s.set_defaults(func=_class_report)
     args = parser.parse_args(argv)
     try:
         args.func(args)

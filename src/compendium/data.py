@@ -15,11 +15,10 @@ from . import consent
 from .errors import CompendiumError
 from .paths import Paths, paths
 from .provenance import record
-from .transcripts import line_of, line_span  # noqa: F401 - kept importable from here for the teaching code
 
 __all__ = [
     "Study", "load_study", "load_participants", "load_coding", "load_codebook",
-    "load_memos", "load_transcript", "line_of", "line_span", "SPEAKER_INTERVIEWER", "load_case_tables",
+    "load_memos", "load_transcript", "SPEAKER_INTERVIEWER", "load_case_tables",
     "read_pseudonyms",
 ]
 

@@ -1,0 +1,418 @@
+"""A student's own files: name (set once), coded passages, personal and group themes, answers.
+
+Everything lives below ``student_work/`` (git-ignored), one folder per student::
+
+    student_work/profile               the name of the student using this copy (set once, for every tutorial)
+    student_work/<name>/coding.csv     passages, notes and experiential statements (the columns of coding.csv)
+    student_work/<name>/pets.json      personal experiential themes, named by the student, per case
+    student_work/<name>/groups.json    group experiential themes built from the student's PETs
+    student_work/<name>/answers.json   exercise answers and memos, per tutorial
+
+Files are written atomically through :mod:`compendium.files` and checked when
+read back; a file that cannot be used raises :class:`StudentWorkError` naming
+the file, the row or entry, and the fix.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..cases import check_participant
+from ..data import Study
+from ..errors import DataError, Problem
+from ..files import write_text
+from ..paths import Paths, paths
+from ..themes import theme_key
+from .text import TutorialError
+
+__all__ = [
+    "CODING_COLUMNS", "StudentWorkError", "check_student", "read_profile", "set_profile", "resolve_student",
+    "student_folder", "student_file", "adopt_earlier_coding", "empty_coding", "new_segment", "next_segment_id", "add_segment",
+    "remove_segment", "save_student_coding", "load_student_coding", "load_pets", "save_pet", "remove_pet",
+    "load_groups", "save_group", "remove_group", "load_answers", "save_answer", "codable_themes",
+    "list_students",
+]
+
+CODING_COLUMNS = [
+    "segment_id", "participant_id", "start", "end", "excerpt", "theme_id", "note_descriptive",
+    "note_linguistic", "note_conceptual", "experiential_statement", "analyst", "coding_round",
+]
+INT_COLUMNS = ("start", "end", "coding_round")
+STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+RESERVED = {"notebooks", "profile"}
+
+
+class StudentWorkError(DataError):
+    """A student's saved file cannot be read back; names the file, the row and the fix."""
+
+
+# ------------------------------------------------------------------ who the student is
+def check_student(student: str) -> str:
+    """A student name usable as a folder name: letters, digits, '-' and '_' (at most 40)."""
+    name = str(student).strip()
+    if not STUDENT_NAME.match(name) or name.lower() in RESERVED:
+        raise TutorialError(
+            f"student name {student!r} cannot be used as a folder name. fix: use letters, digits, '-' or '_' "
+            "only, starting with a letter or digit (for example \"ana_lopez\" or \"s1234567\")")
+    return name
+
+
+def read_profile(p: Paths | None = None) -> str:
+    """The student name saved in ``student_work/profile`` ("" when none is set or it is unusable)."""
+    p = p or paths()
+    f = p.student_work / "profile"
+    if not f.is_file():
+        return ""
+    lines = f.read_text(encoding="utf-8", errors="replace").split()
+    try:
+        return check_student(lines[0]) if lines else ""
+    except TutorialError:
+        return ""
+
+
+def set_profile(student: str, p: Paths | None = None) -> str:
+    """Save the student's name once, for every tutorial; returns the checked name."""
+    p = p or paths()
+    name = check_student(student)
+    write_text(p.student_work / "profile", name + "\n")
+    return name
+
+
+def resolve_student(student: str = "", p: Paths | None = None) -> str:
+    """The name given, else the one in the profile, else "" (nothing is saved until a name is set)."""
+    if str(student).strip():
+        return check_student(student)
+    return read_profile(p)
+
+
+def student_folder(student: str, p: Paths | None = None) -> Path:
+    """``<root>/student_work/<student>/``."""
+    p = p or paths()
+    return p.student_work / check_student(student)
+
+
+def student_file(student: str, p: Paths | None = None) -> Path:
+    """Where a student's coding is kept: ``student_work/<student>/coding.csv`` (git-ignored)."""
+    return student_folder(student, p) / "coding.csv"
+
+
+def adopt_earlier_coding(student: str, p: Paths | None = None) -> Path | None:
+    """Copy an earlier version's ``student_work/<student>.csv`` to ``<student>/coding.csv`` (once; the old file stays).
+
+    Returns the new path when something was copied, else None.
+    """
+    p = p or paths()
+    old, new = p.student_work / f"{check_student(student)}.csv", student_file(student, p)
+    if not old.is_file() or new.exists():
+        return None
+    write_text(new, old.read_text(encoding="utf-8", errors="strict"))
+    return new
+
+
+def list_students(folder: Path) -> list[str]:
+    """Names of the student folders in a folder of student work (sorted)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(d.name for d in folder.iterdir() if d.is_dir() and STUDENT_NAME.match(d.name)
+                  and d.name.lower() not in RESERVED)
+
+
+# ------------------------------------------------------------------ coded passages
+def codable_themes(codebook: pd.DataFrame) -> pd.DataFrame:
+    """The study's themes a passage may be coded to, in codebook order (1.1 before 1.2 before 3.1.1)."""
+    cb = codebook[codebook["codable"].astype(bool)]
+    return cb.sort_values("id", key=lambda c: c.map(theme_key)).reset_index(drop=True)
+
+
+def empty_coding() -> pd.DataFrame:
+    """A coding table with no rows and the columns of ``coding.csv``."""
+    return pd.DataFrame({c: pd.Series(dtype=int if c in INT_COLUMNS else object) for c in CODING_COLUMNS})
+
+
+def new_segment(study: Study, participant: str, start: int, end: int, theme_id: str | None = None, *,
+                descriptive: str = "", linguistic: str = "", conceptual: str = "", statement: str = "",
+                analyst: str = "student") -> dict:
+    """One coded passage as a row of ``coding.csv`` (its ``segment_id`` is given by :func:`add_segment`).
+
+    Students work bottom-up, so ``theme_id`` is normally empty: their own themes
+    are named later, from their statements (:func:`save_pet`).
+    """
+    check_participant(study, participant)
+    text = study.transcripts[participant]
+    if not 0 <= start < end <= len(text):
+        raise TutorialError(f"span {start}-{end} is outside transcript {participant} (0-{len(text)} characters). "
+                            "fix: choose the passage by its line numbers")
+    theme = str(theme_id or "").strip()
+    if theme and theme not in set(codable_themes(study.codebook)["id"]):
+        raise TutorialError(f"theme {theme!r} is not a codable theme of the codebook. fix: leave it empty and "
+                            "name your own themes from your statements in T4")
+    return {
+        "segment_id": "", "participant_id": participant, "start": int(start), "end": int(end),
+        "excerpt": text[start:end], "theme_id": theme,
+        "note_descriptive": descriptive.strip(), "note_linguistic": linguistic.strip(),
+        "note_conceptual": conceptual.strip(), "experiential_statement": " ".join(statement.split()),
+        "analyst": analyst, "coding_round": 1,
+    }
+
+
+def next_segment_id(coding: pd.DataFrame, participant: str) -> str:
+    """The next free id for a student's passage: ``P01-U01``, ``P01-U02``, ... (U for 'yours').
+
+    Examples
+    --------
+    >>> next_segment_id(pd.DataFrame({"segment_id": ["P01-U01", "P01-U04", "P02-U09"]}), "P01")
+    'P01-U05'
+    """
+    pattern = re.compile(rf"^{re.escape(participant)}-U(\d+)$")
+    used = [int(m.group(1)) for m in map(pattern.match, coding["segment_id"].astype(str)) if m]
+    return f"{participant}-U{max(used, default=0) + 1:02d}"
+
+
+def _ordered(coding: pd.DataFrame) -> pd.DataFrame:
+    return coding.sort_values(["participant_id", "start", "end", "segment_id"]).reset_index(drop=True)[CODING_COLUMNS]
+
+
+def add_segment(coding: pd.DataFrame, segment: dict) -> tuple[pd.DataFrame, str]:
+    """Add a passage, or update it when the same span of the same transcript is already coded.
+
+    Returns the new table and the passage's segment id.
+    """
+    same = (coding["participant_id"] == segment["participant_id"]) & (coding["start"] == segment["start"]) \
+        & (coding["end"] == segment["end"])
+    row = dict(segment)
+    if same.any():
+        row["segment_id"] = str(coding.loc[same, "segment_id"].iloc[0])
+        coding = coding[~same]
+    else:
+        row["segment_id"] = next_segment_id(coding, segment["participant_id"])
+    out = pd.concat([coding, pd.DataFrame([row], columns=CODING_COLUMNS)], ignore_index=True)
+    for col in INT_COLUMNS:
+        out[col] = out[col].astype(int)
+    return _ordered(out), row["segment_id"]
+
+
+def remove_segment(coding: pd.DataFrame, segment_id: str) -> pd.DataFrame:
+    """The table without one passage; an unknown id is an error."""
+    if segment_id not in set(coding["segment_id"]):
+        raise TutorialError(f"no passage {segment_id!r} in your coding. fix: choose one of "
+                            f"{', '.join(coding['segment_id']) or '(none yet)'}")
+    return _ordered(coding[coding["segment_id"] != segment_id])
+
+
+def save_student_coding(path: Path, coding: pd.DataFrame) -> Path:
+    """Write a student's coding atomically (a reader never sees half a file)."""
+    return write_text(Path(path), _ordered(coding).to_csv(index=False, lineterminator="\n"))
+
+
+def _aside(path: Path) -> str:
+    return f"move the file aside (rename it to {path.stem}.broken{path.suffix}) to start a fresh file at your next save"
+
+
+def load_student_coding(path: Path, study: Study) -> pd.DataFrame:
+    """A student's saved coding, checked row by row against the transcripts and the codebook.
+
+    A missing file is an empty coding (nothing saved yet). A file that cannot be
+    used raises :class:`StudentWorkError` naming the file, the row and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return empty_coding()
+    name, aside = str(path), _aside(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise StudentWorkError([Problem(name, "is not UTF-8 text.", f"re-save it as UTF-8 in a text editor, or {aside}")],
+                               "Your saved coding cannot be read") from None
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise StudentWorkError([Problem(name, f"is not a readable CSV table ({str(err).strip()}).",
+                                        f"repair it in a text editor, or {aside}")],
+                               "Your saved coding cannot be read") from None
+    missing = [c for c in CODING_COLUMNS if c not in df.columns]
+    if missing:
+        raise StudentWorkError([Problem(name, f"lacks the column(s) {', '.join(missing)} (expected the columns of "
+                                        f"coding.csv: {', '.join(CODING_COLUMNS)}).",
+                                        f"restore the header line, or {aside}")],
+                               "Your saved coding cannot be read")
+    problems: list[Problem] = []
+    codable = set(codable_themes(study.codebook)["id"])
+    fix_row = f"correct this row in a text editor or delete it, or {aside}"
+    seen: set[str] = set()
+    for i, row in enumerate(df.itertuples(index=False), start=1):
+        if row.segment_id in seen:
+            problems.append(Problem(name, f"segment id {row.segment_id!r} appears twice.", fix_row, row=i,
+                                    column="segment_id"))
+        seen.add(row.segment_id)
+        bad_int = [c for c in INT_COLUMNS if not str(getattr(row, c)).strip().isdigit()]
+        if bad_int:
+            problems.append(Problem(name, f"{', '.join(bad_int)} must be whole numbers, found "
+                                    f"{', '.join(repr(getattr(row, c)) for c in bad_int)}.", fix_row, row=i,
+                                    column=bad_int[0]))
+            continue
+        if row.participant_id not in study.transcripts:
+            problems.append(Problem(name, f"participant {row.participant_id!r} is not in the study.", fix_row,
+                                    row=i, column="participant_id"))
+            continue
+        if row.theme_id and row.theme_id not in codable:
+            problems.append(Problem(name, f"theme {row.theme_id!r} is not a codable theme of the codebook.",
+                                    fix_row, row=i, column="theme_id"))
+        transcript = study.transcripts[row.participant_id]
+        start, end = int(row.start), int(row.end)
+        if not 0 <= start < end <= len(transcript):
+            problems.append(Problem(name, f"span {start}-{end} lies outside transcript {row.participant_id} "
+                                    f"(0-{len(transcript)} characters).", fix_row, row=i, column="end"))
+        elif transcript[start:end] != row.excerpt:
+            problems.append(Problem(name, f"the excerpt no longer matches transcript {row.participant_id} at "
+                                    f"{start}-{end} (has the transcript or the file been edited?).", fix_row,
+                                    row=i, column="excerpt"))
+    if problems:
+        raise StudentWorkError(problems, "Your saved coding cannot be read")
+    for col in INT_COLUMNS:
+        df[col] = df[col].astype(int)
+    return _ordered(df)
+
+
+# ------------------------------------------------------------------ JSON files: themes and answers
+def _read_json(path: Path, default: Any, kind: type) -> Any:
+    if not path.is_file():
+        return default
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise StudentWorkError([Problem(str(path), f"is not readable JSON ({err}).",
+                                        f"repair it in a text editor, or {_aside(path)}")],
+                               "Your saved work cannot be read") from None
+    if not isinstance(value, kind):
+        raise StudentWorkError([Problem(str(path), f"holds a {type(value).__name__}, not a {kind.__name__}.",
+                                        _aside(path))], "Your saved work cannot be read")
+    return value
+
+
+def _write_json(path: Path, value: Any) -> Path:
+    return write_text(path, json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def _clean_name(name: str, what: str) -> str:
+    clean = " ".join(str(name).split())
+    if not clean:
+        raise TutorialError(f"your {what} has no name. fix: type a short name in your own words, for example "
+                            "\"Kindness has to be earned\"")
+    if len(clean) > 120:
+        raise TutorialError(f"the {what} name has {len(clean)} characters. fix: shorten it to a phrase (under 120)")
+    return clean
+
+
+def load_pets(student: str, p: Paths | None = None) -> dict[str, list[dict]]:
+    """A student's personal experiential themes: ``{participant: [{"name": ..., "segments": [...]}, ...]}``."""
+    path = student_folder(student, p) / "pets.json"
+    pets = _read_json(path, {}, dict)
+    for pid, themes in pets.items():
+        if not isinstance(themes, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str)
+                                                   and isinstance(t.get("segments"), list) for t in themes):
+            raise StudentWorkError([Problem(str(path), f"the entry for {pid!r} is not a list of themes with a name "
+                                            "and segments.", _aside(path))], "Your saved work cannot be read")
+    return pets
+
+
+def save_pet(student: str, study: Study, participant: str, name: str, segment_ids: list[str],
+             p: Paths | None = None) -> dict:
+    """Save (or replace, by name) one of the student's personal experiential themes for one case.
+
+    The theme gathers the student's own passages of that case (``P01-U03``, ...),
+    each of which must carry an experiential statement.
+    """
+    check_participant(study, participant)
+    name = _clean_name(name, "theme")
+    coding = load_student_coding(student_file(student, p), study)
+    mine = coding[coding["participant_id"] == participant]
+    statements = dict(zip(mine["segment_id"], mine["experiential_statement"]))
+    ids = list(dict.fromkeys(str(i).strip() for i in segment_ids if str(i).strip()))
+    if not ids:
+        raise TutorialError(f"the theme {name!r} gathers no statements. fix: tick at least one of your statements "
+                            f"of {participant}")
+    unknown = [i for i in ids if i not in statements]
+    if unknown:
+        raise TutorialError(f"{', '.join(unknown)} {'is not one' if len(unknown) == 1 else 'are not'} of your "
+                            f"passages of {participant}. fix: use ids from your statements table "
+                            f"({', '.join(statements) or 'none yet: code passages in T1-T3 first'})")
+    bare = [i for i in ids if not statements[i]]
+    if bare:
+        raise TutorialError(f"{', '.join(bare)} {'has' if len(bare) == 1 else 'have'} no experiential statement yet. "
+                            "fix: write the statement in the workspace first (T3), then cluster it")
+    pets = load_pets(student, p)
+    themes = [t for t in pets.get(participant, []) if t["name"].casefold() != name.casefold()]
+    theme = {"name": name, "segments": ids}
+    pets[participant] = [*themes, theme]
+    _write_json(student_folder(student, p) / "pets.json", pets)
+    return theme
+
+
+def remove_pet(student: str, participant: str, name: str, p: Paths | None = None) -> None:
+    """Remove one personal experiential theme (by name)."""
+    pets = load_pets(student, p)
+    themes = pets.get(participant, [])
+    keep = [t for t in themes if t["name"].casefold() != str(name).strip().casefold()]
+    if len(keep) == len(themes):
+        raise TutorialError(f"you have no theme {name!r} for {participant}. fix: choose one of "
+                            f"{', '.join(t['name'] for t in themes) or '(none yet)'}")
+    pets[participant] = keep
+    _write_json(student_folder(student, p) / "pets.json", pets)
+
+
+def load_groups(student: str, p: Paths | None = None) -> list[dict]:
+    """A student's group experiential themes: ``[{"name": ..., "pets": [[participant, pet name], ...]}]``."""
+    path = student_folder(student, p) / "groups.json"
+    groups = _read_json(path, [], list)
+    for g in groups:
+        if not (isinstance(g, dict) and isinstance(g.get("name"), str) and isinstance(g.get("pets"), list)):
+            raise StudentWorkError([Problem(str(path), "an entry is not a group theme with a name and pets.",
+                                            _aside(path))], "Your saved work cannot be read")
+    return groups
+
+
+def save_group(student: str, name: str, pets: list[tuple[str, str]], p: Paths | None = None) -> dict:
+    """Save (or replace, by name) a group experiential theme built from PETs of at least two cases."""
+    name = _clean_name(name, "group theme")
+    own = load_pets(student, p)
+    chosen = list(dict.fromkeys((str(pid), str(pet)) for pid, pet in pets))
+    unknown = [f"{pid}: {pet}" for pid, pet in chosen if pet not in {t["name"] for t in own.get(pid, [])}]
+    if unknown:
+        raise TutorialError(f"{'; '.join(unknown)} {'is not one' if len(unknown) == 1 else 'are not'} of your "
+                            "personal experiential themes. fix: name your themes per case in T4 and T5 first")
+    cases = {pid for pid, _ in chosen}
+    if len(cases) < 2:
+        raise TutorialError(f"the group theme {name!r} draws on {len(cases)} case. fix: a group theme gathers "
+                            "personal themes from at least two cases; tick themes of another case too")
+    groups = [g for g in load_groups(student, p) if g["name"].casefold() != name.casefold()]
+    group = {"name": name, "pets": [list(x) for x in sorted(chosen)]}
+    _write_json(student_folder(student, p) / "groups.json", [*groups, group])
+    return group
+
+
+def remove_group(student: str, name: str, p: Paths | None = None) -> None:
+    """Remove one group experiential theme (by name)."""
+    groups = load_groups(student, p)
+    keep = [g for g in groups if g["name"].casefold() != str(name).strip().casefold()]
+    if len(keep) == len(groups):
+        raise TutorialError(f"you have no group theme {name!r}. fix: choose one of "
+                            f"{', '.join(g['name'] for g in groups) or '(none yet)'}")
+    _write_json(student_folder(student, p) / "groups.json", keep)
+
+
+def load_answers(student: str, p: Paths | None = None) -> dict[str, dict]:
+    """A student's saved exercise answers and memos: ``{"T5": {"memo": "..."}, ...}``."""
+    return _read_json(student_folder(student, p) / "answers.json", {}, dict)
+
+
+def save_answer(student: str, tutorial: str, key: str, value: Any, p: Paths | None = None) -> Path:
+    """Keep one answer (text, a list of ids, ...) of one tutorial in ``answers.json``."""
+    answers = load_answers(student, p)
+    answers.setdefault(tutorial, {})[key] = value
+    return _write_json(student_folder(student, p) / "answers.json", answers)
