@@ -143,10 +143,12 @@ $(OUT)/notebooks/%.html: $(EXEC)/%.ipynb | $(STAMP)
 	$(VENV)/bin/pandoc $< -f ipynb -t html5 -s --embed-resources --metadata title=$* -o $@.tmp
 	@mv $@.tmp $@
 
-MS_IN := manuscript/template.md manuscript/references.bib $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT) $(NB_HTML)
-MS_OUT := $(OUT)/manuscript.docx $(OUT)/manuscript.pdf $(OUT)/manuscript.html $(OUT)/coreq_checklist.md $(OUT)/provenance.csv
+MS_IN := manuscript/template.md manuscript/references.bib $(wildcard manuscript/*.lua) CITATION.cff \
+         $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT) $(NB_HTML)
+MS_OUT := $(OUT)/manuscript.docx $(OUT)/manuscript.pdf $(OUT)/manuscript.html $(OUT)/manuscript.jats.xml \
+          $(OUT)/coreq_checklist.md $(OUT)/provenance.csv
 
-manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML), COREQ checklist and provenance table
+manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML, JATS XML), COREQ checklist and provenance table
 
 $(MS_OUT) &: $(MS_IN) $(SRC) $(TRANSCRIPTS) | $(VALID)
 	$(RUN) manuscript

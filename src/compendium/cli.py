@@ -15,12 +15,13 @@ __all__ = ["main"]
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from . import anonymise, validate
+    from . import anonymise, markup, validate
     from .files import write_json
 
     started = time.perf_counter()
     summary = validate.validate()
     print(f"validate: data/synthetic is valid ({summary['transcripts']} transcripts, {summary['themes']} themes)")
+    print(f"validate: no markup in {markup.check_inputs()} text cells (data text stays text in the manuscript)")
     checked = anonymise.audit()
     print(f"anonymisation gate: no direct identifiers in {checked} input files")
     if args.report:
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=_run)
     s = sub.add_parser("manuscript", help="render the manuscript, COREQ checklist and provenance")
-    s.add_argument("--formats", nargs="*", default=["docx", "html", "pdf"])
+    s.add_argument("--formats", nargs="*", default=["docx", "html", "pdf", "jats"])
     s.set_defaults(func=_manuscript)
     s = sub.add_parser("canonical", help="check (or --fix) the canonical form of the source notebooks")
     s.add_argument("--fix", action="store_true")
