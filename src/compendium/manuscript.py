@@ -282,9 +282,9 @@ class ThemeView:
         """One computed sentence on who shares the theme and who does not."""
         names = text.listing(self.voiced_by)
         if not self.not_voiced_by:
-            return f"Every clinician spoke to this theme ({markup.escape(names)})."
+            return f"All {text.number_word(self.n)} clinicians spoke to this theme ({markup.escape(names)})."
         silent = text.listing(self.not_voiced_by)
-        return (f"{text.of_the(self.present, self.n, 'clinician', start=True)} spoke to it "
+        return (f"{text.of_the(self.present, self.n, 'clinician', start=True)} spoke to this theme "
                 f"({markup.escape(names)}); {markup.escape(silent)} did not.")
 
 
@@ -433,7 +433,8 @@ def reference_docx(target: Path) -> Path:
             fmt.space_before = Pt(0)
             fmt.space_after = Pt(0)
             if name.startswith("Heading") or name == "Title":
-                style.font.bold = True
+                # APA-like levels; minor themes (level 4) italic and not bold, visibly subordinate.
+                style.font.bold = name != "Heading 4"
                 style.font.italic = name in ("Heading 3", "Heading 4")
             if name in ("Heading 1", "Title"):
                 fmt.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -533,7 +534,7 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     # Paths relative to the root: pandoc records them in the DOCX's properties, and absolute
     # ones would make the bytes depend on where the compendium was cloned.
     rel = lambda path: os.path.relpath(path, p.root)  # noqa: E731
-    guard = _filters(p, "guard.lua")
+    guard = _filters(p, "guard.lua", "tablenote.lua")
     after = _filters(p, "apa.lua")
     common = ["--sandbox", *guard, "--citeproc", "--csl", rel(csl), "--bibliography", rel(p.bibliography),
               "-M", "link-citations=true", *after]
@@ -570,7 +571,8 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         typ = typ_root / "manuscript.typ"
         _run_pandoc([rel(typ_md_path), "-f", "markdown", "-t", "typst", "-s", "-V", "papersize=a4",
                      "-V", "fontsize=11pt", "--columns=160",  # narrow tables keep their natural column widths
-                     "--include-in-header", rel(TEMPLATES / "typst-header.typ"), *common, "-o", rel(typ)],
+                     "--include-in-header", rel(TEMPLATES / "typst-header.typ"), *common,
+                     *_filters(p, "typst.lua"), "-o", rel(typ)],
                     cwd=p.root)
         staged["pdf"] = stage / "manuscript.pdf"
         _typst(typ, staged["pdf"], typ_root, p)
