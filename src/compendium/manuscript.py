@@ -200,7 +200,7 @@ def short_phrase(excerpt: str, low: int = 5, high: int = 16) -> str:
     """A short verbatim piece of an excerpt to embed in a sentence: its shortest sentence of
     ``low`` to ``high`` words, else its first clause of that length, else its first ``high`` words.
 
-    >>> short_phrase("Yes. It felt like leaving her post for good. And that was that, really, for years.")
+    >>> short_phrase("Yes. It felt like leaving her post for good. And then, for years and years, I just carried on.")
     'It felt like leaving her post for good.'
     """
     text = " ".join(str(excerpt).split())

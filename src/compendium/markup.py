@@ -36,6 +36,8 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
     ("an HTML character reference", re.compile(r"&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")),
     ("a Markdown image or link", re.compile(r"!\[|\]\(|\]\[|\]\{")),
     ("a citation key", re.compile(r"(?<![\w.+-])@[\w{]")),
+    ("a Markdown footnote", re.compile(r"\^\[|\[\^")),
+    ("a Markdown example-list marker", re.compile(r"\(@")),
     ("TeX or LaTeX math ($$)", re.compile(r"\$\$")),
     ("TeX math ($...$)", re.compile(r"\$(?=[^\s\d$])[^$\n]*[^\s$]\$(?!\d)")),
     ("a TeX command", re.compile(r"\\[A-Za-z]+|\\[\[\](){}]")),
@@ -76,6 +78,10 @@ def find_markup(text: str) -> list[tuple[str, str]]:
         if match:
             found.append((name, match.group(0)[:40]))
     return found
+
+
+def _describe(found: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{rule} {match!r}" for rule, match in found)
 
 
 def _csv_cells(path: Path) -> list[tuple[int, int, str, str, str]]:
@@ -132,14 +138,16 @@ def check_inputs(p: Paths | None = None) -> int:
         rel = path.relative_to(p.root)
         for number, line, column, key, value in _csv_cells(path):
             checked += 1
-            for rule, match in find_markup(value):
-                problems.append(f"{rel}, row {number} ({key}, line {line}), column {column}: {rule} {match!r}")
+            found = find_markup(value)
+            if found:
+                problems.append(f"{rel}, row {number} ({key}, line {line}), column {column}: {_describe(found)}")
     if p.codebook.is_file():
         rel = p.codebook.relative_to(p.root)
         for theme, line, field, value in _yaml_cells(p.codebook):
             checked += 1
-            for rule, match in find_markup(value):
-                problems.append(f"{rel}, line {line} (theme {theme}), field {field}: {rule} {match!r}")
+            found = find_markup(value)
+            if found:
+                problems.append(f"{rel}, line {line} (theme {theme}), field {field}: {_describe(found)}")
     if problems:
         shown = "\n    ".join(problems[:20]) + (f"\n    ... and {len(problems) - 20} more" if len(problems) > 20 else "")
         raise MarkupError(
