@@ -32,7 +32,8 @@ SECTIONS = ["How the clinicians understood self-compassion", "Discussion", "Stre
 
 
 def squash(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace runs as one space, curly quotes as straight ones (pandoc's smart typography)."""
+    return " ".join(text.translate(str.maketrans("‘’“”", "''\"\"")).split())
 
 
 def codebook(p: Paths) -> list[dict]:
