@@ -196,6 +196,8 @@ def test_no_pdf_page_before_the_last_is_more_than_a_third_empty(built_copy: Path
     assert len(pages) > 5
     for page in pages[:-1]:
         pixels = matplotlib.image.imread(str(page))
+        if pixels.ndim == 3:  # grey + alpha, or RGB(A): keep the first channel
+            pixels = pixels[..., 0]
         height = pixels.shape[0]
         margin = round(height * 90 / 842)  # typst's default 1.25 in margins on A4
         area = pixels[margin:height - margin]
