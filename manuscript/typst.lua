@@ -19,4 +19,12 @@ local function escape_start(block)
   end
 end
 
-return { { Plain = escape_start, Para = escape_start } }
+-- Floating tables and figures must not drift past the reference list: place every
+-- pending float before the "References" heading.
+local function flush_before_references(el)
+  if el.level == 1 and pandoc.utils.stringify(el) == "References" then
+    return { pandoc.RawBlock("typst", "#place.flush()"), el }
+  end
+end
+
+return { { Plain = escape_start, Para = escape_start, Header = flush_before_references } }
