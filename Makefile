@@ -169,10 +169,12 @@ $(MSOUT)/notebooks/%.html: $(EXEC)/%.ipynb | $(STAMP)
 	$(VENV)/bin/pandoc $< -f ipynb -t html5 -s --embed-resources --metadata title=$* -o $@.tmp
 	@mv $@.tmp $@
 
-MS_IN := manuscript/template.md manuscript/references.bib $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT) $(NB_HTML)
-MS_OUT := $(MSOUT)/manuscript.docx $(MSOUT)/manuscript.pdf $(MSOUT)/manuscript.html $(MSOUT)/coreq_checklist.md $(MSOUT)/provenance.csv
+MS_IN := manuscript/template.md manuscript/references.bib $(wildcard manuscript/*.lua) CITATION.cff \
+         $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT) $(NB_HTML)
+MS_OUT := $(MSOUT)/manuscript.docx $(MSOUT)/manuscript.pdf $(MSOUT)/manuscript.html $(MSOUT)/manuscript.jats.xml \
+          $(MSOUT)/coreq_checklist.md $(MSOUT)/provenance.csv
 
-manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML), COREQ checklist and provenance table
+manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML, JATS XML), COREQ checklist and provenance table
 
 $(MS_OUT) &: $(MS_IN) $(SRC) $(TRANSCRIPTS) $(SOURCE_STAMP) | $(VALID)
 	$(RUN) manuscript

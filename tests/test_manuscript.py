@@ -130,7 +130,8 @@ def test_docx_table1_is_a_word_table_with_the_pseudonyms_in_order(built_copy: Pa
     rows = table_rows(docx.tables[0])
     header = pd.read_csv(built_copy.tables / "table1_sample.csv", nrows=0).columns.tolist()
     assert rows[0] == header
-    assert [r[0] for r in rows[1:]] == expected  # Jennifer, Lauren, Amy, ... Eric
+    assert rows[-1][0].startswith("Note. ACT = "), "the abbreviations note is not the table's last row"
+    assert [r[0] for r in rows[1:-1]] == expected  # Jennifer, Lauren, Amy, ... Eric
 
 
 def test_docx_table2_has_three_levels_of_themes(docx: Docx) -> None:
@@ -193,13 +194,15 @@ def test_html_loads_nothing_from_outside(html_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- citations
-def test_citations_render_in_apa_style(html_path: Path, docx: Docx) -> None:
-    cited = re.compile(r"\(Pietkiewicz & Smith, 2014\)|Pietkiewicz (?:&|and) Smith \(2014\)")
+def test_citations_render_in_apa_style(html_path: Path, docx: Docx, pdf_path: Path) -> None:
+    cited = re.compile(r"Pietkiewicz and Smith \(2014\)")  # APA 7: narrative citations join authors with "and"
     reference = "Pietkiewicz, I., & Smith, J. A. (2014)"
     html = html_text(html_path)
     assert cited.search(html), "no APA in-text citation of Pietkiewicz and Smith (2014) in the HTML"
     assert reference in html.split("References")[-1]
     assert cited.search(docx_text(docx))
+    assert "Pietkiewicz & Smith (2014)" not in html + docx_text(docx)
+    assert cited.search(squash(" ".join(pdf_pages(pdf_path)))), "PDF: no narrative citation with 'and'"
     heading = next(i for i, p in enumerate(docx.paragraphs) if p.style.name == "Heading 1" and p.text == "References")
     assert any(p.text.startswith(reference) for p in docx.paragraphs[heading + 1:]), \
         "the reference is not in the DOCX reference list"
@@ -216,7 +219,7 @@ def test_numbers_in_the_text_come_from_the_values_file(built_copy: Paths, descri
     # ... and the text says exactly what the values file says.
     expected = [f"{number_word(descriptives['n']).capitalize()} Australian clinicians",
                 f"sample comprised {number_word(descriptives['n'])} clinicians",
-                f"{d['min']} to {d['max']} minutes", f"mean {d['mean']}"]
+                f"{d['min']} to {d['max']} minutes", f"M = {d['mean']:.1f}", f"SD = {d['sd']:.1f}"]
     for name, text in (("HTML", html_text(html_path)), ("DOCX", docx_text(docx)),
                        ("PDF", squash(" ".join(pdf_pages(pdf_path))))):
         missing = [e for e in expected if e not in text]
@@ -244,9 +247,9 @@ def test_a_changed_duration_reaches_the_text(clone_built: Clone, run_make: Runne
     for name, text in (("HTML", html_text(p.output / "manuscript.html")),
                        ("DOCX", docx_text(Document(str(p.output / "manuscript.docx"))))):
         assert new_range in text, f"{name}: {new_range!r} not found"
-        assert f"mean {new_mean}" in text, f"{name}: new mean {new_mean} not found"
+        assert f"M = {new_mean:.1f}" in text, f"{name}: new mean {new_mean} not found"
         assert f"{new.min()} to {old_max} minutes" not in text, f"{name}: the old range is still there"
-        assert str(old_mean) not in text, f"{name}: the old mean {old_mean} is still there"
+        assert f"M = {old_mean:.1f}" not in text, f"{name}: the old mean {old_mean} is still there"
 
 
 # ---------------------------------------------------------------- quote integrity

@@ -20,7 +20,8 @@ import sys
 
 import pytest
 
-from compendium.data import Study, line_span, load_study
+from compendium.data import Study, load_study
+from compendium.transcripts import line_span
 from compendium.paths import paths
 from compendium.teaching import exercises as x
 from compendium.themes import quote_bank

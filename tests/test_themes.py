@@ -10,7 +10,7 @@ import pytest
 
 from compendium import themes
 from compendium.errors import CompendiumError
-from compendium.themes import (QUOTE_RULE, check_threshold, convergence, quote_bank, recurrence,
+from compendium.themes import (QUOTE_RULE, quote_rule, check_threshold, convergence, quote_bank, recurrence,
                                recurrence_summary, table2, theme_counts, theme_key)
 
 T2_COLUMNS = ["Superordinate theme", "Subordinate theme", "Minor theme"]
@@ -388,11 +388,32 @@ def test_quote_bank_equal_limits_allowed() -> None:
     assert bank["segment_id"].tolist() == ["P02-S03"]
 
 
-def test_quote_rule_text_names_the_settings() -> None:
-    text = QUOTE_RULE.format(per_theme=2, min_words=15, max_words=90)
-    assert "first 2 participants" in text
+def test_quote_rule_text_names_the_settings_in_words() -> None:
+    text = quote_rule(3, 15, 90)
+    assert "first three clinicians" in text
     assert "15 to 90 words" in text
-    assert "ties by participant id" in text and "ties by segment id" in text
+    assert "2" not in text.replace("Table 2", "")  # no stray digits for counts below 10
+    assert "participant id" not in text and "segment id" not in text
+
+
+def test_quote_bank_spreads_quotations_across_clinicians() -> None:
+    """P01 has the most passages in every theme, yet after one quotation the others come first."""
+    rows = []
+    for t in ("1.1", "1.2", "2.1", "2.2"):
+        rows += [("P01", t, f"P01-{t}-{k}", words(5, "a")) for k in range(3)]
+        rows += [(pid, t, f"{pid}-{t}", words(4, "b")) for pid in ("P02", "P03", "P04")]
+    cases = pd.DataFrame(rows, columns=["participant_id", "theme_id", "segment_id", "excerpt"])
+    cases["pseudonym"] = cases["participant_id"]
+    cases["theme_label"] = "label"
+    cases["line_start"] = cases["line_end"] = 1
+    people = pd.DataFrame({"participant_id": ["P01", "P02", "P03", "P04"], "qualification": ["q"] * 4})
+    bank = quote_bank(cases, people, per_theme=2, min_words=3, max_words=6)
+    for _, theme in bank.groupby("theme_id"):
+        assert theme["participant_id"].is_unique
+    supplied = bank["participant_id"].value_counts()
+    assert supplied.to_dict() == {"P01": 2, "P02": 2, "P03": 2, "P04": 2}
+    assert bank.loc[bank["theme_id"] == "1.1", "participant_id"].tolist() == ["P01", "P02"]
+    assert bank.loc[bank["theme_id"] == "1.2", "participant_id"].tolist() == ["P03", "P04"]
 
 
 def test_module_exports() -> None:

@@ -468,7 +468,8 @@ def test_t6_groups_and_recurrence(study: Study, root: Paths) -> None:
 def test_t7_quotes_and_paragraph(study: Study, root: Paths) -> None:
     assert x.quote_reference(study, "P01-S02").endswith("walking out on her mother.\" (Jennifer, line 14)")
     answer = x.answer_quotes(study, "3.1.2")
-    assert answer.startswith("The quote rule picks P01-S09, P04-S07 (Jennifer, Susan).")
+    # Clinicians who already supplied quotations to earlier themes come last, so the rule turns to other voices.
+    assert answer.startswith("The quote rule picks P04-S07, P06-S08 (Susan, Nicole).")
     assert x.feedback_quotes("", study, "3.1.2") == x.NOT_YET
     assert "All from one clinician" in x.feedback_quotes("P01-S08, p1-s9", study, "3.1.2")
     fb = x.feedback_quotes(["P01-S02", "P99-S01"], study, "3.1.2")

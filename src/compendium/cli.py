@@ -15,12 +15,13 @@ __all__ = ["main"]
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from . import anonymise, study, validate
+    from . import anonymise, markup, study, validate
     from .files import write_json
 
     started = time.perf_counter()
     summary = validate.validate()
     print(f"validate: {paths().shown(paths().data)} is valid ({summary['transcripts']} transcripts, {summary['themes']} themes)")
+    print(f"validate: no markup in {markup.check_inputs()} text cells (data text stays text in the manuscript)")
     print(study.check_study(paths()))  # consent flags, declared kind; restricted: fingerprints for the pre-commit guard
     if paths().restricted:  # real transcripts hold identifiers; the gate that must pass is make share's
         checked = study.report_gate(paths())
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="write non-default results over the pipeline's outputs (the step is then marked out of date)")
     s.set_defaults(func=_run)
     s = sub.add_parser("manuscript", help="render the manuscript, COREQ checklist and provenance")
-    s.add_argument("--formats", nargs="*", default=["docx", "html", "pdf"])
+    s.add_argument("--formats", nargs="*", default=["docx", "html", "pdf", "jats"])
     s.set_defaults(func=_manuscript)
     s = sub.add_parser("canonical", help="check (or --fix) the canonical form of the source notebooks")
     s.add_argument("--fix", action="store_true")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import text
 from .errors import CompendiumError
 
 __all__ = ["table1", "duration_stats", "aggregate_counts", "suppress_small", "check_small_group_threshold", "sample_values",
@@ -33,12 +34,9 @@ PUBLIC = {
     "years_with_population": "Years with population",
     "interview_mode": "Interview mode",
 }
-WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
-
-
 def number_word(n: int) -> str:
-    """APA style: words below 10, digits from 10 (``number_word(5) == 'five'``)."""
-    return WORDS[n] if 0 <= n < 10 else str(n)
+    """APA style: words below 10, digits from 10 (``number_word(5) == 'five'``); see :mod:`compendium.text`."""
+    return text.number_word(n)
 
 
 def table1(participants: pd.DataFrame) -> pd.DataFrame:

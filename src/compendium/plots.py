@@ -4,8 +4,12 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg", force=False)
+import textwrap  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 
 __all__ = ["recurrence_heatmap", "durations_figure", "STYLE"]
 
@@ -20,21 +24,34 @@ STYLE = {
 
 
 def recurrence_heatmap(counts: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
-    """Themes (rows) x participants (columns); cell = number of coded segments."""
+    """Themes (rows) x participants (columns); cell = number of coded segments.
+
+    Counts are whole numbers, so the colour scale is discrete: one colour per count from 0 to
+    the largest, and a legend with one tick per count. Long theme labels wrap onto a second
+    line instead of being cut.
+    """
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        rows = [textwrap.fill(f"{t} {labels[t]}", width=38) for t in counts.index]
+        lines = sum(r.count("\n") + 1 for r in rows)
+        fig, ax = plt.subplots(figsize=(7.5, 1.6 + 0.24 * lines))
         data = counts.to_numpy()
-        image = ax.imshow(data, cmap="Blues", aspect="auto", vmin=0)
+        top = max(int(data.max()), 1)
+        colours = plt.get_cmap("Blues")(np.linspace(0.0, 0.85, top + 1))
+        colours[0] = (0.97, 0.97, 0.97, 1.0)  # absent: near white, distinct from one segment
+        cmap = ListedColormap(colours)
+        norm = BoundaryNorm(np.arange(-0.5, top + 1.5), cmap.N)
+        image = ax.imshow(data, cmap=cmap, norm=norm, aspect="auto")
         ax.set_xticks(range(counts.shape[1]), counts.columns, rotation=30, ha="right")
-        ax.set_yticks(range(counts.shape[0]), [f"{t} {labels[t]}"[:48] for t in counts.index])
+        ax.set_yticks(range(counts.shape[0]), rows)
         for i in range(data.shape[0]):
             for j in range(data.shape[1]):
                 value = int(data[i, j])
                 ax.text(j, i, str(value) if value else "-", ha="center", va="center", fontsize=8,
-                        color="white" if value > data.max() / 2 else "black")
+                        color="white" if value > top / 2 else "black")
         ax.set_xlabel("Participant (pseudonym)")
         ax.set_title("Coded segments per theme and participant")
-        fig.colorbar(image, ax=ax, label="Segments", shrink=0.8)
+        bar = fig.colorbar(image, ax=ax, label="Segments", shrink=0.8, ticks=range(top + 1))
+        bar.ax.tick_params(length=0)
         fig.tight_layout()
     return fig
 
@@ -46,8 +63,10 @@ def durations_figure(minutes: pd.Series, mean: float) -> plt.Figure:
         values = sorted(int(m) for m in minutes)
         ax.plot(range(1, len(values) + 1), values, "o", color="#1f4e79")
         ax.axhline(mean, color="#999999", linestyle="--", linewidth=1)
-        ax.text(len(values) + 0.4, mean, f"mean {mean:g}", va="center", fontsize=8, color="#555555")
-        ax.set_xlim(0.5, len(values) + 1.8)
+        # The label sits just above the dashed line, clear of it and of the dots.
+        ax.annotate(f"$M$ = {mean:.1f} min", xy=(len(values) + 0.55, mean), xytext=(0, 4),
+                    textcoords="offset points", ha="left", va="bottom", fontsize=8, color="#333333")
+        ax.set_xlim(0.5, len(values) + 2.6)
         ax.set_xticks(range(1, len(values) + 1))
         ax.set_xlabel("Interviews, shortest to longest")
         ax.set_ylabel("Minutes")

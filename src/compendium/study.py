@@ -30,7 +30,7 @@ from .errors import CompendiumError
 from .guard import MARK
 
 __all__ = ["KINDS", "MARK", "CONSENT_FLAGS", "kind", "declared_kind", "check_locations", "is_restricted",
-           "mark_table", "mark_figure", "mark_manuscript", "pandoc_args", "typst_root"]
+           "mark_table", "mark_figure", "mark_manuscript", "pandoc_args"]
 
 KINDS = ("synthetic", "restricted", "deidentified")
 CONSENT_FLAGS = ("consent_quotes", "consent_archive", "consent_attributes")
@@ -111,19 +111,17 @@ def figure_metadata(p) -> dict[str, str]:  # noqa: ANN001
 
 
 _NOTICE = re.compile(r"^::: \{\.synthetic-notice\}\n.*?^:::\n", re.M | re.S)
-_FIGURE = re.compile(r"!\[(?P<caption>[^\]\n]*)\]\((?P<path>[^)\s]*figures/)")
+_FIGURE = re.compile(r"!\[(?P<caption>[^\]\n]*)\]\((?P<path>[^)\s]*)")
 
 
-def mark_manuscript(markdown: str, p, fig_prefix: str = "", withheld: tuple[int, int] = (0, 0)) -> str:  # noqa: ANN001
+def mark_manuscript(markdown: str, p, withheld: tuple[int, int] = (0, 0)) -> str:  # noqa: ANN001
     """The rendered manuscript Markdown for a non-default data or output root.
 
     Restricted: the synthetic-data notice becomes the restricted notice, and each
-    figure caption ends with the mark. Any kind: figure paths point into the output
-    root, and withheld quotations (``withheld`` = segments, participants) are reported.
+    figure caption ends with the mark. Any kind: withheld quotations (``withheld`` =
+    segments, participants) are reported. (Figures reach pandoc and typst from the
+    output root's figures/ folder, so their addresses need no change here.)
     """
-    out_figures = _figure_prefix(p, fig_prefix)
-    if out_figures is not None:
-        markdown = _FIGURE.sub(lambda m: f"![{m['caption']}]({out_figures}", markdown)
     segments, people = withheld
     note = ""
     if people:
@@ -139,26 +137,6 @@ def mark_manuscript(markdown: str, p, fig_prefix: str = "", withheld: tuple[int,
     elif note:
         markdown = _NOTICE.sub(lambda m: m.group(0)[:-4] + "\n" + note + ":::\n", markdown, count=1)
     return markdown
-
-
-def _figure_prefix(p, fig_prefix: str) -> str | None:  # noqa: ANN001
-    """How the manuscript reaches the figures when they are not in ``<root>/figures`` (None: unchanged)."""
-    import os
-
-    if p.figures.resolve() == (p.root / "figures").resolve():
-        return None
-    if fig_prefix == "/":  # typst: absolute from its root
-        return "/" + os.path.relpath(p.figures, typst_root(p)).replace(os.sep, "/") + "/"
-    return os.path.relpath(p.figures, p.root).replace(os.sep, "/") + "/"
-
-
-def typst_root(p) -> Path:  # noqa: ANN001
-    """typst reads files only below its root: the root, or the common folder of root and output root."""
-    import os
-
-    if p.out_root.resolve().is_relative_to(p.root.resolve()):
-        return p.root
-    return Path(os.path.commonpath([p.root.resolve(), p.out_root.resolve()]))
 
 
 def pandoc_args(p) -> list[str]:  # noqa: ANN001

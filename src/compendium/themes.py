@@ -7,16 +7,30 @@ import pandas as pd
 
 from . import consent
 from .errors import CompendiumError
+from .text import number_word
 
 __all__ = ["theme_key", "check_threshold", "table2", "theme_counts", "recurrence", "recurrence_summary",
-           "convergence", "quote_bank", "QUOTE_RULE"]
+           "convergence", "quote_bank", "quote_rule", "QUOTE_RULE"]
 
 LEVELS = ("superordinate", "subordinate", "minor")
 QUOTE_RULE = (
-    "For each codable theme, participants are ranked by how many segments of {min_words} to {max_words} words "
-    "they contribute to it (most first; ties by participant id). From each of the first {per_theme} participants the longest "
-    "excerpt of {min_words} to {max_words} words is taken (ties by segment id)."
+    "Themes are taken in the order of Table 2. For each theme, the clinicians who coded at least one passage of "
+    "{min_words} to {max_words} words to it are put in order: first those who had supplied the fewest quotations "
+    "to earlier themes, then those with more such passages in this theme, then the order of the participant list. "
+    "The longest passage of each of the first {per_theme} clinicians is quoted (of two equally long passages, the "
+    "earlier one). A theme's quotations therefore come from different clinicians, and no clinician supplies much "
+    "more than an equal share of the results' quotations."
 )
+
+
+def quote_rule(per_theme: int, min_words: int, max_words: int) -> str:
+    """:data:`QUOTE_RULE` with its settings written as APA numbers ("three", "15").
+
+    >>> quote_rule(3, 15, 90).count("the first three clinicians")
+    1
+    """
+    return QUOTE_RULE.format(per_theme=number_word(per_theme), min_words=number_word(min_words),
+                             max_words=number_word(max_words))
 
 
 def theme_key(theme_id: str) -> tuple[int, ...]:
@@ -139,26 +153,33 @@ def convergence(rec: pd.DataFrame, pseudonyms: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def quote_bank(cases: pd.DataFrame, participants: pd.DataFrame, per_theme: int = 2,
+def quote_bank(cases: pd.DataFrame, participants: pd.DataFrame, per_theme: int = 3,
                min_words: int = 15, max_words: int = 90) -> pd.DataFrame:
     """Exemplar excerpts per theme chosen by :data:`QUOTE_RULE` from the per-case tables.
+
+    A theme's quotations come from ``per_theme`` different clinicians; clinicians who have
+    supplied fewer quotations so far come first, so no one voice dominates the results.
 
     ``cases`` has the columns of :func:`compendium.cases.case_table`.
     """
     if per_theme < 1 or min_words < 1 or max_words < min_words:
         raise CompendiumError("Quote bank settings must satisfy per_theme >= 1 and 1 <= min_words <= max_words.")
     profession = dict(zip(participants["participant_id"], participants["qualification"]))
+    order = {pid: i for i, pid in enumerate(participants["participant_id"])}
     df = cases.copy()
     df = df[~df["excerpt"].map(consent.is_withheld)].copy()  # no quote from a participant who declined quotation
     df["words"] = df["excerpt"].str.split().str.len()
     df = df[(df["words"] >= min_words) & (df["words"] <= max_words)]
+    supplied = {pid: 0 for pid in order}  # quotations each clinician has given to earlier themes
     rows = []
     for theme_id in sorted(df["theme_id"].unique(), key=theme_key):
         t = df[df["theme_id"] == theme_id]
-        ranking = t.groupby("participant_id").size().reset_index(name="n")
-        ranking = ranking.sort_values(["n", "participant_id"], ascending=[False, True])
-        for rank, pid in enumerate(ranking["participant_id"].head(per_theme), start=1):
+        passages = t.groupby("participant_id").size()
+        ranking = sorted(passages.index, key=lambda pid: (supplied.get(pid, 0), -int(passages[pid]),
+                                                          order.get(pid, len(order)), pid))
+        for rank, pid in enumerate(ranking[:per_theme], start=1):
             pick = t[t["participant_id"] == pid].sort_values(["words", "segment_id"], ascending=[False, True]).iloc[0]
+            supplied[pid] = supplied.get(pid, 0) + 1
             lines = str(pick.line_start) if pick.line_start == pick.line_end else f"{pick.line_start}-{pick.line_end}"
             rows.append({"theme_id": theme_id, "theme": pick.theme_label, "rank": rank, "segment_id": pick.segment_id,
                          "participant_id": pid, "pseudonym": pick.pseudonym, "profession": profession[pid],
