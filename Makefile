@@ -17,7 +17,6 @@ export COMPENDIUM_ROOT := $(CURDIR)
 export PYTHONPATH := $(CURDIR)/src
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
-export MPLCONFIGDIR := $(CURDIR)/build/.mpl
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -26,6 +25,10 @@ export TZ := UTC
 
 PYTHON_BOOT ?= python3.11
 VENV  ?= .venv
+# matplotlib's font cache lives with the environment (built once by `make setup`), not in build/.
+export MPLCONFIGDIR := $(abspath $(VENV))/mpl-cache
+# This make run: its `python -m compendium` recipes share one warm build server (src/compendium/server.py).
+export COMPENDIUM_MAKE_PID := $(shell echo $$PPID)
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN   := $(PY) -m compendium

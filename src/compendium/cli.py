@@ -119,6 +119,11 @@ def _qdpx(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .server import submit
+
+    served = submit(sys.argv[1:] if argv is None else argv)  # under make: the run's warm build server
+    if served is not None:
+        return served
     parser = argparse.ArgumentParser(prog="compendium", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("validate", help="validate data/synthetic and run the anonymisation gate")
@@ -165,4 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     except CompendiumError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"interrupted: `compendium {args.command}` stopped; nothing it was writing was kept", file=sys.stderr)
+        return 130
     return 0
