@@ -52,6 +52,10 @@ NOT_PIPELINE := generate.py refiqda.py tutorial.py widget.py reproduce.py
 SRC         := $(filter-out $(addprefix src/compendium/,$(NOT_PIPELINE)),$(wildcard src/compendium/*.py)) \
                $(wildcard src/compendium/templates/*)
 VALID       := $(BUILD)/validated.json
+# Per-step input digests written by validation, rewritten only when what that step reads changed
+# (src/compendium/digests.py): a duration in participants.csv re-runs the descriptives, not the cases.
+DIGEST      := $(BUILD)/inputs
+DIGESTS     := $(foreach s,corpus cross descriptives supplement manuscript $(addprefix case_,$(PIDS)),$(DIGEST)/$(s).sha256)
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
 .PHONY: all help setup bib validate audit analysis manuscript supplement test test-fast lab clean \
@@ -96,8 +100,8 @@ environment.yml: requirements.lock tools/environment.py ## Regenerate the conda/
 # ---------------------------------------------------------------- data checks
 validate: $(VALID) ## Validate data/synthetic (types, keys, spans, encoding) and run the anonymisation gate
 
-$(VALID): $(TABLE_DATA) $(TRANSCRIPTS) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(STAMP)
-	$(RUN) validate --report $@
+$(VALID) $(DIGESTS) &: $(TABLE_DATA) $(TRANSCRIPTS) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(STAMP)
+	$(RUN) validate --report $(VALID)
 
 audit: $(STAMP) ## Scan data and generated outputs for direct identifiers
 	$(RUN) audit --outputs
@@ -110,11 +114,11 @@ $(BUILD)/analysis.done: $(EXEC)/01_read_corpus.ipynb $(foreach p,$(PIDS),$(EXEC)
 	@mkdir -p $(@D) && touch $@
 
 $(EXEC)/01_read_corpus.ipynb $(TABLES)/corpus_overview.csv $(TABLES)/corpus_overview.md &: \
-		$(NB)/01_read_corpus.ipynb $(TABLE_DATA) $(TRANSCRIPTS) $(SRC) | $(VALID)
+		$(NB)/01_read_corpus.ipynb $(DIGEST)/corpus.sha256 $(SRC) | $(VALID)
 	$(RUN) run 01_read_corpus
 
 $(EXEC)/02_analyse_case_%.ipynb $(TABLES)/cases/case_%.csv $(TABLES)/cases/case_%.md: \
-		$(NB)/02_analyse_case.ipynb $(DATA)/transcripts/%.txt $(TABLE_DATA) $(SRC) | $(VALID)
+		$(NB)/02_analyse_case.ipynb $(DIGEST)/case_%.sha256 $(SRC) | $(VALID)
 	$(RUN) run 02_analyse_case --participant $*
 
 CROSS_OUT := $(TABLES)/table2_themes.csv $(TABLES)/table2_themes.md \
@@ -123,7 +127,7 @@ CROSS_OUT := $(TABLES)/table2_themes.csv $(TABLES)/table2_themes.md \
              $(FIGURES)/recurrence_heatmap.svg $(FIGURES)/recurrence_heatmap.png \
              $(VALUES)/cross_case.json
 $(EXEC)/03_analyse_across_cases.ipynb $(CROSS_OUT) &: \
-		$(NB)/03_analyse_across_cases.ipynb $(CASE_TABLES) $(TABLE_DATA) $(TRANSCRIPTS) $(SRC) | $(VALID)
+		$(NB)/03_analyse_across_cases.ipynb $(CASE_TABLES) $(DIGEST)/cross.sha256 $(SRC) | $(VALID)
 	$(RUN) run 03_analyse_across_cases
 
 DESC_OUT := $(TABLES)/table1_sample.csv $(TABLES)/table1_sample.md \
@@ -131,7 +135,7 @@ DESC_OUT := $(TABLES)/table1_sample.csv $(TABLES)/table1_sample.md \
             $(FIGURES)/interview_durations.svg $(FIGURES)/interview_durations.png \
             $(VALUES)/descriptives.json
 $(EXEC)/04_describe_sample.ipynb $(DESC_OUT) &: \
-		$(NB)/04_describe_sample.ipynb $(TABLE_DATA) $(SRC) | $(VALID)
+		$(NB)/04_describe_sample.ipynb $(DIGEST)/descriptives.sha256 $(SRC) | $(VALID)
 	$(RUN) run 04_describe_sample
 
 # ---------------------------------------------------------------- manuscript
@@ -151,7 +155,7 @@ MS_OUT := $(OUT)/manuscript.docx $(OUT)/manuscript.pdf $(OUT)/manuscript.html $(
 
 manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML), COREQ checklist and provenance table
 
-$(MS_OUT) &: $(MS_IN) $(SRC) $(TRANSCRIPTS) | $(VALID)
+$(MS_OUT) &: $(MS_IN) $(SRC) $(DIGEST)/manuscript.sha256 | $(VALID)
 	$(RUN) manuscript
 
 # ---------------------------------------------------------------- QDA exchange
@@ -159,7 +163,7 @@ SUPP_OUT := $(SUPP)/codebook.qdc $(SUPP)/project.qdpx
 
 supplement: $(SUPP_OUT) ## Write the REFI-QDA exports for QDA software (codebook.qdc, project.qdpx)
 
-$(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) src/compendium/refiqda.py $(SRC) | $(VALID)
+$(SUPP_OUT) &: $(DIGEST)/supplement.sha256 src/compendium/refiqda.py $(SRC) | $(VALID)
 	$(RUN) qdpx export
 
 # When nothing changed, make itself says "Nothing to be done for 'all'".

@@ -24,7 +24,12 @@ def _validate(args: argparse.Namespace) -> None:
     checked = anonymise.audit()
     print(f"anonymisation gate: no direct identifiers in {checked} input files")
     if args.report:
+        from .digests import write_digests
+
+        changed = write_digests()  # per-step input digests: what make compares (see digests.py)
         write_json(paths().root / args.report, {**summary, "anonymisation_files_checked": checked})
+        if changed:
+            print(f"validate: inputs changed for {len(changed)} step(s): {', '.join(changed)}")
     print(f"validate: done in {time.perf_counter() - started:.1f} s")
 
 

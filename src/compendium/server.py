@@ -59,7 +59,7 @@ WARM_MODULES = (
     "numpy", "pandas", "matplotlib", "matplotlib.pyplot", "yaml",
     "compendium.data", "compendium.files", "compendium.corpus", "compendium.cases", "compendium.themes",
     "compendium.descriptives", "compendium.plots", "compendium.provenance", "compendium.validate",
-    "compendium.anonymise", "compendium.notebooks", "compendium.manuscript", "compendium.refiqda",
+    "compendium.anonymise", "compendium.digests", "compendium.notebooks", "compendium.manuscript", "compendium.refiqda",
     "nbformat", "papermill", "nbclient", "jupyter_client.manager", "jupyter_client.connect",
     "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipykernel_launcher",
     "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
@@ -342,6 +342,11 @@ def serve(path: Path, make_pid: int) -> None:
             path.unlink()
         listener.close()
         _report_cpu()
+        with contextlib.suppress(OSError):
+            path.with_suffix(".lock").unlink()
+            log = path.with_suffix(".log")
+            if log.stat().st_size == 0:  # kept only when it says something (a crash)
+                log.unlink()
 
 
 def _report_cpu() -> None:
