@@ -51,6 +51,25 @@ FORKED_KERNEL_MANAGER = "compendium.notebooks.ForkedKernelManager"
 # The kernel forked for the notebook about to run: (pid, connection file), consumed by ForkedKernelManager.
 _forked: dict[str, Any] = {}
 _ran_in_this_process = False  # a process forks kernels only before its first notebook (no zmq state yet)
+_running: list[int] = []  # the kernel of the notebook running now (it leads its own process group)
+
+
+def _interrupt(signum: int, frame: object) -> None:  # noqa: ARG001
+    """Ctrl-C (or the build server cancelling): stop the kernel at once, then unwind as KeyboardInterrupt.
+
+    Stopping it first means jupyter_client finds it gone and only cleans up,
+    instead of interrupting a running kernel that would print its own traceback.
+    """
+    for pid in _running:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if os.environ.get("COMPENDIUM_SERVED"):  # the client has said so in one line; say nothing more
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+    raise KeyboardInterrupt
 
 
 def socket_prefix() -> str:
@@ -81,6 +100,10 @@ def _kernel_manager_class():  # imported lazily: jupyter_client is slow to impor
             # One socket prefix per kernel, so kernels running side by side never share a socket.
             kwargs.setdefault("ip", socket_prefix())
             super().__init__(**kwargs)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):  # noqa: ANN001, ANN003
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            _running.append(self.provisioner.pid)  # so that Ctrl-C can stop it at once
 
     return _Local
 
@@ -282,6 +305,14 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
     else:
         os.environ["COMPENDIUM_KERNEL_PREFIX"] = prefix  # read by LocalKernelManager
     _ran_in_this_process = True
+    _running.clear()
+    if kernel_pid is not None:
+        _running.append(kernel_pid)
+    import threading
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         nb = pm.execute_notebook(
             str(source), str(failed), parameters=parameters, cwd=str(p.notebooks),
@@ -310,6 +341,9 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
         raise
     finally:
         os.environ.pop(provenance.ENV, None)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        _running.clear()
     remove_kernel_files(prefix)
     failed.unlink(missing_ok=True)
     record = provenance.collect(log, label, p)

@@ -233,7 +233,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], prefix: str, othe
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
             os.close(fd)
-        signal.signal(signal.SIGTERM, _interrupted)
+        signal.signal(signal.SIGTERM, _interrupted)  # the runner installs its own while a notebook runs
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -261,6 +261,10 @@ def _child(conn: socket.socket, request: dict, fds: list[int], prefix: str, othe
 
 
 def _interrupted(signum: int, frame: object) -> None:  # noqa: ARG001
+    """Cancelled by the server (the client was interrupted and has said so): unwind silently."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
     raise KeyboardInterrupt
 
 
