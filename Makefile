@@ -186,8 +186,8 @@ test: all ## Build, then run the whole test suite (unit, end-to-end, browser; nb
 	$(RUN) nbval-prepare
 	$(PY) -m pytest tests $(NB) $(BUILD)/nbval --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Unit tests only (no build, no notebooks)
-	$(PY) -m pytest tests -m "not slow and not browser" $(PYTEST_ARGS)
+test-fast: $(STAMP) ## Unit tests only, in this process (no build, no notebooks, no subprocesses): seconds
+	$(PY) -m pytest tests -m "not slow and not browser and not heavy" $(PYTEST_ARGS)
 
 notebooks-canonical: $(STAMP) ## Rewrite source notebooks in canonical form (no counts, no volatile metadata)
 	$(RUN) canonical --fix
