@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--runs", type=int, default=3)
         s.add_argument("--out", default=None)
         s.add_argument("--quick", action="store_true")
+        s.add_argument("--sizes", default=None, help="bench: study sizes, comma-separated (default 8,80,800)")
         s.set_defaults(func=_reproduce)
     s = sub.add_parser("generate", help="write a larger synthetic study (seeded)")
     s.add_argument("participants", type=int)

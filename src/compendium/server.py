@@ -275,6 +275,9 @@ def serve(path: Path, make_pid: int) -> None:
         path.unlink()
     listener.bind(str(path))
     listener.listen(64)  # clients may connect now; they are answered after the warm-up
+    if os.environ.get(ENV_CPU):
+        with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
+            fh.write("started\n")
     _warm()
     from .notebooks import remove_kernel_files, SOCKET_PREFIX
 
@@ -354,15 +357,16 @@ def serve(path: Path, make_pid: int) -> None:
 
 
 def _report_cpu() -> None:
-    """For ``make bench``: add this server's CPU time (and its children's) to the file it names."""
+    """For ``make bench``: append this server's CPU seconds and peak memory (its own or a child's) to a file."""
     target = os.environ.get(ENV_CPU)
     if target:
         import resource
 
-        used = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-                   for f in ("ru_utime", "ru_stime"))
+        usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+        peak_mb = max(u.ru_maxrss for u in usage) / 1024
         with open(target, "a", encoding="utf-8") as fh:
-            fh.write(f"{used:.3f}\n")
+            fh.write(f"stopped {cpu:.3f} {peak_mb:.1f}\n")
 
 
 def _stop_kernels_of(job: _Job) -> None:
