@@ -36,6 +36,11 @@ BUILD_TIMEOUT = 1200  # seconds; a cold build takes 20-40 s on two cores
 
 Run = subprocess.CompletedProcess  # output: stdout and stderr interleaved, as a researcher sees them
 
+# Under `make test`, the Makefile exports the id of its run, which would let every command a test starts
+# (often in parallel, each in its own copy) start a build server of its own. Tests run commands as a
+# researcher does by hand; a `make` a test starts exports its own id, and tests/test_server.py sets one.
+os.environ.pop("COMPENDIUM_MAKE_PID", None)
+
 # A test that starts processes (the command line, make, kernels) costs seconds; `make test-fast` leaves them out,
 # and the tests that generate and validate a large synthetic study in this process.
 PROCESS_HINTS = ("subprocess.", "run_cli(", "run_make(", "execute_notebook(")
