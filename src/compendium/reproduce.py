@@ -273,8 +273,11 @@ def _children_peak_mb() -> float:
 class _Timed:
     """One measured command: wall seconds, CPU seconds (its processes and the build server's), peak MB."""
 
-    def __init__(self, wall: float, cpu: float, peak_mb: float, code: int, output: str) -> None:
+    def __init__(self, wall: float, cpu: float, peak_mb: float, code: int, output: str,
+                 jobs: list[tuple[float, str]] | None = None, server: float = 0.0) -> None:
         self.wall, self.cpu, self.peak_mb, self.code, self.output = wall, cpu, peak_mb, code, output
+        self.jobs = jobs or []  # (CPU seconds, command) of each command the build server ran
+        self.server = server  # the build server's CPU seconds, its commands included
 
 
 def _timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> _Timed:
@@ -297,13 +300,32 @@ def _timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> 
         if sum(line.startswith("started") for line in lines) <= sum(line.startswith("stopped") for line in lines):
             break
         time.sleep(0.05)
+    jobs, server = [], 0.0
     for line in cpu_file.read_text(encoding="utf-8").splitlines():
         if line.startswith("stopped"):
             _, server_cpu, server_peak = line.split()
-            cpu += float(server_cpu)
+            server += float(server_cpu)
             peak = max(peak, float(server_peak))
+        elif line.startswith("job "):
+            _, seconds, command = line.split(" ", 2)
+            jobs.append((float(seconds), command))
     cpu_file.unlink(missing_ok=True)
-    return _Timed(wall, cpu, peak, result.returncode, result.stdout)
+    return _Timed(wall, cpu + server, peak, result.returncode, result.stdout, jobs, server)
+
+
+def _where(run: _Timed) -> str:
+    """Where a build's CPU went: the warm-up, the commands by kind, and everything outside the server."""
+    kinds: dict[str, list[float]] = {}
+    for seconds, command in run.jobs:
+        words = command.split()
+        kind = words[1] if words[:1] == ["run"] and len(words) > 1 else words[0]
+        kinds.setdefault(kind, []).append(seconds)
+    served = sum(s for s, _ in run.jobs)
+    parts = [f"build server warm-up and bookkeeping {run.server - served:.1f}"]
+    parts += [f"{kind} {sum(v):.1f}" + (f" ({len(v)} runs, {sum(v) / len(v):.2f} each)" if len(v) > 1 else "")
+              for kind, v in sorted(kinds.items(), key=lambda kv: -sum(kv[1]))]
+    parts.append(f"outside the server (make, clients, notebook pages with pandoc) {run.cpu - run.server:.1f}")
+    return "; ".join(parts) + " CPU-s"
 
 
 def _make_cmd(root: Path, venv: Path, *targets: str) -> list[str]:
@@ -410,6 +432,8 @@ def bench_command(args) -> int:  # noqa: ANN001
             ("one interview duration changed", f"{med(duration, 'wall'):.1f} s ({med(duration, 'cpu'):.1f} CPU-s)",
              f"<= {TARGETS['duration']:.0f} s", med(duration, "wall") <= TARGETS["duration"]),
         ]
+        notes.append(f"Where the CPU of the last cold build went: {_where(cold[-1])}.")
+        notes.append(f"Where the CPU of the last duration change went: {_where(duration[-1])}.")
         reran = sorted(set(re.findall(r"^notebook: (\S+)(?: \(participant=(\w+)\))?$", duration[-1].output, re.M)))
         notes.append("A duration change re-ran: " + (", ".join(f"{a}{'_' + b if b else ''}" for a, b in reran) or
                                                       "no notebook") + " (and the manuscript).")
@@ -447,6 +471,7 @@ def bench_command(args) -> int:  # noqa: ANN001
             per_cpu = (b.cpu - a.cpu) / (large - small)
             rows.append((f"per extra participant, {small} -> {large} (one case notebook, its page, its share of the "
                          "rest)", f"{per_wall:.2f} s wall, {per_cpu:.2f} CPU-s", "(near-linear growth)", None))
+            notes.append(f"Where the CPU of the {large}-participant build went: {_where(b)}.")
             notes.append(f"Growth {small} -> {large} participants: x{b.wall / a.wall:.1f} in wall time for "
                          f"x{large / small:.0f} participants.")
     lines = ["| measure | value | target | met |", "|---|---|---|---|"]

@@ -217,8 +217,8 @@ def _alive(pid: int) -> bool:
 
 
 class _Job:
-    def __init__(self, pid: int, conn: socket.socket, prefix: str) -> None:
-        self.pid, self.conn, self.prefix = pid, conn, prefix
+    def __init__(self, pid: int, conn: socket.socket, prefix: str, argv: list[str]) -> None:
+        self.pid, self.conn, self.prefix, self.argv = pid, conn, prefix, argv
         self.cancelled_at: float | None = None
 
 
@@ -306,7 +306,7 @@ def serve(path: Path, make_pid: int) -> None:
                         _child(conn, request, fds, prefix, others)  # type: ignore[arg-type]
                     for fd in fds:
                         os.close(fd)
-                    jobs[pid] = _Job(pid, conn, prefix)
+                    jobs[pid] = _Job(pid, conn, prefix, list(request["argv"]))  # type: ignore[index]
                     selector.register(conn, selectors.EVENT_READ, pid)
                     last = time.monotonic()
                 else:  # the client hung up before its command ended: Ctrl-C, or make stopping it
@@ -322,11 +322,14 @@ def serve(path: Path, make_pid: int) -> None:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(job.pid, signal.SIGKILL)
                 try:
-                    done, status = os.waitpid(job.pid, os.WNOHANG)
+                    done, status, usage = os.wait4(job.pid, os.WNOHANG)
                 except ChildProcessError:
-                    done, status = job.pid, 1 << 8
+                    done, status, usage = job.pid, 1 << 8, None
                 if not done:
                     continue
+                if usage is not None and os.environ.get(ENV_CPU):  # make bench: where the CPU goes
+                    with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
+                        fh.write(f"job {usage.ru_utime + usage.ru_stime:.3f} {' '.join(job.argv)}\n")
                 del jobs[job.pid]
                 if job.cancelled_at is not None:
                     _stop_kernels_of(job)
