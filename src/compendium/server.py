@@ -150,6 +150,8 @@ def _try(path: Path) -> socket.socket | None:
 
 def _connect() -> socket.socket:
     path = socket_path()
+    if len(os.fsencode(path)) > 100:  # a Unix socket's path is limited to about 107 bytes
+        raise OSError("the temporary folder's path is too long for a Unix socket")
     sock = _try(path)
     if sock:
         return sock
@@ -162,11 +164,11 @@ def _connect() -> socket.socket:
         path.unlink(missing_ok=True)
         log = path.with_suffix(".log")
         with open(log, "ab") as out:
-            subprocess.Popen([sys.executable, "-m", "compendium.server", str(path), os.environ[ENV_MAKE]],
-                             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                             close_fds=True)
+            server = subprocess.Popen([sys.executable, "-m", "compendium.server", str(path), os.environ[ENV_MAKE]],
+                                      stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                                      close_fds=True)
         deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and server.poll() is None:
             sock = _try(path)
             if sock:
                 return sock
