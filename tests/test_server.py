@@ -70,8 +70,10 @@ def mini(tmp_path: Path):
     (root / "notebooks").mkdir(parents=True)
     for name, cells in (("leak_a", NOTEBOOK_A), ("leak_b", NOTEBOOK_B), ("slow", SLOW)):
         nbformat.write(nbformat.from_dict(_notebook(cells)), root / "notebooks" / f"{name}.ipynb")
-    tmp = tmp_path / "t"
-    tmp.mkdir()
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="cs-"))  # short: Unix socket paths are limited to 107 bytes
     make = subprocess.Popen(["sleep", "300"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPENDIUM_", "PYTEST_"))}
     env.update(COMPENDIUM_ROOT=str(root), PYTHONPATH=str(REPO / "src"), TMPDIR=str(tmp), MPLBACKEND="Agg",
@@ -87,6 +89,7 @@ def mini(tmp_path: Path):
     deadline = time.monotonic() + 30
     while list(tmp.glob("compendium-server-*.sock")) and time.monotonic() < deadline:
         time.sleep(0.1)  # the server notices its make has gone and stops
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _stream(path: Path) -> str:

@@ -150,7 +150,7 @@ def _try(path: Path) -> socket.socket | None:
 
 def _connect() -> socket.socket:
     path = socket_path()
-    if len(os.fsencode(path)) > 100:  # a Unix socket's path is limited to about 107 bytes
+    if len(os.fsencode(path)) > 107:  # a Unix socket's path is limited to 107 bytes on Linux
         raise OSError("the temporary folder's path is too long for a Unix socket")
     sock = _try(path)
     if sock:
