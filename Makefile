@@ -20,7 +20,6 @@ export COMPENDIUM_ROOT := $(CURDIR)
 export PYTHONPATH := $(CURDIR)/src
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
-export MPLCONFIGDIR = $(abspath $(BUILD))/.mpl
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -28,6 +27,10 @@ export LC_ALL := C.UTF-8
 export TZ := UTC
 
 VENV  ?= .venv
+# matplotlib's font cache lives with the environment (built once by `make setup`), not in build/.
+export MPLCONFIGDIR := $(abspath $(VENV))/mpl-cache
+# This make run: its `python -m compendium` recipes share one warm build server (src/compendium/server.py).
+export COMPENDIUM_MAKE_PID := $(shell echo $$PPID)
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN   := $(PY) -m compendium
@@ -74,6 +77,10 @@ NOT_PIPELINE := generate.py reproduce.py guard.py share.py
 SRC         := $(filter-out $(addprefix src/compendium/,$(NOT_PIPELINE)),$(wildcard src/compendium/*.py)) \
                $(wildcard src/compendium/templates/*)
 VALID       := $(BUILD)/validated.json
+# Per-step input digests written by validation, rewritten only when what that step reads changed
+# (src/compendium/digests.py): a duration in participants.csv re-runs the descriptives, not the cases.
+DIGEST      := $(BUILD)/inputs
+DIGESTS     := $(foreach s,corpus cross descriptives supplement manuscript $(addprefix case_,$(PIDS)),$(DIGEST)/$(s).sha256)
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
 .PHONY: all help setup bib validate audit analysis manuscript supplement share test test-fast lab clean compare \
@@ -94,12 +101,21 @@ $(PY):
 	@echo "setup: creating $(VENV) with $(PYTHON_BOOT)"
 	$(PYTHON_BOOT) -m venv $(VENV)
 
+# uv installs the lock in seconds; it is bootstrapped with pip at the version the lock pins.
+UV_PIN := $(shell grep -m1 -E '^uv==' requirements.lock)
 $(STAMP): requirements.lock pyproject.toml | $(PY)
-	@echo "setup: installing the pinned environment (about 90 s the first time)"
-	$(PY) -m pip install --quiet --no-deps -r requirements.lock 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	@if $(PY) -m pip install --quiet "$(UV_PIN)" 2>/dev/null && $(VENV)/bin/uv --version >/dev/null 2>&1; then \
+	  echo "setup: installing the pinned environment with $(UV_PIN) (about 15 s the first time)"; \
+	  $(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -r requirements.lock; \
+	else \
+	  echo "setup: uv is unavailable ($(UV_PIN) could not be installed); installing with pip instead (about 90 s)"; \
+	  $(PY) -m pip install --quiet --no-deps -r requirements.lock 2>&1 | { grep -v 'is ignored: it is neither' || true; }; \
+	fi
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	ln -sf "$$($(PY) -c 'import pypandoc; print(pypandoc.get_pandoc_path())')" $(VENV)/bin/pandoc
 	$(PY) -m pip check
+	@# matplotlib's font cache, built once here (MPLCONFIGDIR is in the environment, not in build/)
+	$(PY) -c 'import matplotlib.font_manager'
 	@touch $@
 
 bib: ## Maintainers: refresh the committed manuscript/references.bib from ../shared/study/references.bib
@@ -119,8 +135,8 @@ environment.yml: requirements.lock tools/environment.py ## Regenerate the conda/
 # ---------------------------------------------------------------- data checks
 validate: $(VALID) ## Validate data/synthetic (types, keys, spans, encoding) and run the anonymisation gate
 
-$(VALID): $(TABLE_DATA) $(TRANSCRIPTS) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(STAMP)
-	$(RUN) validate --report $@
+$(VALID) $(DIGESTS) &: $(TABLE_DATA) $(TRANSCRIPTS) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(STAMP)
+	$(RUN) validate --report $(VALID)
 
 audit: $(STAMP) ## Scan data and generated outputs for direct identifiers
 	$(RUN) audit --outputs
@@ -133,11 +149,11 @@ $(BUILD)/analysis.done: $(EXEC)/01_read_corpus.ipynb $(foreach p,$(PIDS),$(EXEC)
 	@mkdir -p $(@D) && touch $@
 
 $(EXEC)/01_read_corpus.ipynb $(TABLES)/corpus_overview.csv $(TABLES)/corpus_overview.md &: \
-		$(NB)/01_read_corpus.ipynb $(TABLE_DATA) $(TRANSCRIPTS) $(SRC) | $(VALID)
+		$(NB)/01_read_corpus.ipynb $(DIGEST)/corpus.sha256 $(SRC) | $(VALID)
 	$(RUN) run 01_read_corpus
 
 $(EXEC)/02_analyse_case_%.ipynb $(TABLES)/cases/case_%.csv $(TABLES)/cases/case_%.md: \
-		$(NB)/02_analyse_case.ipynb $(DATA)/transcripts/%.txt $(TABLE_DATA) $(SRC) | $(VALID)
+		$(NB)/02_analyse_case.ipynb $(DIGEST)/case_%.sha256 $(SRC) | $(VALID)
 	$(RUN) run 02_analyse_case --participant $*
 
 CROSS_OUT := $(TABLES)/table2_themes.csv $(TABLES)/table2_themes.md \
@@ -146,7 +162,7 @@ CROSS_OUT := $(TABLES)/table2_themes.csv $(TABLES)/table2_themes.md \
              $(FIGURES)/recurrence_heatmap.svg $(FIGURES)/recurrence_heatmap.png \
              $(VALUES)/cross_case.json
 $(EXEC)/03_analyse_across_cases.ipynb $(CROSS_OUT) &: \
-		$(NB)/03_analyse_across_cases.ipynb $(CASE_TABLES) $(TABLE_DATA) $(TRANSCRIPTS) $(SRC) | $(VALID)
+		$(NB)/03_analyse_across_cases.ipynb $(CASE_TABLES) $(DIGEST)/cross.sha256 $(SRC) | $(VALID)
 	$(RUN) run 03_analyse_across_cases
 
 DESC_OUT := $(TABLES)/table1_sample.csv $(TABLES)/table1_sample.md \
@@ -154,7 +170,7 @@ DESC_OUT := $(TABLES)/table1_sample.csv $(TABLES)/table1_sample.md \
             $(FIGURES)/interview_durations.svg $(FIGURES)/interview_durations.png \
             $(VALUES)/descriptives.json
 $(EXEC)/04_describe_sample.ipynb $(DESC_OUT) &: \
-		$(NB)/04_describe_sample.ipynb $(TABLE_DATA) $(SRC) | $(VALID)
+		$(NB)/04_describe_sample.ipynb $(DIGEST)/descriptives.sha256 $(SRC) | $(VALID)
 	$(RUN) run 04_describe_sample
 
 # ---------------------------------------------------------------- manuscript
@@ -176,7 +192,7 @@ MS_OUT := $(MSOUT)/manuscript.docx $(MSOUT)/manuscript.pdf $(MSOUT)/manuscript.h
 
 manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML, JATS XML), COREQ checklist and provenance table
 
-$(MS_OUT) &: $(MS_IN) $(SRC) $(TRANSCRIPTS) $(SOURCE_STAMP) | $(VALID)
+$(MS_OUT) &: $(MS_IN) $(SRC) $(DIGEST)/manuscript.sha256 $(SOURCE_STAMP) | $(VALID)
 	$(RUN) manuscript
 
 # ---------------------------------------------------------------- QDA exchange
@@ -185,7 +201,7 @@ SUPP_OUT := $(SUPP)/codebook.qdc $(SUPP)/project.qdpx
 supplement: $(SUPP_OUT) ## Write the REFI-QDA exports for QDA software (codebook.qdc, project.qdpx)
 
 REFIQDA_SRC := $(wildcard src/compendium/refiqda/*.py) $(wildcard src/compendium/schemas/*.xsd)
-$(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) $(REFIQDA_SRC) $(SRC) $(SOURCE_STAMP) | $(VALID)
+$(SUPP_OUT) &: $(DIGEST)/supplement.sha256 $(REFIQDA_SRC) $(SRC) $(SOURCE_STAMP) | $(VALID)
 	$(RUN) qdpx export
 
 # A second coder's project compared with ours (default: a planted second coder built
@@ -215,16 +231,17 @@ $(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT)
 	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(MSOUT)/, $(SUPP)/)"
 
 # ---------------------------------------------------------------- quality
-test: all ## Build, then run the whole test suite (unit, end-to-end, browser; nbval over every notebook)
+# nbval re-runs the tutorials; the pipeline notebooks' key results are compared with the copies the
+# build executed (tests/test_executed_outputs.py), not run a second time.
+test: all ## Build, then run the whole test suite (unit, end-to-end, browser; key results of every notebook)
 	$(RUN) canonical
-	$(RUN) nbval-prepare
 	@chromium="$$(tools/chromium.sh $(PY))" && export COMPENDIUM_CHROMIUM="$$chromium" && \
 	  echo "test: browser test uses $$chromium" && \
-	  $(PY) -m pytest tests $(NB) $(BUILD)/nbval src/compendium --doctest-modules \
+	  $(PY) -m pytest tests $(NB)/tutorial src/compendium --doctest-modules \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Unit tests and docstring examples only (no build, no notebooks, no browser)
-	$(PY) -m pytest tests src/compendium --doctest-modules -m "not slow and not browser" $(PYTEST_ARGS)
+test-fast: $(STAMP) ## Unit tests and docstring examples, in this process (no build, no notebooks, no subprocesses)
+	$(PY) -m pytest tests src/compendium --doctest-modules -m "not slow and not browser and not heavy" $(PYTEST_ARGS)
 
 notebooks-canonical: $(STAMP) ## Rewrite source notebooks in canonical form (no counts, no volatile metadata)
 	$(RUN) canonical --fix

@@ -37,6 +37,41 @@ BUILD_TIMEOUT = 1200  # seconds; a cold build takes 20-40 s on two cores
 
 Run = subprocess.CompletedProcess  # output: stdout and stderr interleaved, as a researcher sees them
 
+# Under `make test`, the Makefile exports the id of its run, which would let every command a test starts
+# (often in parallel, each in its own copy) start a build server of its own. Tests run commands as a
+# researcher does by hand; a `make` a test starts exports its own id, and tests/test_server.py sets one.
+os.environ.pop("COMPENDIUM_MAKE_PID", None)
+
+# A test that starts processes (the command line, make, kernels) costs seconds; `make test-fast` leaves them out,
+# and the tests that generate and validate a large synthetic study in this process.
+PROCESS_HINTS = ("subprocess.", "run_cli(", "run_make(", "execute_notebook(")
+LARGE_STUDY = ("test_four_digit_ids_and_surnamed_pseudonyms_pass_the_name_check",
+               "test_output_passes_validation_and_anonymisation_gate[80]")
+
+
+def _starts_processes(item: pytest.Item) -> bool:
+    import inspect
+
+    funcs = [getattr(item, "function", None)]
+    info = getattr(item, "_fixtureinfo", None)
+    if info is not None:
+        funcs += [d.func for defs in info.name2fixturedefs.values() for d in defs]
+    for func in funcs:
+        try:
+            source = inspect.getsource(func)
+        except (OSError, TypeError):
+            continue
+        if any(hint in source for hint in PROCESS_HINTS):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test whose body or fixtures start processes (or that builds a large study) as ``heavy``."""
+    for item in items:
+        if item.name in LARGE_STUDY or _starts_processes(item):
+            item.add_marker(pytest.mark.heavy)
+
 
 def _base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES + PIPELINE_VARIABLES}

@@ -29,7 +29,12 @@ def _validate(args: argparse.Namespace) -> None:
         checked = anonymise.audit()
         print(f"anonymisation gate: no direct identifiers in {checked} input files")
     if args.report:
+        from .digests import write_digests
+
+        changed = write_digests()  # per-step input digests: what make compares (see digests.py)
         write_json(paths().root / args.report, {**summary, "anonymisation_files_checked": checked})
+        if changed:
+            print(f"validate: inputs changed for {len(changed)} step(s): {', '.join(changed)}")
     print(f"validate: done in {time.perf_counter() - started:.1f} s")
 
 
@@ -268,6 +273,11 @@ def _class_report(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .server import submit
+
+    served = submit(sys.argv[1:] if argv is None else argv)  # under make: the run's warm build server
+    if served is not None:
+        return served
     parser = argparse.ArgumentParser(prog="compendium", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("validate", help="validate data/synthetic and run the anonymisation gate")
@@ -300,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--runs", type=int, default=3)
         s.add_argument("--out", default=None)
         s.add_argument("--quick", action="store_true")
+        s.add_argument("--sizes", default=None, help="bench: study sizes, comma-separated (default 8,80,800)")
         s.set_defaults(func=_reproduce)
     s = sub.add_parser("generate", help="write a larger synthetic study (seeded)")
     s.add_argument("participants", nargs="?", help="number of participants (not with --like)")
@@ -341,4 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     except CompendiumError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"interrupted: `compendium {args.command}` stopped; nothing it was writing was kept", file=sys.stderr)
+        return 130
     return 0

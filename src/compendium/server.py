@@ -1,0 +1,385 @@
+"""The build server: one warm process per ``make`` run that serves the compendium's commands.
+
+Without it, each recipe of the Makefile (``validate``, eleven notebook runs,
+``manuscript``, ``qdpx export``) is a new Python process that imports pandas,
+matplotlib, Papermill and Jupyter again, and each notebook then starts a new
+kernel interpreter that imports pandas, matplotlib and compendium again: about
+two seconds of CPU per notebook before any analysis happens.
+
+With it, ``make`` still decides what to run (the Makefile keeps the whole
+dependency graph); the recipe's ``python -m compendium <command>`` is a thin
+client that hands its command line, folder, environment and terminal to the
+server and waits for the exit status. The server imported the stack once and
+never runs any command itself: for each request it forks a child that runs
+the command exactly as the command line would. A notebook run in that child
+forks its kernel from the child before Papermill starts (see
+:mod:`compendium.notebooks`), so every notebook still gets its own new kernel
+process with a new, empty namespace; only the imported modules are shared, in
+the state importing them leaves (nothing that ran code from a notebook).
+
+Lifetime: the first served command of a ``make`` run starts the server
+(``COMPENDIUM_MAKE_PID``, exported by the Makefile, names the run); it stops
+when that ``make`` process has gone, or after :data:`IDLE_SECONDS` without a
+request. Anything unexpected (no server can start, not POSIX, the command is
+not one that is served) and the command runs in the calling process as before.
+
+Ctrl-C: the client prints one line and exits 130; the server then stops that
+child (SIGTERM, then SIGKILL to its process group and the kernel's), and
+removes the kernel's sockets and connection file.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["submit", "serve", "socket_path", "SERVED", "ENV_MAKE", "ENV_CHILD"]
+
+SERVED = frozenset({"validate", "run", "manuscript", "qdpx", "audit"})
+ENV_MAKE = "COMPENDIUM_MAKE_PID"  # the make run this server belongs to (set by the Makefile)
+ENV_CHILD = "COMPENDIUM_SERVED"  # set in a served child: it never asks a server again
+ENV_PREFIX = "COMPENDIUM_KERNEL_PREFIX"  # the socket prefix the child's kernel must use
+ENV_CPU = "COMPENDIUM_SERVER_CPU"  # make bench: a file the server adds its CPU seconds to when it stops
+IDLE_SECONDS = 120
+START_SECONDS = 20  # how long a client waits for a new server to listen
+# What the warm parent imports: the stack every command and notebook needs.
+WARM_MODULES = (
+    "numpy", "pandas", "matplotlib", "matplotlib.pyplot", "yaml",
+    "compendium.data", "compendium.files", "compendium.corpus", "compendium.cases", "compendium.themes",
+    "compendium.descriptives", "compendium.plots", "compendium.provenance", "compendium.validate",
+    "compendium.anonymise", "compendium.digests", "compendium.notebooks", "compendium.manuscript", "compendium.refiqda",
+    "nbformat", "papermill", "nbclient", "jupyter_client.manager", "jupyter_client.connect",
+    "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipykernel_launcher",
+    "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
+)
+
+
+def _key() -> str:
+    """Which server: this make run, this root, this source tree and this interpreter."""
+    parts = [os.environ.get(ENV_MAKE, ""), os.environ.get("COMPENDIUM_ROOT", os.getcwd()),
+             os.environ.get("PYTHONPATH", ""), sys.executable, str(os.getuid())]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def socket_path() -> Path:
+    return Path(tempfile.gettempdir()) / f"compendium-server-{_key()}.sock"
+
+
+# ------------------------------------------------------------------ wire format
+def _send(sock: socket.socket, obj: object, fds: list[int] | None = None) -> None:
+    data = json.dumps(obj).encode()
+    frame = struct.pack("!I", len(data)) + data
+    if fds:
+        socket.send_fds(sock, [frame], fds)
+    else:
+        sock.sendall(frame)
+
+
+def _recv_exact(sock: socket.socket, n: int, buf: bytes = b"") -> bytes:
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    return buf
+
+
+def _recv(sock: socket.socket, with_fds: int = 0) -> tuple[object, list[int]]:
+    fds: list[int] = []
+    if with_fds:
+        first, fds, _, _ = socket.recv_fds(sock, 1 << 16, with_fds)
+        if not first:
+            raise ConnectionError("closed")
+    else:
+        first = b""
+    head = _recv_exact(sock, 4, first[:4])
+    (size,) = struct.unpack("!I", head)
+    body = _recv_exact(sock, size, first[4:])
+    return json.loads(body), fds
+
+
+# ------------------------------------------------------------------ client
+def submit(argv: list[str]) -> int | None:
+    """Run ``argv`` through this make run's server; None when it should run in this process instead."""
+    if (not argv or argv[0] not in SERVED or os.environ.get(ENV_CHILD) or not os.environ.get(ENV_MAKE)
+            or os.name != "posix" or not hasattr(socket, "send_fds")):
+        return None
+    if argv[0] == "qdpx" and "import" in argv[1:2]:
+        return None  # reads a file the researcher names; keep it a plain process
+    try:
+        sock = _connect()
+    except OSError:
+        return None
+    try:
+        _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
+        reply, _ = _recv(sock)
+        return int(reply["code"])  # type: ignore[index]
+    except KeyboardInterrupt:
+        print(f"interrupted: `compendium {' '.join(argv)}` stopped; its kernel and sockets are cleaned up",
+              file=sys.stderr)
+        return 130
+    except (OSError, ValueError, KeyError):
+        print(f"error: the build server stopped while running `compendium {' '.join(argv)}`.\n"
+              "    fix: run `make all` again", file=sys.stderr)
+        return 1
+    finally:
+        sock.close()
+
+
+def _try(path: Path) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+        return sock
+    except OSError:
+        sock.close()
+        return None
+
+
+def _connect() -> socket.socket:
+    path = socket_path()
+    if len(os.fsencode(path)) > 107:  # a Unix socket's path is limited to 107 bytes on Linux
+        raise OSError("the temporary folder's path is too long for a Unix socket")
+    sock = _try(path)
+    if sock:
+        return sock
+    lock = path.with_suffix(".lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # one client starts the server; the others wait for it
+        sock = _try(path)
+        if sock:
+            return sock
+        path.unlink(missing_ok=True)
+        log = path.with_suffix(".log")
+        with open(log, "ab") as out:
+            server = subprocess.Popen([sys.executable, "-m", "compendium.server", str(path), os.environ[ENV_MAKE]],
+                                      stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                                      close_fds=True)
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline and server.poll() is None:
+            sock = _try(path)
+            if sock:
+                return sock
+            time.sleep(0.02)
+    raise OSError("the build server did not start")
+
+
+# ------------------------------------------------------------------ server
+@contextlib.contextmanager
+def _as_in_a_kernel():
+    """Import the stack as it would be imported inside a Jupyter kernel.
+
+    Some libraries look at their surroundings once, at import: pandas, for
+    example, shows at most 20 columns when ``get_ipython()`` is a kernel and
+    fits the terminal otherwise. The kernels forked from this process must see
+    what a fresh kernel sees, so during the warm-up ``get_ipython`` answers
+    like a kernel's shell; it is removed again before any request is served.
+    """
+    class _KernelShell:
+        kernel = None
+
+    builtins.get_ipython = lambda: _KernelShell()  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del builtins.get_ipython  # type: ignore[attr-defined]
+
+
+def _warm() -> None:
+    import importlib
+
+    with _as_in_a_kernel():
+        for name in WARM_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+class _Job:
+    def __init__(self, pid: int, conn: socket.socket, prefix: str, argv: list[str]) -> None:
+        self.pid, self.conn, self.prefix, self.argv = pid, conn, prefix, argv
+        self.cancelled_at: float | None = None
+
+
+def _child(conn: socket.socket, request: dict, fds: list[int], prefix: str, others: list[socket.socket]) -> None:
+    """In the forked child: become the command's process and run it; never returns."""
+    code = 1
+    try:
+        os.setpgid(0, 0)  # its own group: the server can stop it and everything it started together
+        for other in others:
+            other.close()
+        conn.close()
+        for target, fd in zip((0, 1, 2), fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        signal.signal(signal.SIGTERM, _interrupted)  # the runner installs its own while a notebook runs
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ[ENV_CHILD] = "1"
+        os.environ[ENV_PREFIX] = prefix
+        sys.argv = [sys.argv[0], *request["argv"]]
+        from .cli import main
+
+        code = main(request["argv"])
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _interrupted(signum: int, frame: object) -> None:  # noqa: ARG001
+    """Cancelled by the server (the client was interrupted and has said so): unwind silently."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    raise KeyboardInterrupt
+
+
+def serve(path: Path, make_pid: int) -> None:
+    """Listen on ``path`` until the make run ``make_pid`` has ended (or nothing came for a while)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    listener.bind(str(path))
+    listener.listen(64)  # clients may connect now; they are answered after the warm-up
+    if os.environ.get(ENV_CPU):
+        with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
+            fh.write("started\n")
+    _warm()
+    from .notebooks import remove_kernel_files, SOCKET_PREFIX
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    jobs: dict[int, _Job] = {}
+    last = time.monotonic()
+    try:
+        while True:
+            for key, _ in selector.select(timeout=0.05):
+                if key.fileobj is listener:
+                    conn, _ = listener.accept()
+                    try:
+                        request, fds = _recv(conn, with_fds=3)
+                    except (OSError, ValueError):
+                        conn.close()
+                        continue
+                    prefix = os.path.join(tempfile.gettempdir(), f"{SOCKET_PREFIX}{os.urandom(6).hex()}")
+                    others = [listener, *(job.conn for job in jobs.values())]
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(conn, request, fds, prefix, others)  # type: ignore[arg-type]
+                    for fd in fds:
+                        os.close(fd)
+                    jobs[pid] = _Job(pid, conn, prefix, list(request["argv"]))  # type: ignore[index]
+                    selector.register(conn, selectors.EVENT_READ, pid)
+                    last = time.monotonic()
+                else:  # the client hung up before its command ended: Ctrl-C, or make stopping it
+                    job = jobs.get(key.data)
+                    if job and job.cancelled_at is None:
+                        job.cancelled_at = time.monotonic()
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(job.pid, signal.SIGTERM)
+                    selector.unregister(key.fileobj)
+            now = time.monotonic()
+            for job in list(jobs.values()):
+                if job.cancelled_at is not None and now - job.cancelled_at > 3:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(job.pid, signal.SIGKILL)
+                try:
+                    done, status, usage = os.wait4(job.pid, os.WNOHANG)
+                except ChildProcessError:
+                    done, status, usage = job.pid, 1 << 8, None
+                if not done:
+                    continue
+                if usage is not None and os.environ.get(ENV_CPU):  # make bench: where the CPU goes
+                    with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
+                        fh.write(f"job {usage.ru_utime + usage.ru_stime:.3f} {' '.join(job.argv)}\n")
+                del jobs[job.pid]
+                if job.cancelled_at is not None:
+                    _stop_kernels_of(job)
+                remove_kernel_files(job.prefix)
+                with contextlib.suppress(OSError, ValueError, KeyError):
+                    if job.cancelled_at is None:
+                        selector.unregister(job.conn)
+                    _send(job.conn, {"code": os.waitstatus_to_exitcode(status)})
+                job.conn.close()
+                last = now
+            if not jobs and (not _alive(make_pid) or now - last > IDLE_SECONDS):
+                break
+    finally:
+        for job in jobs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.pid, signal.SIGKILL)
+            _stop_kernels_of(job)
+            remove_kernel_files(job.prefix)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        listener.close()
+        _report_cpu()
+        with contextlib.suppress(OSError):
+            path.with_suffix(".lock").unlink()
+            log = path.with_suffix(".log")
+            if log.stat().st_size == 0:  # kept only when it says something (a crash)
+                log.unlink()
+
+
+def _report_cpu() -> None:
+    """For ``make bench``: append this server's CPU seconds and peak memory (its own or a child's) to a file."""
+    target = os.environ.get(ENV_CPU)
+    if target:
+        import resource
+
+        usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+        peak_mb = max(u.ru_maxrss for u in usage) / 1024
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(f"stopped {cpu:.3f} {peak_mb:.1f}\n")
+
+
+def _stop_kernels_of(job: _Job) -> None:
+    """A kernel leads its own session: after a cancelled run, stop it by the pid its runner recorded."""
+    pid_file = Path(job.prefix + ".pid")
+    with contextlib.suppress(OSError, ValueError):
+        os.killpg(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
+
+
+if __name__ == "__main__":  # started by a client: python -m compendium.server <socket> <make pid>
+    serve(Path(sys.argv[1]), int(sys.argv[2]))

@@ -1,0 +1,273 @@
+"""The build server and forked kernels: every notebook still runs in a fresh kernel; Ctrl-C cleans up.
+
+Each test builds a tiny compendium in its own temporary folder (notebooks
+only), points ``TMPDIR`` there so the server's and kernels' sockets are ours
+alone, and stands in for ``make`` with a ``sleep`` process whose pid is the
+``COMPENDIUM_MAKE_PID`` the Makefile would export. Killing it ends the server.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from compendium import digests
+from compendium.paths import Paths, paths
+
+REPO = paths().root
+
+# Sets a global, changes matplotlib's rcParams and a compendium module attribute, and keeps a file open.
+NOTEBOOK_A = [
+    "import matplotlib, compendium.plots\n"
+    "LEAK = 'set by the first notebook'\n"
+    "matplotlib.rcParams['lines.linewidth'] = 9.5\n"
+    "compendium.plots.STYLE['font.size'] = 99\n"
+    "kept_open = open('a_was_here.txt', 'w')\n"
+    "import os; print(json_pid := os.getpid())",
+]
+# Reports what it can see of the first notebook, and whether the stack was already imported.
+NOTEBOOK_B = [
+    "import sys\npreloaded = sorted(m for m in ('pandas', 'matplotlib', 'compendium.data') if m in sys.modules)",
+    """import json, os, matplotlib, compendium.plots
+SHELL_NAMES = {'In', 'Out', 'get_ipython', 'exit', 'quit', 'open', 'write_outputs', 'preloaded',
+               'sys', 'json', 'os', 'matplotlib', 'compendium', 'SHELL_NAMES', 'fds'}
+fds = [os.readlink(f'/proc/self/fd/{fd}') for fd in os.listdir('/proc/self/fd') if os.path.exists(f'/proc/self/fd/{fd}')]
+print(json.dumps({
+    'preloaded': preloaded,
+    'leak': 'LEAK' in globals(),
+    'user_names': sorted(k for k in globals() if not k.startswith('_') and k not in SHELL_NAMES),
+    'linewidth': matplotlib.rcParams['lines.linewidth'],
+    'font_size': compendium.plots.STYLE['font.size'],
+    'open_files': [f for f in fds if 'a_was_here' in f],
+    'pid': os.getpid(),
+}))""",
+]
+SLOW = [
+    "import pathlib, time\npathlib.Path('started.txt').write_text('yes')\ntime.sleep(120)",
+]
+
+
+def _notebook(cells: list[str]) -> dict:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    params = nbformat.v4.new_code_cell("write_outputs = False")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(c) for c in cells)]
+    return nb
+
+
+@pytest.fixture()
+def mini(tmp_path: Path):
+    """A folder with notebooks/, a private TMPDIR and a stand-in for the make process."""
+    root = tmp_path / "c"
+    (root / "notebooks").mkdir(parents=True)
+    for name, cells in (("leak_a", NOTEBOOK_A), ("leak_b", NOTEBOOK_B), ("slow", SLOW)):
+        nbformat.write(nbformat.from_dict(_notebook(cells)), root / "notebooks" / f"{name}.ipynb")
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="cs-"))  # short: Unix socket paths are limited to 107 bytes
+    make = subprocess.Popen(["sleep", "300"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPENDIUM_", "PYTEST_"))}
+    env.update(COMPENDIUM_ROOT=str(root), PYTHONPATH=str(REPO / "src"), TMPDIR=str(tmp), MPLBACKEND="Agg",
+               COMPENDIUM_MAKE_PID=str(make.pid), PYDEVD_DISABLE_FILE_VALIDATION="1")
+
+    def run(*args: str, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
+        return subprocess.run([sys.executable, "-m", "compendium", *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=300, **kw)
+
+    yield root, tmp, env, run
+    make.kill()
+    make.wait()
+    deadline = time.monotonic() + 30
+    while list(tmp.glob("compendium-server-*.sock")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the server notices its make has gone and stops
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stream(path: Path) -> str:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return "".join(o.get("text", "") for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def test_a_later_notebook_sees_nothing_an_earlier_one_did(mini) -> None:
+    root, tmp, _, run = mini
+    first = run("run", "leak_a")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert list(tmp.glob("compendium-server-*.sock")), "the run did not go through a build server"
+    second = run("run", "leak_b")
+    assert second.returncode == 0, second.stdout + second.stderr
+    seen = json.loads(_stream(root / "build" / "notebooks" / "leak_b.ipynb").strip().splitlines()[-1])
+    a_pid = int(_stream(root / "build" / "notebooks" / "leak_a.ipynb").strip())
+    # The kernel was forked from the warm server: the stack was imported before any cell ran ...
+    assert seen["preloaded"] == ["compendium.data", "matplotlib", "pandas"]
+    # ... and yet nothing the first notebook did is visible.
+    assert seen["leak"] is False
+    assert seen["user_names"] == []
+    assert seen["linewidth"] == 1.5  # matplotlib's default
+    assert seen["font_size"] == 9  # compendium.plots.STYLE as the module defines it
+    assert seen["open_files"] == []
+    assert seen["pid"] != a_pid
+
+
+def test_the_same_notebook_gives_the_same_bytes_with_and_without_the_server(mini) -> None:
+    root, _, env, run = mini
+    served = run("run", "leak_b")
+    assert served.returncode == 0, served.stdout + served.stderr
+    with_server = (root / "build" / "notebooks" / "leak_b.ipynb").read_text(encoding="utf-8")
+    plain = subprocess.run([sys.executable, "-m", "compendium", "run", "leak_b"], cwd=root, capture_output=True,
+                           text=True, timeout=300, env={k: v for k, v in env.items() if k != "COMPENDIUM_MAKE_PID"})
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    without = (root / "build" / "notebooks" / "leak_b.ipynb").read_text(encoding="utf-8")
+
+    def strip(text: str) -> str:  # the kernel's pid and whether the stack was preloaded differ, by design
+        out = json.loads(text)
+        for cell in out["cells"]:
+            for o in cell.get("outputs", []):
+                if o.get("output_type") == "stream":
+                    o["text"] = "(compared separately)"
+        return json.dumps(out, sort_keys=True)
+
+    assert strip(with_server) == strip(without)
+    seen = json.loads(_stream(root / "build" / "notebooks" / "leak_b.ipynb").strip().splitlines()[-1])
+    assert seen["preloaded"] == [] and seen["leak"] is False  # the classic path: a new interpreter
+
+
+def test_ctrl_c_ends_with_one_line_and_cleans_up_the_kernel(mini) -> None:
+    root, tmp, env, _ = mini
+    client = subprocess.Popen([sys.executable, "-m", "compendium", "run", "slow"], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = root / "notebooks" / "started.txt"
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert started.exists(), "the slow notebook never started"
+    pids = [int(p.read_text()) for p in tmp.glob("compendium-kernel-*.pid")]
+    assert len(pids) == 1 and list(tmp.glob("compendium-kernel-*-1"))
+    client.send_signal(signal.SIGINT)
+    out, err = client.communicate(timeout=60)
+    assert client.returncode == 130
+    assert "Traceback" not in out + err
+    assert [line for line in err.splitlines() if line.strip()] == [
+        "interrupted: `compendium run slow` stopped; its kernel and sockets are cleaned up"]
+    deadline = time.monotonic() + 30
+    while list(tmp.glob("compendium-kernel-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tmp.glob("compendium-kernel-*")) == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)
+    assert not (root / "build" / "failed" / "slow.ipynb").exists()
+
+
+def test_ctrl_c_without_the_server_is_one_line_too(mini) -> None:
+    root, tmp, env, _ = mini
+    plain = {k: v for k, v in env.items() if k != "COMPENDIUM_MAKE_PID"}
+    (root / "notebooks" / "started.txt").unlink(missing_ok=True)
+    client = subprocess.Popen([sys.executable, "-m", "compendium", "run", "slow"], cwd=root, env=plain,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = root / "notebooks" / "started.txt"
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert started.exists()
+    client.send_signal(signal.SIGINT)
+    out, err = client.communicate(timeout=60)
+    assert client.returncode == 130
+    assert "Traceback" not in out + err
+    assert [line for line in err.splitlines() if line.strip()] == [
+        "interrupted: `compendium run` stopped; nothing it was writing was kept"]
+    deadline = time.monotonic() + 30
+    while list(tmp.glob("compendium-kernel-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tmp.glob("compendium-kernel-*")) == []
+
+
+# ---------------------------------------------------------------------------- input digests
+@pytest.fixture()
+def data_copy(tmp_path: Path) -> Paths:
+    import shutil
+
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    return Paths(tmp_path)
+
+
+def _changed(p: Paths, edit) -> set[str]:  # noqa: ANN001
+    before = digests.digests(p)
+    edit()
+    after = digests.digests(p)
+    return {k for k in before if before[k] != after[k]}
+
+
+def _replace_cell(path: Path, row_id: str, column: str, value: str) -> None:
+    import csv
+    import io
+
+    text = path.read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = list(reader)
+    for row in rows:
+        if row[reader.fieldnames[0]] == row_id:  # type: ignore[index]
+            row[column] = value
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=reader.fieldnames, lineterminator="\n")  # type: ignore[arg-type]
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def test_a_duration_changes_only_the_descriptives_digest(data_copy: Paths) -> None:
+    changed = _changed(data_copy, lambda: _replace_cell(data_copy.participants, "P02", "duration_min", "57"))
+    assert changed == {"descriptives"}
+
+
+def test_a_qda_attribute_changes_the_descriptives_and_the_export(data_copy: Paths) -> None:
+    changed = _changed(data_copy, lambda: _replace_cell(data_copy.participants, "P02", "frameworks", "ACT"))
+    assert changed == {"descriptives", "supplement"}
+
+
+def test_a_pseudonym_changes_every_step_that_names_participants(data_copy: Paths) -> None:
+    changed = _changed(data_copy, lambda: _replace_cell(data_copy.participants, "P04", "pseudonym", "Robin"))
+    assert changed == {"corpus", "case_P04", "cross", "descriptives", "supplement", "manuscript"}
+
+
+def test_one_transcript_changes_that_case_and_the_steps_reading_all_transcripts(data_copy: Paths) -> None:
+    t = data_copy.transcript("P03")
+    changed = _changed(data_copy, lambda: t.write_text(t.read_text(encoding="utf-8") + "Interviewer: Thanks.\n",
+                                                         encoding="utf-8"))
+    assert changed == {"corpus", "case_P03", "supplement", "manuscript"}
+
+
+def test_one_coding_row_changes_its_case_only_among_the_cases(data_copy: Paths) -> None:
+    import csv
+
+    with open(data_copy.coding, encoding="utf-8", newline="") as fh:
+        first = next(csv.DictReader(fh))
+    changed = _changed(data_copy, lambda: _replace_cell(data_copy.coding, first["segment_id"], "note_descriptive",
+                                                        "A different note."))
+    assert changed == {"corpus", f"case_{first['participant_id']}", "cross", "supplement", "manuscript"}
+
+
+def test_digest_files_are_rewritten_only_when_their_value_changes(data_copy: Paths) -> None:
+    assert len(digests.write_digests(data_copy)) == len(digests.digests(data_copy))
+    files = sorted((data_copy.build / "inputs").glob("*.sha256"))
+    stamps = {f.name: f.stat().st_mtime_ns for f in files}
+    assert digests.write_digests(data_copy) == []
+    _replace_cell(data_copy.participants, "P02", "duration_min", "57")
+    assert digests.write_digests(data_copy) == ["descriptives"]
+    now = {f.name: f.stat().st_mtime_ns for f in files}
+    assert {k for k in stamps if stamps[k] != now[k]} == {"descriptives.sha256"}
+
+
+def test_the_makefile_names_a_digest_for_every_step() -> None:
+    text = (REPO / "Makefile").read_text(encoding="utf-8")
+    for step in ("corpus", "cross", "descriptives", "supplement", "manuscript"):
+        assert f"$(DIGEST)/{step}.sha256" in text
+    assert "$(DIGEST)/case_%.sha256" in text
