@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace) -> None:
         os.environ["COMPENDIUM_ROOT"] = str(scratch.root)
         execute(args.stem, parameters, p=scratch)
         print(f"run: {shown} differs from the notebook's defaults, so the outputs went to "
-              f"{scratch.root.relative_to(p.root)}/ and the pipeline's outputs are untouched.\n"
+              f"{p.shown(scratch.root)}/ and the pipeline's outputs are untouched.\n"
               "    to change the pipeline: set the default in the notebook's parameters cell and run `make all`, "
               "or add --into-pipeline")
         return
@@ -132,10 +132,28 @@ def _nbval_prepare(args: argparse.Namespace) -> None:
         print(f"nbval: prepared {path}")
 
 
-def _reproduce(args: argparse.Namespace) -> None:
+def _manifest(args: argparse.Namespace) -> None:
     from . import reproduce
 
-    sys.exit(getattr(reproduce, args.command.replace("-", "_") + "_command")(args))
+    sys.exit(reproduce.manifest_command(args))
+
+
+def _verify(args: argparse.Namespace) -> None:
+    from . import reproduce
+
+    sys.exit(reproduce.verify_command(args))
+
+
+def _diff(args: argparse.Namespace) -> None:
+    from . import reproduce
+
+    sys.exit(reproduce.diff_command(args))
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from . import reproduce
+
+    sys.exit(reproduce.bench_command(args))
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -302,16 +320,17 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=_canonical)
     sub.add_parser("accept", help="store current key results in the notebooks").set_defaults(func=_accept)
     sub.add_parser("nbval-prepare", help="prepare extra notebook variants for nbval").set_defaults(func=_nbval_prepare)
-    for name, text in (("manifest", "record the SHA-256 of every artefact in manifest.sha256"),
-                       ("verify", "rebuild from clean in a temporary folder and compare with the manifest"),
-                       ("diff", "show what changed since the manifest, in research terms"),
-                       ("bench", "time the build and print a table")):
-        s = sub.add_parser(name, help=text)
-        s.add_argument("--runs", type=int, default=3)
-        s.add_argument("--out", default=None)
-        s.add_argument("--quick", action="store_true")
-        s.add_argument("--sizes", default=None, help="bench: study sizes, comma-separated (default 8,80,800)")
-        s.set_defaults(func=_reproduce)
+    sub.add_parser("manifest", help="record the SHA-256 of every artefact in manifest.sha256").set_defaults(
+        func=_manifest)
+    sub.add_parser("verify", help="rebuild from clean in a temporary folder and compare with the manifest"
+                   ).set_defaults(func=_verify)
+    sub.add_parser("diff", help="show what changed since the manifest, in research terms").set_defaults(func=_diff)
+    s = sub.add_parser("bench", help="time the build against the naive loop; write benchmarks/results.md")
+    s.add_argument("--runs", type=int, default=3, help="repetitions of each timing (medians are reported)")
+    s.add_argument("--out", default=None, help="results file (default benchmarks/results.md)")
+    s.add_argument("--quick", action="store_true", help="fewer and smaller runs, to check that bench works")
+    s.add_argument("--sizes", default=None, help="study sizes, comma-separated (default 8,80,800)")
+    s.set_defaults(func=_bench)
     s = sub.add_parser("generate", help="write a larger synthetic study (seeded)")
     s.add_argument("participants", nargs="?", help="number of participants (not with --like)")
     s.add_argument("out")

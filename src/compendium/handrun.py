@@ -85,10 +85,10 @@ def scratch_paths(p: Paths, stem: str, changed: dict[str, object]) -> Paths:
             os.symlink(p.root / rel, target / rel)
     for folder in (p.tables, p.values):
         if folder.is_dir():
-            shutil.copytree(folder, target / folder.relative_to(p.root))
+            shutil.copytree(folder, target / folder.relative_to(p.out_root))
     if p.validated.is_file():
         (target / "build").mkdir(parents=True, exist_ok=True)
-        shutil.copy2(p.validated, target / p.validated.relative_to(p.root))
+        shutil.copy2(p.validated, target / p.validated.relative_to(p.out_root))
     return Paths(target)
 
 

@@ -95,7 +95,7 @@ def context(p: Paths | None = None) -> dict:
 
     def need(path: Path) -> Path:
         if not path.is_file():
-            raise CompendiumError(f"{path.relative_to(p.root)} is missing.\n    fix: run the analysis first (`make analysis`)")
+            raise CompendiumError(f"{p.shown(path)} is missing.\n    fix: run the analysis first (`make analysis`)")
         provenance.record("read", path)
         return path
 
@@ -167,7 +167,7 @@ def check_quote(row: pd.Series, p: Paths, participants: pd.DataFrame | None = No
     cited = "\n".join(lines[first - 1:last])
     if not 1 <= first <= last <= len(lines) or row["excerpt"] not in cited:
         raise QuoteIntegrityError(f"{label}: the text does not occur verbatim at those lines of "
-                                  f"{path.relative_to(p.root)}.\n    fix: rebuild the quote bank (`make analysis`); "
+                                  f"{p.shown(path)}.\n    fix: rebuild the quote bank (`make analysis`); "
                                   "never edit quotes by hand")
     match = coding[coding["segment_id"] == row["segment_id"]]
     if match.empty or match.iloc[0]["excerpt"] != row["excerpt"]:
@@ -352,7 +352,7 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
     def table(stem: str) -> str:
         path = p.tables / f"{stem}.csv"
         if not path.is_file():
-            raise CompendiumError(f"{path.relative_to(p.root)} is missing.\n    fix: run `make analysis`")
+            raise CompendiumError(f"{p.shown(path)} is missing.\n    fix: run `make analysis`")
         provenance.record("read", path)
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         return pipe_table(df)
@@ -383,7 +383,7 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
     try:
         rendered = env.from_string(template_path.read_text(encoding="utf-8")).render(**ctx)
     except jinja2.TemplateError as err:
-        raise CompendiumError(f"{template_path.relative_to(p.root)}, line {getattr(err, 'lineno', '?')}: "
+        raise CompendiumError(f"{p.shown(template_path)}, line {getattr(err, 'lineno', '?')}: "
                               f"{err}\n    fix: check the placeholder names against manuscript/values/*.json") from None
     # restricted builds: the mark in title, notice and captions; any build: quotations withheld for consent
     return study.mark_manuscript(rendered, p, withheld=consent.withheld_counts(coding, participants)), used
@@ -528,7 +528,7 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     for stem in FIGURES:
         path = p.figures / f"{stem}.png"
         if not path.is_file():
-            raise CompendiumError(f"{path.relative_to(p.root)} is missing.\n    fix: run `make analysis`")
+            raise CompendiumError(f"{p.shown(path)} is missing.\n    fix: run `make analysis`")
         provenance.record("read", path)
         pngs[stem] = path.read_bytes()
     uris = {stem: "data:image/png;base64," + base64.b64encode(data).decode() for stem, data in pngs.items()}

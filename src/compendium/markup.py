@@ -135,14 +135,14 @@ def check_inputs(p: Paths | None = None) -> int:
     for path in (p.participants, p.coding, p.memos):
         if not path.is_file():
             continue
-        rel = path.relative_to(p.root)
+        rel = p.shown(path)
         for number, line, column, key, value in _csv_cells(path):
             checked += 1
             found = find_markup(value)
             if found:
                 problems.append(f"{rel}, row {number} ({key}, line {line}), column {column}: {_describe(found)}")
     if p.codebook.is_file():
-        rel = p.codebook.relative_to(p.root)
+        rel = p.shown(p.codebook)
         for theme, line, field, value in _yaml_cells(p.codebook):
             checked += 1
             found = find_markup(value)

@@ -322,7 +322,7 @@ def verify_command(args) -> int:  # noqa: ANN001
     print(verdict)
     report = p.build / "verify" / "reviewer-report.md"
     write_text(report, _report(p, table, verdict, seconds))
-    print(f"verify: reviewer report in {report.relative_to(p.root)}")
+    print(f"verify: reviewer report in {p.shown(report)}")
     return 0 if ok else 1
 
 
@@ -624,7 +624,7 @@ def bench_command(args) -> int:  # noqa: ANN001
     print(text)
     target = p.root / (args.out or "benchmarks/results.md")
     write_text(target, text)
-    print(f"bench: results written to {target.relative_to(p.root)}")
+    print(f"bench: results written to {p.shown(target)}")
     return 0
 
 
