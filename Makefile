@@ -30,6 +30,23 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN   := $(PY) -m compendium
 
+# ---------------------------------------------------------------- one build at a time
+# The first make in this folder takes a lock on the folder and runs the real build
+# as a sub-make (tools/build_lock.py); a second make waits for it with a message.
+# A failed build removes build/all.done and lists its stale outputs in build/STALE.txt.
+UNLOCKED_GOALS := help lab lab-pipeline bib lock environment.yml
+ifneq ($(COMPENDIUM_LOCKED),$(CURDIR))
+ifneq ($(filter-out $(UNLOCKED_GOALS),$(or $(MAKECMDGOALS),all)),)
+LOCKED_RUN := 1
+endif
+endif
+ifdef LOCKED_RUN
+.PHONY: $(or $(MAKECMDGOALS),all) locked-run
+$(or $(MAKECMDGOALS),all): locked-run ; @:
+locked-run:
+	+@$(PYTHON_BOOT) tools/build_lock.py -- $(MAKE) $(MAKECMDGOALS)
+else
+
 DATA      := data/synthetic
 NB        := notebooks
 BUILD     := build
@@ -159,8 +176,17 @@ supplement: $(SUPP_OUT) ## Write the REFI-QDA exports for QDA software (codebook
 $(SUPP_OUT) &: $(TABLE_DATA) $(TRANSCRIPTS) src/compendium/refiqda.py $(SRC) | $(VALID)
 	$(RUN) qdpx export
 
+# ---------------------------------------------------------------- anonymisation gate over the outputs
+# Every input and every generated output scanned again (tables, values, manuscript in all
+# formats, notebook pages, QDA exports); a hit deletes the offending output. The log says
+# what was checked, by which rules, and what the allow-list let through and why.
+ANON_LOG := $(BUILD)/anonymisation_log.json
+
+$(ANON_LOG): $(MS_OUT) $(SUPP_OUT) $(NB_HTML) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(VALID)
+	$(RUN) audit --outputs --remove --log $@
+
 # When nothing changed, make itself says "Nothing to be done for 'all'".
-$(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT)
+$(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT) $(ANON_LOG)
 	@touch $@
 	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(OUT)/, $(SUPP)/)"
 
@@ -204,3 +230,5 @@ bench: $(STAMP) ## Time cold, no-op and one-change builds, the naive baseline an
 clean: ## Remove generated files only (never data/ or source notebooks)
 	rm -rf $(BUILD) $(TABLES) $(VALUES) $(OUT) $(SUPP)
 	rm -f $(FIGURES)/*.svg $(FIGURES)/*.png
+
+endif  # LOCKED_RUN (one build at a time, above)

@@ -31,8 +31,10 @@ def _validate(args: argparse.Namespace) -> None:
 def _audit(args: argparse.Namespace) -> None:
     from . import anonymise
 
-    checked = anonymise.audit(outputs=args.outputs)
-    print(f"anonymisation gate: no direct identifiers in {checked} files")
+    log = paths().root / args.log if args.log else None
+    checked = anonymise.audit(outputs=args.outputs, log=log, remove=args.remove)
+    print(f"anonymisation gate: no direct identifiers in {checked} files"
+          + (f" (log: {args.log})" if args.log else ""))
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -125,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--report", help="write a JSON summary here on success")
     s.set_defaults(func=_validate)
     s = sub.add_parser("audit", help="anonymisation gate over the inputs (and outputs)")
-    s.add_argument("--outputs", action="store_true", help="also scan generated tables and manuscript")
+    s.add_argument("--outputs", action="store_true", help="also scan every generated output")
+    s.add_argument("--log", help="write the anonymisation log (JSON) here")
+    s.add_argument("--remove", action="store_true", help="delete generated files that contain a hit")
     s.set_defaults(func=_audit)
     s = sub.add_parser("run", help="execute a notebook with Papermill into build/notebooks")
     s.add_argument("stem", help="notebook name without .ipynb, e.g. 02_analyse_case")

@@ -1,0 +1,119 @@
+"""One build at a time per folder, and no stale output that looks current after a failure.
+
+``make`` runs this (standard library only, before the environment exists) as
+``python3.11 tools/build_lock.py -- make GOALS...``. It takes an exclusive lock on
+the compendium folder itself (so ``make clean`` cannot delete it), waits with a
+message when another build holds it, then runs the real build as a sub-make with
+``COMPENDIUM_LOCKED`` set to the folder.
+
+When the build fails or is interrupted it removes ``build/all.done`` (the stamp
+that says everything is current) and writes ``build/STALE.txt``: the outputs that
+exist but are out of date, and those missing; ``make all`` rebuilds exactly these.
+A later successful build removes the list.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path.cwd()
+BUILD = ROOT / "build"
+OWNER = BUILD / ".lock-owner"
+STALE = BUILD / "STALE.txt"
+STAMP = BUILD / "all.done"
+TRACE = re.compile(r"update target '(.+?)' due to: (.*)$")
+
+
+def acquire(command: list[str]) -> int:
+    fd = os.open(ROOT, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            owner = OWNER.read_text(encoding="utf-8").strip()
+        except OSError:
+            owner = "another make"
+        print(f"make: another build is running in this folder ({owner}); waiting for it to finish "
+              "(Ctrl-C to stop waiting) ...", file=sys.stderr, flush=True)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except KeyboardInterrupt:
+            print("make: stopped waiting; nothing was built", file=sys.stderr)
+            sys.exit(130)
+        print("make: the other build has finished; going on", file=sys.stderr, flush=True)
+    BUILD.mkdir(exist_ok=True)
+    started = dt.datetime.now().strftime("%H:%M:%S")
+    OWNER.write_text(f"pid {os.getpid()}: {' '.join(['make', *command[1:]])}, since {started}\n", encoding="utf-8")
+    return fd
+
+
+def stale_targets(make: str) -> tuple[list[str], list[str]]:
+    """Outputs of ``make all`` that are out of date (exist) and missing, from a dry run with --trace."""
+    env = {**os.environ, "COMPENDIUM_LOCKED": str(ROOT)}
+    result = subprocess.run([make, "-n", "--trace", "all"], capture_output=True, text=True, env=env)
+    out_of_date: list[str] = []
+    missing: list[str] = []
+    for line in result.stdout.splitlines() + result.stderr.splitlines():
+        match = TRACE.search(line)
+        if not match:
+            continue
+        target = match.group(1)
+        if target.startswith(".venv") or target in out_of_date or target in missing:
+            continue
+        (out_of_date if (ROOT / target).exists() else missing).append(target)
+    return out_of_date, missing
+
+
+def mark_stale(make: str, code: int) -> None:
+    STAMP.unlink(missing_ok=True)
+    out_of_date, missing = stale_targets(make)
+    lines = [f"# The last build stopped (exit {code}) at {dt.datetime.now():%Y-%m-%d %H:%M:%S}.",
+             "# build/all.done was removed: the outputs below do not reflect the current inputs.",
+             "# `make all` rebuilds exactly these; this file goes away when a build succeeds.", ""]
+    lines += [f"stale   {t}" for t in out_of_date] + [f"missing {t}" for t in missing]
+    BUILD.mkdir(exist_ok=True)
+    tmp = STALE.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, STALE)
+    if out_of_date:
+        print(f"make: {len(out_of_date)} output(s) are now out of date and {len(missing)} missing; "
+              f"listed in build/STALE.txt (build/all.done removed)", file=sys.stderr)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] != "--" or len(argv) < 2:
+        print("usage: build_lock.py -- make [GOAL...]", file=sys.stderr)
+        return 2
+    command = argv[1:]
+    fd = acquire(command)
+    env = {**os.environ, "COMPENDIUM_LOCKED": str(ROOT)}
+    # The sub-make is the real top-level build: it sets up its own parallel jobs.
+    env.pop("MAKELEVEL", None)
+    env["MAKEFLAGS"] = re.sub(r"(?:^|\s)(?:--jobserver-(?:auth|fds)=\S+|-j\d*)", "", env.get("MAKEFLAGS", "")).strip()
+    # Ctrl-C reaches the sub-make through the terminal; this process waits for it to finish.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = subprocess.run(command, env=env, close_fds=False).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        if code != 0:
+            mark_stale(command[0], code)
+        elif STALE.exists():
+            out_of_date, missing = stale_targets(command[0])
+            if not out_of_date and not missing:
+                STALE.unlink(missing_ok=True)
+    finally:
+        OWNER.unlink(missing_ok=True)
+        os.close(fd)
+    return 130 if code < 0 else code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
