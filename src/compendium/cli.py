@@ -5,6 +5,10 @@ Errors a researcher can act on are printed without a traceback and exit 1.
 from __future__ import annotations
 
 import argparse
+import errno
+import glob
+import os
+import signal
 import sys
 import time
 
@@ -164,9 +168,62 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", default=None)
     s.set_defaults(func=_qdpx)
     args = parser.parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_interrupt)
     try:
         args.func(args)
     except CompendiumError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        _remove_kernel_sockets()
+        _remove_truncated_notebooks()
+        print(f"interrupted: `{args.command}` stopped by Ctrl-C; its outputs were not updated "
+              "(run `make all` to finish the build)", file=sys.stderr)
+        return 130
+    except OSError as err:
+        if err.errno not in DISK_ERRORS:
+            raise
+        _remove_kernel_sockets()
+        _remove_truncated_notebooks()
+        where = f" while writing {err.filename}" if err.filename else ""
+        print(f"error: {os.strerror(err.errno)}{where}; no half-written file was kept.\n"
+              f"    fix: {DISK_ERRORS[err.errno]}, then run `make all` again", file=sys.stderr)
+        return 1
     return 0
+
+
+DISK_ERRORS = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some space within your disk quota",
+               errno.EROFS: "build in a folder on a writable disk"}
+
+
+def _remove_truncated_notebooks() -> None:
+    """A partly executed notebook copy in build/failed/ that a full disk or Ctrl-C cut short is removed."""
+    import json
+
+    for path in sorted((paths().build / "failed").glob("*.ipynb")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+
+
+def _on_interrupt(signum, frame) -> None:  # noqa: ANN001
+    """Ctrl-C: stop the kernels first (so they print nothing while shutting down), then unwind."""
+    _remove_kernel_sockets()
+    raise KeyboardInterrupt
+
+
+def _remove_kernel_sockets() -> None:
+    """Stop the kernels an interrupted run started and remove their sockets (compendium-kernel-* in the temp folder)."""
+    notebooks = sys.modules.get("compendium.notebooks")
+    for manager in getattr(notebooks, "KERNELS", []):
+        process = getattr(getattr(manager, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        for leftover in glob.glob(glob.escape(str(manager.ip)) + "*"):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass

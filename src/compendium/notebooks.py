@@ -30,6 +30,9 @@ class NotebookError(CompendiumError):
     """A notebook failed while running."""
 
 
+KERNELS: list = []  # kernel managers this process started
+
+
 def _kernel_manager_class():  # imported lazily: jupyter_client is slow to import
     from jupyter_client.manager import AsyncKernelManager
 
@@ -44,6 +47,7 @@ def _kernel_manager_class():  # imported lazily: jupyter_client is slow to impor
             # One socket prefix per kernel, so kernels running side by side never share a socket.
             kwargs.setdefault("ip", os.path.join(tempfile.gettempdir(), f"compendium-kernel-{uuid.uuid4().hex[:12]}"))
             super().__init__(**kwargs)
+            KERNELS.append(self)  # stopped, and their sockets removed, by the CLI if the run is interrupted
 
     return _Local
 
