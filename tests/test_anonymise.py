@@ -292,3 +292,11 @@ def test_malformed_allowlist_entry_is_reported_in_words(tmp_path: Path, entry: s
         audit(p)
     message = str(caught.value)
     assert "anonymisation_allowlist.yaml" in message and f"entry {shipped_entries() + 1}" in message and "fix:" in message
+
+
+def test_a_cited_authors_given_name_alone_is_checked(tmp_path: Path) -> None:
+    """'Kristin Neff' is a cited author; 'Kristin' on her own could be anyone (a client's sister)."""
+    p = copy_compendium(tmp_path / "c")
+    insert_turns(p.transcript("P01"), 4, ["Jennifer: Her sister Kristin rang me, and we talked about Kristin Neff."])
+    hits = hits_of(p)
+    assert [(h.line, h.category, h.text) for h in hits] == [(5, "personal name", "Kristin")]

@@ -295,6 +295,9 @@ def _names(line: str, names: frozenset[str], known: set[str]) -> Iterator[Span]:
         word = match.group(0)
         if word in known or word.lower() not in names or len(word) < 3:
             continue
+        following = re.match(r"\s+([A-Z][a-z]+)", line[match.end():])
+        if following and f"{word} {following.group(1)}" in known:
+            continue  # a cited author's full name
         if not MID_SENTENCE.search(line[max(0, match.start() - 40): match.start()]):
             continue
         if word in MONTH_NAMES and (re.match(r"\s+(?:19|20)\d{2}\b", line[match.end():])
@@ -451,13 +454,22 @@ def _text_of(path: Path, p: Paths | None = None) -> str:
 
 
 def known_names(p: Paths) -> set[str]:
-    """Pseudonyms and the surnames/given names of cited authors (from the bibliography)."""
+    """Pseudonyms and the surnames of cited authors (from the bibliography).
+
+    An author's given name passes only before the surname ("Kristin Neff"): "Kristin"
+    alone in a transcript is a person to check, whoever else is called that.
+    """
     from .data import read_pseudonyms
 
     known: set[str] = set(read_pseudonyms(p).values())
     if p.bibliography.is_file():
         for authors in re.findall(r"(?:author|editor)\s*=\s*\{(.+?)\},?\s*\n", p.bibliography.read_text(encoding="utf-8")):
-            known |= set(re.findall(r"[A-Z][a-z]+", authors))
+            for person in re.split(r"\s+and\s+", authors):
+                surname, _, given = person.partition(",") if "," in person else person.rpartition(" ")[::-1]
+                surnames = re.findall(r"[A-Z][a-z]+", surname)
+                known |= set(surnames)
+                # "Kristin Neff" (a cited author's full name) passes; "Kristin" alone is checked.
+                known |= {f"{g} {surnames[0]}" for g in re.findall(r"[A-Z][a-z]+", given) if surnames}
     return known
 
 
