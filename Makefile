@@ -35,9 +35,13 @@ RUN   := $(PY) -m compendium
 # as a sub-make (tools/build_lock.py); a second make waits for it with a message.
 # A failed build removes build/all.done and lists its stale outputs in build/STALE.txt.
 UNLOCKED_GOALS := help lab lab-pipeline bib lock environment.yml
+# make -n/-q/-t only ask or print (no lock needed; the answer must come from the real rules).
+MAKE_QUESTION := $(strip $(foreach f,n q t,$(findstring $(f),$(filter-out -%,$(firstword $(MAKEFLAGS))))))
 ifneq ($(COMPENDIUM_LOCKED),$(CURDIR))
 ifneq ($(filter-out $(UNLOCKED_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(MAKE_QUESTION),)
 LOCKED_RUN := 1
+endif
 endif
 endif
 ifdef LOCKED_RUN

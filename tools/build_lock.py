@@ -55,8 +55,7 @@ def acquire(command: list[str]) -> int:
 
 def stale_targets(make: str) -> tuple[list[str], list[str]]:
     """Outputs of ``make all`` that are out of date (exist) and missing, from a dry run with --trace."""
-    env = {**os.environ, "COMPENDIUM_LOCKED": str(ROOT)}
-    result = subprocess.run([make, "-n", "--trace", "all"], capture_output=True, text=True, env=env)
+    result = subprocess.run([make, "-n", "--trace", "all"], capture_output=True, text=True, env=sub_make_env())
     out_of_date: list[str] = []
     missing: list[str] = []
     for line in result.stdout.splitlines() + result.stderr.splitlines():
@@ -86,16 +85,25 @@ def mark_stale(make: str, code: int) -> None:
               f"listed in build/STALE.txt (build/all.done removed)", file=sys.stderr)
 
 
+def sub_make_env() -> dict[str, str]:
+    """The environment of the real build: marked as holding the lock, and a top-level make of its own."""
+    env = {**os.environ, "COMPENDIUM_LOCKED": str(ROOT)}
+    env.pop("MAKELEVEL", None)  # it sets up its own parallel jobs (no "-j2 forced" warning)
+    env["MAKEFLAGS"] = re.sub(r"(?:^|\s)(?:--jobserver-(?:auth|fds)=\S+|-j\d*)", "", env.get("MAKEFLAGS", "")).strip()
+    return env
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] != "--" or len(argv) < 2:
         print("usage: build_lock.py -- make [GOAL...]", file=sys.stderr)
         return 2
     command = argv[1:]
+    flags = os.environ.get("MAKEFLAGS", "").split()
+    if flags and not flags[0].startswith("-") and set(flags[0]) & set("nqt"):
+        # `make -n/-q/-t`: a question or a dry run, which writes nothing; no lock, no stale marks.
+        return subprocess.run(command, env=sub_make_env(), close_fds=False).returncode
     fd = acquire(command)
-    env = {**os.environ, "COMPENDIUM_LOCKED": str(ROOT)}
-    # The sub-make is the real top-level build: it sets up its own parallel jobs.
-    env.pop("MAKELEVEL", None)
-    env["MAKEFLAGS"] = re.sub(r"(?:^|\s)(?:--jobserver-(?:auth|fds)=\S+|-j\d*)", "", env.get("MAKEFLAGS", "")).strip()
+    env = sub_make_env()
     # Ctrl-C reaches the sub-make through the terminal; this process waits for it to finish.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
