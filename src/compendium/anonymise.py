@@ -81,7 +81,7 @@ ADDRESS_POSTCODE = re.compile(
     rf"\b(?:(?i:{STREET_ABBREVIATIONS})|{STREET_WORDS}|Dr)\.?,?\s+((?:[A-Z][a-z]+\s+){{1,3}}\d{{4}})\b")
 # Short service numbers libphonenumber does not find in running text ("13 24 68", "1300 123 456").
 SERVICE_NUMBER = re.compile(r"(?<![\w+])1[38]00(?:[\s.-]?\d){6}\b|(?<![\w+])13(?:[\s.-]?\d){4}\b(?![\s.-]?\d)")
-DIGIT_RUN = re.compile(r"(?<![\w.,/-])\d(?:[\s-]?\d){7,10}(?![\w/-]|[.,]\d)")
+DIGIT_RUN = re.compile(r"(?<![\w./-])\d(?:[\s-]?\d){7,10}(?![\w/-]|[.,]\d)")
 BARE_DOMAIN = re.compile(r"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
                          r"(?:/[^\s<>\"')]*)?(?![\w@-])", re.I)
 # Suffixes that are also the file types this project writes about ("template.md", "cli.py").
