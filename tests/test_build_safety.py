@@ -134,6 +134,7 @@ def test_every_output_format_is_scanned_and_offending_outputs_are_removed(fresh_
     assert {f["file"] for f in record["files"] if f["stage"] == "output"} >= hit_files
 
 
+@pytest.mark.slow
 def test_the_build_writes_an_anonymisation_log(built_copy: Paths) -> None:
     log = json.loads((built_copy.build / "anonymisation_log.json").read_text(encoding="utf-8"))
     checked = {f["file"] for f in log["files"]}
@@ -149,8 +150,12 @@ def test_the_build_writes_an_anonymisation_log(built_copy: Paths) -> None:
 
 # ============================================================ 3. one build at a time
 def _make_process(root: Path) -> subprocess.Popen:
+    from compendium.paths import paths
+    from compendium.provenance import source_commit
+
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "COMPENDIUM_LOCKED", "COMPENDIUM_ROOT", "PYTHONPATH")}
+    env["COMPENDIUM_COMMIT"] = source_commit(paths())  # as conftest's builds (the colophon names it)
     return subprocess.Popen(["make", "-C", str(root), "-o", ".venv/.installed", "all"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

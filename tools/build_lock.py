@@ -27,6 +27,9 @@ BUILD = ROOT / "build"
 OWNER = BUILD / ".lock-owner"
 STALE = BUILD / "STALE.txt"
 STAMP = BUILD / "all.done"
+# Goals that write no build output in this folder: their failure says nothing about the outputs.
+NOT_BUILDING = frozenset({"test-fast", "verify", "bench", "audit", "help", "lab", "lab-pipeline", "setup",
+                          "notebooks-canonical", "bib", "lock", "environment.yml"})
 TRACE = re.compile(r"update target '(.+?)' due to: (.*)$")
 
 
@@ -54,18 +57,31 @@ def acquire(command: list[str]) -> int:
 
 
 def stale_targets(make: str) -> tuple[list[str], list[str]]:
-    """Outputs of ``make all`` that are out of date (exist) and missing, from a dry run with --trace."""
-    result = subprocess.run([make, "-n", "--trace", "all"], capture_output=True, text=True, env=sub_make_env())
-    out_of_date: list[str] = []
-    missing: list[str] = []
-    for line in result.stdout.splitlines() + result.stderr.splitlines():
+    """Outputs of ``make all`` that are out of date (exist) and missing.
+
+    From a dry run with ``--trace`` (which names one target of each rule to run) and
+    make's database (``-p``: the other targets a grouped rule makes, "Also makes: ...").
+    """
+    result = subprocess.run([make, "-n", "-p", "--trace", "all"], capture_output=True, text=True, env=sub_make_env())
+    lines = result.stdout.splitlines() + result.stderr.splitlines()
+    groups: dict[str, list[str]] = {}
+    rule = None
+    for line in lines:
+        header = re.match(r"^([^#\s][^:=]*?):(?!=)", line)
+        if header:
+            rule = header.group(1).strip()
+        elif line.startswith("#  Also makes:") and rule:
+            group = [rule, *line.split(":", 1)[1].split()]
+            for target in group:
+                groups[target] = group
+    due: list[str] = []
+    for line in lines:
         match = TRACE.search(line)
-        if not match:
-            continue
-        target = match.group(1)
-        if target.startswith(".venv") or target in out_of_date or target in missing:
-            continue
-        (out_of_date if (ROOT / target).exists() else missing).append(target)
+        if match:
+            due += [t for t in groups.get(match.group(1), [match.group(1)]) if t not in due]
+    due = [t for t in dict.fromkeys(due) if not t.startswith(".venv")]
+    out_of_date = sorted(t for t in due if (ROOT / t).exists())
+    missing = sorted(t for t in due if not (ROOT / t).exists())
     return out_of_date, missing
 
 
@@ -110,8 +126,10 @@ def main(argv: list[str]) -> int:
         code = subprocess.run(command, env=env, close_fds=False).returncode
     finally:
         signal.signal(signal.SIGINT, previous)
+    goals = [arg for arg in command[1:] if not arg.startswith("-") and "=" not in arg] or ["all"]
+    builds = any(goal not in NOT_BUILDING for goal in goals)
     try:
-        if code != 0:
+        if code != 0 and builds:
             mark_stale(command[0], code)
         elif STALE.exists():
             out_of_date, missing = stale_targets(command[0])

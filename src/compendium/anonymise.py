@@ -486,7 +486,6 @@ class Scan:
     allowed: list[tuple[Hit, dict]] = field(default_factory=list)
 
     def log(self, allow: list[dict]) -> dict:
-        used = Counter(id(entry) for _, entry in self.allowed)
         return {
             "what": "Anonymisation gate of the compendium (src/compendium/anonymise.py): every input file and every "
                     "generated output scanned for direct identifiers before the build is marked complete.",
@@ -497,7 +496,7 @@ class Scan:
             "hits_by_category": dict(sorted(Counter(h.category for h in self.hits).items())),
             "allowlisted_by_category": dict(sorted(Counter(h.category for h, _ in self.allowed).items())),
             "allowlisted": [{**h.__dict__, "reason": entry["reason"]} for h, entry in self.allowed],
-            "allowlist": [{**{k: v for k, v in entry.items()}, "times_used": used[id(entry)]} for entry in allow],
+            "allowlist": [{**entry, "times_used": sum(used == entry for _, used in self.allowed)} for entry in allow],
         }
 
 
