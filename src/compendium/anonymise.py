@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import html.parser
-import io
 import re
 import zipfile
 from collections import Counter
