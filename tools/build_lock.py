@@ -50,9 +50,12 @@ def acquire(command: list[str]) -> int:
             print("make: stopped waiting; nothing was built", file=sys.stderr)
             sys.exit(130)
         print("make: the other build has finished; going on", file=sys.stderr, flush=True)
-    BUILD.mkdir(exist_ok=True)
     started = dt.datetime.now().strftime("%H:%M:%S")
-    OWNER.write_text(f"pid {os.getpid()}: {' '.join(['make', *command[1:]])}, since {started}\n", encoding="utf-8")
+    try:
+        BUILD.mkdir(exist_ok=True)
+        OWNER.write_text(f"pid {os.getpid()}: {' '.join(['make', *command[1:]])}, since {started}\n", encoding="utf-8")
+    except OSError:
+        pass  # only the waiting message uses it; a full disk is reported by the build itself
     return fd
 
 
@@ -130,7 +133,12 @@ def main(argv: list[str]) -> int:
     builds = any(goal not in NOT_BUILDING for goal in goals)
     try:
         if code != 0 and builds:
-            mark_stale(command[0], code)
+            try:
+                mark_stale(command[0], code)
+            except OSError as err:
+                STAMP.unlink(missing_ok=True)
+                print(f"make: could not write build/STALE.txt ({err.strerror}); build/all.done was removed",
+                      file=sys.stderr)
         elif STALE.exists():
             out_of_date, missing = stale_targets(command[0])
             if not out_of_date and not missing:
