@@ -91,7 +91,8 @@ def stale_targets(make: str) -> tuple[list[str], list[str]]:
 def mark_stale(make: str, code: int) -> None:
     STAMP.unlink(missing_ok=True)
     out_of_date, missing = stale_targets(make)
-    lines = [f"# The last build stopped (exit {code}) at {dt.datetime.now():%Y-%m-%d %H:%M:%S}.",
+    how = f"was interrupted (signal {-code})" if code < 0 else f"failed (exit {code})"
+    lines = [f"# The last build {how} at {dt.datetime.now():%Y-%m-%d %H:%M:%S}.",
              "# build/all.done was removed: the outputs below do not reflect the current inputs.",
              "# `make all` rebuilds exactly these; this file goes away when a build succeeds.", ""]
     lines += [f"stale   {t}" for t in out_of_date] + [f"missing {t}" for t in missing]
@@ -124,9 +125,11 @@ def main(argv: list[str]) -> int:
     fd = acquire(command)
     env = sub_make_env()
     # Ctrl-C reaches the sub-make through the terminal; this process waits for it to finish.
+    # (The sub-make is started first, so it keeps the usual Ctrl-C behaviour.)
+    child = subprocess.Popen(command, env=env, close_fds=False)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        code = subprocess.run(command, env=env, close_fds=False).returncode
+        code = child.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
     goals = [arg for arg in command[1:] if not arg.startswith("-") and "=" not in arg] or ["all"]
