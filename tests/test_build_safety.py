@@ -336,3 +336,32 @@ def test_ctrl_c_during_a_notebook_stops_the_kernel_and_removes_its_sockets(fresh
         "interrupted: `run` stopped by Ctrl-C; its outputs were not updated (run `make all` to finish the build)"], err
     assert not list(Path(prefix).parent.glob(Path(prefix).name + "*")), "kernel sockets were left behind"
     assert not (p.executed / "99_sleeper.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_make_all_stops_every_step_and_marks_the_build_stale(clone_built: Copy) -> None:
+    """Ctrl-C in a terminal reaches make, the locking wrapper's sub-make and the running notebook steps."""
+    p = clone_built("ctrl_c_make")
+    p.transcript("P06").touch()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k != "COMPENDIUM_LOCKED"}
+    process = subprocess.Popen(["make", "-C", str(p.root), "-o", ".venv/.installed", "all"], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    running = p.build / "failed" / "02_analyse_case_P06.ipynb"  # papermill's working copy: the step has started
+    try:
+        while not running.exists() and process.poll() is None:
+            try:
+                process.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                pass
+        assert process.poll() is None, process.communicate()[0]
+        os.killpg(process.pid, signal.SIGINT)
+        out, _ = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode != 0
+    assert "interrupted: `run` stopped by Ctrl-C" in out and "Traceback" not in out, out[-3000:]
+    assert "build complete" not in out
+    assert not (p.build / "all.done").exists()
+    assert "manuscript/output/manuscript.pdf" in (p.build / "STALE.txt").read_text(encoding="utf-8")
