@@ -89,8 +89,11 @@ def stale_targets(make: str) -> tuple[list[str], list[str]]:
 
 
 def mark_stale(make: str, code: int) -> None:
-    STAMP.unlink(missing_ok=True)
     out_of_date, missing = stale_targets(make)
+    missing = [t for t in missing if t != "build/all.done"]
+    if not out_of_date and not missing:
+        return  # every output is current (e.g. a test failed after a complete build)
+    STAMP.unlink(missing_ok=True)
     how = f"was interrupted (signal {-code})" if code < 0 else f"failed (exit {code})"
     lines = [f"# The last build {how} at {dt.datetime.now():%Y-%m-%d %H:%M:%S}.",
              "# build/all.done was removed: the outputs below do not reflect the current inputs.",
