@@ -35,6 +35,27 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN   := $(PY) -m compendium
 
+# ---------------------------------------------------------------- one build at a time
+# The first make in this folder takes a lock on the folder and runs the real build
+# as a sub-make (tools/build_lock.py); a second make waits for it with a message.
+# A failed build removes build/all.done and lists its stale outputs in build/STALE.txt.
+UNLOCKED_GOALS := help lab lab-pipeline bib lock environment.yml
+# make -n/-q/-t only ask or print (no lock needed; the answer must come from the real rules).
+MAKE_QUESTION := $(strip $(foreach f,n q t,$(findstring $(f),$(filter-out -%,$(firstword $(MAKEFLAGS))))))
+ifneq ($(COMPENDIUM_LOCKED),$(CURDIR))
+ifneq ($(filter-out $(UNLOCKED_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(MAKE_QUESTION),)
+LOCKED_RUN := 1
+endif
+endif
+endif
+ifdef LOCKED_RUN
+.PHONY: $(or $(MAKECMDGOALS),all) locked-run
+$(or $(MAKECMDGOALS),all): locked-run ; @:
+locked-run:
+	+@$(PYTHON_BOOT) tools/build_lock.py -- $(MAKE) $(MAKECMDGOALS)
+else
+
 # The study folder and the output root: `make all DATA=/path/to/study OUT=/path/out`.
 # Only the repository's own synthetic data build into the repository; any other data
 # folder builds into OUT (default: <study>-outputs beside it), and a restricted study
@@ -225,8 +246,17 @@ share: $(VALID) ## From a restricted DATA: de-identified data, log and manuscrip
 	$(MAKE) all DATA="$(abspath $(SHARE))/data" OUT="$(abspath $(SHARE))-build"
 	$(RUN) share "$(SHARE)" --check
 
+# ---------------------------------------------------------------- anonymisation gate over the outputs
+# Every input and every generated output scanned again (tables, values, manuscript in all
+# formats, notebook pages, QDA exports); a hit deletes the offending output. The log says
+# what was checked, by which rules, and what the allow-list let through and why.
+ANON_LOG := $(BUILD)/anonymisation_log.json
+
+$(ANON_LOG): $(MS_OUT) $(SUPP_OUT) $(NB_HTML) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(VALID)
+	$(RUN) audit --outputs --remove --log $@
+
 # When nothing changed, make itself says "Nothing to be done for 'all'".
-$(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT)
+$(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT) $(ANON_LOG)
 	@touch $@
 	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(MSOUT)/, $(SUPP)/)"
 
@@ -278,3 +308,5 @@ bench: $(STAMP) ## Time cold, no-op and one-change builds, the naive baseline an
 clean: ## Remove generated files only (never data/ or source notebooks)
 	rm -rf "$(BUILD)" "$(TABLES)" "$(VALUES)" "$(MSOUT)" "$(SUPP)"
 	rm -f "$(FIGURES)"/*.svg "$(FIGURES)"/*.png
+
+endif  # LOCKED_RUN (one build at a time, above)

@@ -91,15 +91,17 @@ def repo() -> Paths:
 
 @pytest.fixture(scope="session")
 def run_make() -> Callable[..., Run]:
-    """``run_make(root, *targets)``: run ``make -C root VENV=<test venv> targets`` and capture its output.
+    """``run_make(root, *targets)``: run ``make -C root targets`` with the test venv and capture its output.
 
-    ``-o <venv>/.installed`` tells make never to (re)install packages into the shared
+    ``-o .venv/.installed`` tells make never to (re)install packages into the shared
     environment from a test, whatever the timestamps of the copied lock file.
     """
     env = _base_env()
 
     def run(root: Path, *targets: str) -> Run:
-        return subprocess.run(["make", "-C", str(root), f"VENV={VENV}", "-o", str(VENV / ".installed"), *targets],
+        # The copy's .venv links to the test environment (a VENV=<path> argument would break on spaces).
+        reproduce._link_venv(root, VENV)
+        return subprocess.run(["make", "-C", str(root), "-o", ".venv/.installed", *targets],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               timeout=BUILD_TIMEOUT)
 
@@ -150,3 +152,25 @@ def clone_built(built_copy: Paths, tmp_path_factory: pytest.TempPathFactory) -> 
         return Paths(target)
 
     return clone
+
+
+# ---------------------------------------------------------------- identifier corpus: recall in the summary
+IDENTIFIER_RECALL = pytest.StashKey[dict]()
+
+
+@pytest.fixture(scope="session")
+def identifier_recall(pytestconfig: pytest.Config) -> dict:
+    """Filled by tests/test_identifiers.py: corpus category -> (caught, planted)."""
+    return pytestconfig.stash.setdefault(IDENTIFIER_RECALL, {})
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    recall = config.stash.get(IDENTIFIER_RECALL, {})
+    if not recall:
+        return
+    terminalreporter.section("anonymisation gate: recall on tests/identifiers/corpus.yaml")
+    caught = sum(c for c, _ in recall.values())
+    planted = sum(n for _, n in recall.values())
+    for category, (c, n) in recall.items():
+        terminalreporter.write_line(f"  {category:<28} {c:>3}/{n:<3} {100 * c / n:5.1f} %")
+    terminalreporter.write_line(f"  {'all categories':<28} {caught:>3}/{planted:<3} {100 * caught / planted:5.1f} %")

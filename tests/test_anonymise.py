@@ -202,7 +202,7 @@ def test_cli_audit_reports_without_traceback(tmp_path: Path) -> None:
 
 def test_clean_copy_passes(tmp_path: Path) -> None:
     p = copy_compendium(tmp_path / "c")
-    assert audit(p) == 10
+    assert audit(p) == 14  # 8 transcripts, participants, coding, memos, codebook, datapackage, allow-list
 
 
 def test_pseudonyms_and_cited_authors_are_not_flagged(tmp_path: Path) -> None:
@@ -211,7 +211,7 @@ def test_pseudonyms_and_cited_authors_are_not_flagged(tmp_path: Path) -> None:
         "Jennifer: I think my colleague Lauren would say the same, and so would Susan.",
         "Jennifer: It is what the book by Kristin Neff says, and what the guide by Jonathan Smith says.",
     ])
-    assert audit(p) == 10
+    assert audit(p) == 14  # 8 transcripts, participants, coding, memos, codebook, datapackage, allow-list
 
 
 def test_cited_author_is_flagged_without_the_bibliography(tmp_path: Path) -> None:
@@ -231,6 +231,13 @@ def test_a_name_that_is_not_a_pseudonym_is_flagged_where_a_pseudonym_is_not() ->
 
 # --------------------------------------------------------------------------- allow-list
 
+def shipped_entries() -> int:
+    """How many entries the data's allow-list ships with."""
+    import yaml
+
+    return len(yaml.safe_load((REPO / DATA / "anonymisation_allowlist.yaml").read_text(encoding="utf-8"))["allow"])
+
+
 def write_allowlist(p: Paths, entries: str) -> None:
     p.allowlist.write_text(p.allowlist.read_text(encoding="utf-8") + entries, encoding="utf-8")
 
@@ -249,7 +256,7 @@ def test_allowlist_entry_with_reason_suppresses_false_positives(tmp_path: Path) 
         "  - pattern: '13 ?11 ?14'\n"
         "    category: phone number\n"
         "    reason: A national crisis line printed on public posters, not a person's number.\n"))
-    assert audit(p) == 10
+    assert audit(p) == 14  # 8 transcripts, participants, coding, memos, codebook, datapackage, allow-list
 
 
 def test_allowlist_entry_only_covers_its_category(tmp_path: Path) -> None:
@@ -268,7 +275,7 @@ def test_allowlist_entry_without_reason_is_an_error(tmp_path: Path, reason: str)
         audit(p)
     message = str(caught.value)
     assert "anonymisation_allowlist.yaml" in message
-    assert "entry 3" in message  # two entries ship with the data; this is the third
+    assert f"entry {shipped_entries() + 1}" in message  # the entry appended after the shipped ones
     assert "reason" in message and "fix:" in message
 
 
@@ -284,4 +291,12 @@ def test_malformed_allowlist_entry_is_reported_in_words(tmp_path: Path, entry: s
     with pytest.raises(CompendiumError) as caught:
         audit(p)
     message = str(caught.value)
-    assert "anonymisation_allowlist.yaml" in message and "entry 3" in message and "fix:" in message
+    assert "anonymisation_allowlist.yaml" in message and f"entry {shipped_entries() + 1}" in message and "fix:" in message
+
+
+def test_a_cited_authors_given_name_alone_is_checked(tmp_path: Path) -> None:
+    """'Kristin Neff' is a cited author; 'Kristin' on her own could be anyone (a client's sister)."""
+    p = copy_compendium(tmp_path / "c")
+    insert_turns(p.transcript("P01"), 4, ["Jennifer: Her sister Kristin rang me, and we talked about Kristin Neff."])
+    hits = hits_of(p)
+    assert [(h.line, h.category, h.text) for h in hits] == [(5, "personal name", "Kristin")]

@@ -374,4 +374,4 @@ def test_validate_passes_on_the_real_data(p: Paths) -> None:
 
 
 def test_anonymisation_audit_passes_on_the_real_data(p: Paths) -> None:
-    assert audit(p) == 10  # 8 transcripts, coding.csv, memos.csv
+    assert audit(p) == 14  # 8 transcripts, participants, coding, memos, codebook, datapackage, allow-list

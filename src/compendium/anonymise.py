@@ -1,58 +1,123 @@
 """Anonymisation gate: scan text for direct identifiers before anything is shared.
 
-Categories: e-mail address, URL, phone number (Australian and international
-formats), street address, postcode, date (possible date of birth), and personal
-names that are not one of the study's pseudonyms. Names come from the first-name
-dictionary shipped with the ``gender-guesser`` package (about 60,000 names from
-many countries); a capitalised word from that list in the middle of a sentence
-is reported (after a lower-case word). Sentence-initial words are not checked for names, because most
-name-words there ("Will", "May", "Hope") are ordinary English; that limit is
-stated in the README.
+Detectors (each hit names file, line, category and the offending text):
+
+- phone numbers: Google's libphonenumber rules through the ``phonenumbers``
+  package (region AU; any national or international format, including
+  ``+61 (0)4..`` and ``0061 ..``), plus the Australian 13/1300/1800 service
+  numbers written in short groups;
+- Medicare card numbers (check digit), tax file numbers and ABNs (check digits
+  through ``python-stdnum``);
+- e-mail addresses; URLs with a scheme or ``www.``; bare domains and short
+  links (``bit.ly/..``, ``someone.io``), recognised against the public suffix
+  list bundled with ``tldextract`` (read offline, never fetched);
+- street addresses (full and abbreviated street types, any case for the
+  abbreviations), postcodes after a state or in an address;
+- dates of birth (``born in July 1983``, ``DOB``, ``date of birth``), ISO and
+  numeric dates (except the build's own date, from ``SOURCE_DATE_EPOCH``);
+- personal names: a first name (the ``gender-guesser`` dictionary, about
+  60,000 names) mid-sentence, a title with a surname (``Dr Okonkwo``), and a
+  first name followed by a capitalised surname at the start of a sentence
+  (``Sarah Jones told me``). The study's pseudonyms and cited authors pass. A
+  single first name at the start of a sentence is not reported (most such
+  words there, "Will", "May", "Hope", are ordinary English); that limit is
+  stated in the README.
 
 False positives go in ``data/synthetic/anonymisation_allowlist.yaml``, each
-with a reason. A hit names file, line, category and the offending text.
+with a reason. :func:`audit` can write a log of what was checked (files,
+rules, counts, allow-listed items and why) for the data repository.
 """
 from __future__ import annotations
 
+import hashlib
 import html.parser
 import re
-from dataclasses import dataclass
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Iterator
 
 import yaml
 
 from .errors import CompendiumError
 from .paths import Paths, paths
 
-__all__ = ["Hit", "scan_text", "scan_files", "audit", "AnonymisationError", "load_allowlist", "first_names"]
+__all__ = ["Hit", "scan_text", "scan_files", "audit", "AnonymisationError", "load_allowlist", "first_names",
+           "input_files", "output_files", "RULES", "Scan"]
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+MONTH_NAMES = frozenset(MONTHS.split("|"))
+STATES = ("NSW|VIC|Vic|QLD|Qld|SA|WA|TAS|Tas|NT|ACT|New South Wales|Victoria|Queensland|South Australia"
+          "|Western Australia|Tasmania|Northern Territory|Australian Capital Territory")
+STREET_WORDS = ("Street|Road|Avenue|Drive|Lane|Court|Crescent|Place|Parade|Terrace|Highway|Boulevard|Way|Close|Grove"
+                "|Circuit|Esplanade|Square|Walk|Rise")
+# Abbreviations are matched in any case ("19 beach rd"); "Dr" only capitalised, since "the dr" is a doctor.
+STREET_ABBREVIATIONS = "St|Rd|Ave|Av|Ln|Ct|Cres|Cr|Pl|Pde|Tce|Hwy|Blvd|Cct|Esp|Sq|Gr|Cl"
+TITLES = "Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Doctor|Sister|Nurse|Father|Rev|Sir|Dame"
+SURNAME = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)*|[A-Z]'[A-Z][a-z]+|Mc[A-Z][a-z]+"
+
 PATTERNS: dict[str, re.Pattern[str]] = {
     "e-mail address": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
-    "URL": re.compile(r"\bhttps?://[^\s<>\"')]+|\bwww\.[^\s<>\"')]+|\b[\w-]+\.(?:com|org|net|edu|gov)(?:\.au)?\b", re.I),
-    "phone number": re.compile(
-        r"(?<![\w+])(?:\+?61[\s-]?\(?0?[2-478]\)?|\(0[2378]\)|0[2-478])(?:[\s-]?\d){8}\b"
-        r"|(?<![\w+])1[38]00(?:[\s-]?\d){6}\b|(?<![\w+])13(?:[\s-]?\d){4}\b(?![\s-]?\d)"
-        r"|(?<![\w])\+\d{1,3}(?:[\s-]?\d){7,12}\b"),
+    "URL": re.compile(r"\b(?:https?|ftp)://[^\s<>\"')]+|\bwww\.[^\s<>\"')]+", re.I),
     "street address": re.compile(
-        r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Drive|Dr|Lane|Ln|Court|Ct"
-        r"|Crescent|Cres|Place|Pl|Parade|Pde|Terrace|Tce|Highway|Hwy|Boulevard|Blvd|Way|Close|Grove)\b\.?"),
+        rf"\b\d{{1,5}}[A-Za-z]?(?:/\d{{1,5}})?\s+(?:[A-Z][a-z']+\s+){{1,3}}(?:{STREET_WORDS}|{STREET_ABBREVIATIONS}|Dr)\b\.?"
+        rf"|\b\d{{1,5}}[A-Za-z]?(?:/\d{{1,5}})?\s+(?:[A-Za-z][a-z']+\s+){{1,3}}(?i:{STREET_ABBREVIATIONS})\b\.?"),
     "postcode": re.compile(
-        r"\b(?:NSW|VIC|Vic|QLD|Qld|SA|WA|TAS|Tas|NT|ACT|New South Wales|Victoria|Queensland|South Australia"
-        r"|Western Australia|Tasmania|Northern Territory|Australian Capital Territory)\s+\d{4}\b"
-        r"|\bpost\s?code:?\s*\d{4}\b", re.I),
+        rf"\b(?:{STATES})\s+\d{{4}}\b|\bpost\s?code:?\s*\d{{4}}\b", re.I),
     "date (possible date of birth)": re.compile(
         rf"\b(?:born on|date of birth|d\.?o\.?b\.?|birthday)\b[^.\n]{{0,30}}\d"
+        rf"|\bborn\s+(?:in|on|during|around|about)?\s*(?:(?:early|late|mid)[- ]?)?"
+        rf"(?:(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?(?:{MONTHS}),?\s+)?(?:19|20)\d{{2}}\b"
+        rf"|\b(?:19|20)\d{{2}}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b"
         rf"|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:19|20)?\d{{2}}\b"
         rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS}),?\s+(?:19|20)\d{{2}}\b"
         rf"|\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}}\b", re.I),
 }
-MONTH_NAMES = frozenset(MONTHS.split("|"))
+# A suburb and postcode after a street type: "7 Banksia Rd, Fitzroy 3065" (group 1).
+ADDRESS_POSTCODE = re.compile(
+    rf"\b(?:(?i:{STREET_ABBREVIATIONS})|{STREET_WORDS}|Dr)\.?,?\s+((?:[A-Z][a-z]+\s+){{1,3}}\d{{4}})\b")
+# Short service numbers libphonenumber does not find in running text ("13 24 68", "1300 123 456").
+SERVICE_NUMBER = re.compile(r"(?<![\w+])1[38]00(?:[\s.-]?\d){6}\b|(?<![\w+])13(?:[\s.-]?\d){4}\b(?![\s.-]?\d)")
+DIGIT_RUN = re.compile(r"(?<![\w./-])\d(?:[\s-]?\d){7,10}(?![\w/-]|[.,]\d)")
+BARE_DOMAIN = re.compile(r"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+                         r"(?:/[^\s<>\"')]*)?(?![\w@-])", re.I)
+# Suffixes that are also the file types this project writes about ("template.md", "cli.py").
+FILE_SUFFIXES = frozenset({"md", "py", "sh", "zip", "in", "pl", "rs", "so", "ps", "cfg", "lock", "json", "yml"})
 WORD = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
 # A name-word counts as mid-sentence when the text before it ends in a
 # lower-case word (optionally with a comma and a space): "my client Sarah".
-MID_SENTENCE = re.compile(r"[a-z](?:,)?\s+$")
+MID_SENTENCE = re.compile(r"(?:^|[^\w'-])[a-z][a-z'-]*,?\s+$")
+# Closed-class English words (articles, pronouns, prepositions, conjunctions, auxiliaries) that the
+# first-name dictionary also lists: at the start of a sentence they are never a given name ("The American").
+FUNCTION_WORDS = frozenset("""
+a an the this that these those there here it its he she his her him they them their we our you your i me my
+in on at of to for from by with without about into onto over under after before since until during through
+and or but nor so yet if then than when while where why how what who whom which whose as because although
+is are was were be been being am do does did done have has had can could will would shall should may might
+must not no yes all any each every some many much more most few both either neither one other another such
+also just only even still very too well okay ok oh so now
+""".split())
+TITLE_SURNAME = re.compile(rf"\b(?:{TITLES})\.?\s+({SURNAME})\b")
+SENTENCE_START_NAME = re.compile(rf"(?:^|[.!?:;]\s+|[\"'“(]\s*)([A-Z][a-z]+)\s+({SURNAME})\b")
+
+RULES: dict[str, str] = {
+    "e-mail address": "local@domain (regular expression)",
+    "URL": "a scheme (http, https, ftp) or www.; a bare domain or short link whose suffix is on the public "
+           "suffix list (tldextract's bundled copy), except suffixes that are file types (.md, .py, ...)",
+    "phone number": "phonenumbers (libphonenumber) matcher, region AU, valid numbers in any format; 00-prefixed "
+                    "international numbers; 13/1300/1800 service numbers",
+    "Medicare number": "10 or 11 digits starting 2-6 whose 9th digit is the Medicare check digit",
+    "tax file number": "8 or 9 digits with a valid TFN check digit (python-stdnum)",
+    "ABN": "11 digits with a valid ABN checksum (python-stdnum)",
+    "street address": "house number, 1-3 words and a street type (full or abbreviated, abbreviations in any case)",
+    "postcode": "4 digits after a state, after 'postcode', or after the suburb of a street address",
+    "date (possible date of birth)": "born in/on + (day, month) year; DOB / date of birth; ISO, numeric and "
+                                     "written-out full dates",
+    "personal name": "a dictionary first name mid-sentence; a title with a surname (Dr Okonkwo); a first name "
+                     "and a capitalised surname at the start of a sentence; pseudonyms and cited authors pass",
+}
 
 
 @dataclass(frozen=True)
@@ -67,10 +132,12 @@ class Hit:
 
 
 class AnonymisationError(CompendiumError):
-    def __init__(self, hits: list[Hit]) -> None:
+    def __init__(self, hits: list[Hit], removed: list[str] = ()) -> None:
         self.hits = hits
         lines = [f"Anonymisation gate: {len(hits)} possible direct identifier(s) found."]
         lines += [f"  - {h}" for h in hits]
+        if removed:
+            lines.append("    removed the generated file(s) that contained them: " + ", ".join(removed))
         lines.append("    fix: remove or replace the identifying text (the data folder is the only place it could "
                      "come from); if it is a false positive, add it to data/synthetic/anonymisation_allowlist.yaml "
                      "with a reason.")
@@ -83,6 +150,14 @@ def first_names() -> frozenset[str]:
     import gender_guesser.detector as detector
 
     return frozenset(detector.Detector(case_sensitive=False).names)
+
+
+@lru_cache(maxsize=1)
+def _tld_extract() -> Callable:
+    import tldextract
+
+    # The public suffix list shipped inside the package; nothing is fetched or cached on disk.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
 
 
 def load_allowlist(p: Paths) -> list[dict]:
@@ -112,45 +187,150 @@ def load_allowlist(p: Paths) -> list[dict]:
     return entries
 
 
-def _allowed(category: str, text: str, allow: list[dict]) -> bool:
+def _allowed_by(category: str, text: str, allow: list[dict]) -> dict | None:
     for entry in allow:
         if entry.get("category") not in (None, category):
             continue
         if "text" in entry and entry["text"] == text:
-            return True
+            return entry
         if "pattern" in entry and re.fullmatch(entry["pattern"], text):
-            return True
-    return False
+            return entry
+    return None
 
 
-def scan_text(text: str, file: str, allow: list[dict] = (), known: set[str] = frozenset()) -> list[Hit]:
-    """Every identifier-like string in ``text``; ``known`` are allowed names (pseudonyms, cited authors)."""
+def _allowed(category: str, text: str, allow: list[dict]) -> bool:
+    return _allowed_by(category, text, allow) is not None
+
+
+# --------------------------------------------------------------------------- detectors
+Span = tuple[str, int, int]  # category, start, end
+
+
+def _phones(line: str) -> Iterator[Span]:
+    import phonenumbers
+
+    if not re.search(r"\d", line):
+        return
+    # "0061 4.." is the international form dialled from Europe: read 00 as "+", keeping offsets.
+    probe = re.sub(r"(?<![\d+])00(?=[1-9]\d)", " +", line)
+    for match in phonenumbers.PhoneNumberMatcher(probe, "AU", leniency=phonenumbers.Leniency.VALID):
+        start = match.start
+        if probe[start] == "+" and line[start] == "0":
+            start -= 1  # the "00" of the original text
+        yield "phone number", start, match.end
+    for match in SERVICE_NUMBER.finditer(line):
+        yield "phone number", match.start(), match.end()
+
+
+def _medicare_ok(digits: str) -> bool:
+    if len(digits) not in (10, 11) or digits[0] not in "23456":
+        return False
+    weights = (1, 3, 7, 9, 1, 3, 7, 9)
+    return sum(int(d) * w for d, w in zip(digits, weights)) % 10 == int(digits[8])
+
+
+def _numbers(line: str) -> Iterator[Span]:
+    from stdnum.au import abn, tfn
+
+    for match in DIGIT_RUN.finditer(line):
+        digits = re.sub(r"\D", "", match.group(0))
+        if len(digits) == 11 and abn.is_valid(digits):
+            yield "ABN", match.start(), match.end()
+        elif _medicare_ok(digits):
+            yield "Medicare number", match.start(), match.end()
+        elif len(digits) in (8, 9) and tfn.is_valid(digits):
+            yield "tax file number", match.start(), match.end()
+
+
+def _domains(line: str) -> Iterator[Span]:
+    if "." not in line:
+        return
+    extract = _tld_extract()
+    for match in BARE_DOMAIN.finditer(line):
+        host = match.group(0).split("/", 1)[0]
+        last = host.rsplit(".", 1)[-1].lower()
+        if last in FILE_SUFFIXES or host.replace(".", "").isdigit() or line[match.end():match.end() + 1] in ("(", "["):
+            continue  # a file name, a number, a function call
+        if re.search(r"\b(?:from|import)\s+$", line[:match.start()]) or re.match(r"\s+import\b", line[match.end():]):
+            continue  # a Python module path in a notebook page's code ("from compendium.data import ...")
+        parts = extract(host)
+        if parts.domain and parts.suffix:
+            yield "URL", match.start(), match.end()
+
+
+def _build_date() -> str | None:
+    """The build's own date (SOURCE_DATE_EPOCH, printed in the manuscript's colophon): not a person's."""
+    from .manuscript import _build_date as build_date
+
+    date = build_date()
+    return date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else None
+
+
+def _patterns(line: str) -> Iterator[Span]:
+    build_date = _build_date()
+    for category, pattern in PATTERNS.items():
+        for match in pattern.finditer(line):
+            if category.startswith("date") and match.group(0) == build_date:
+                continue
+            yield category, match.start(), match.end()
+    for match in ADDRESS_POSTCODE.finditer(line):
+        yield "postcode", match.start(1), match.end(1)
+
+
+DETECTORS: tuple[Callable[[str], Iterator[Span]], ...] = (_patterns, _phones, _numbers, _domains)
+
+
+def _names(line: str, names: frozenset[str], known: set[str]) -> Iterator[Span]:
+    for match in TITLE_SURNAME.finditer(line):
+        if match.group(1) not in known:
+            yield "personal name", match.start(), match.end()
+    for match in SENTENCE_START_NAME.finditer(line):
+        given, surname = match.group(1), match.group(2)
+        if (given in known or surname in known or given.lower() not in names or given in MONTH_NAMES
+                or given.lower() in FUNCTION_WORDS):
+            continue
+        yield "personal name", match.start(1), match.end(2)
+    for match in WORD.finditer(line):
+        word = match.group(0)
+        if word in known or word.lower() not in names or len(word) < 3:
+            continue
+        following = re.match(r"\s+([A-Z][a-z]+)", line[match.end():])
+        if following and f"{word} {following.group(1)}" in known:
+            continue  # a cited author's full name
+        if not MID_SENTENCE.search(line[max(0, match.start() - 40): match.start()]):
+            continue
+        if word in MONTH_NAMES and (re.match(r"\s+(?:19|20)\d{2}\b", line[match.end():])
+                                    or re.search(r"\b(?:in|since|until|till|from|by|of|last|next|early|late|mid)\s+$",
+                                                 line[: match.start()], flags=re.I)):
+            continue  # "May 2021", "in March": a month, not a person
+        yield "personal name", match.start(), match.end()
+
+
+def scan_text(text: str, file: str, allow: list[dict] = (), known: set[str] = frozenset(),
+              allowed_log: list[tuple[Hit, dict]] | None = None) -> list[Hit]:
+    """Every identifier-like string in ``text``; ``known`` are allowed names (pseudonyms, cited authors).
+
+    Hits the allow-list suppresses are appended to ``allowed_log`` with their entry.
+    """
     hits: list[Hit] = []
     names = first_names()
     for number, line in enumerate(text.splitlines(), start=1):
         taken: list[tuple[int, int]] = []  # spans already reported: an e-mail's domain is not also a URL
-        for category, pattern in PATTERNS.items():
-            for match in pattern.finditer(line):
-                if any(a <= match.start() and match.end() <= b for a, b in taken):
-                    continue
-                taken.append(match.span())
-                if not _allowed(category, match.group(0), allow):
-                    hits.append(Hit(file, number, category, match.group(0)))
-        for match in WORD.finditer(line):
-            word = match.group(0)
-            if word in known or word.lower() not in names or len(word) < 3:
+        spans = [s for detector in DETECTORS for s in detector(line)] + list(_names(line, names, known))
+        for category, start, end in spans:
+            if any(a <= start < b or a < end <= b or (start <= a and b <= end) for a, b in taken):
                 continue
-            if not MID_SENTENCE.search(line[max(0, match.start() - 3): match.start()]):
-                continue
-            if word in MONTH_NAMES and (re.match(r"\s+(?:19|20)\d{2}\b", line[match.end():])
-                                        or re.search(r"\b(?:in|since|until|till|from|by|of|last|next|early|late|mid)\s+$",
-                                                     line[: match.start()], flags=re.I)):
-                continue  # "May 2021", "in March": a month, not a person
-            if not _allowed("personal name", word, allow):
-                hits.append(Hit(file, number, "personal name", word))
+            taken.append((start, end))
+            found = line[start:end].strip()
+            entry = _allowed_by(category, found, allow)
+            if entry is None:
+                hits.append(Hit(file, number, category, found))
+            elif allowed_log is not None:
+                allowed_log.append((Hit(file, number, category, found), entry))
     return hits
 
 
+# --------------------------------------------------------------------------- reading files as text
 class _TextOnly(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -164,7 +344,7 @@ class _TextOnly(html.parser.HTMLParser):
     def handle_endtag(self, tag):  # noqa: ANN001
         if tag in ("script", "style") and self._skip:
             self._skip -= 1
-        elif tag in ("p", "div", "tr", "li", "h1", "h2", "h3", "h4", "br", "td", "th", "blockquote"):
+        elif tag in ("p", "div", "tr", "li", "h1", "h2", "h3", "h4", "br", "td", "th", "blockquote", "pre", "span"):
             self.parts.append("\n")
 
     def handle_data(self, data):  # noqa: ANN001
@@ -172,53 +352,217 @@ class _TextOnly(html.parser.HTMLParser):
             self.parts.append(data)
 
 
-def _text_of(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".html":
-        parser = _TextOnly()
-        parser.feed(text)
-        return "".join(parser.parts)
-    return text
+def _html_text(text: str) -> str:
+    parser = _TextOnly()
+    parser.feed(text)
+    return "".join(parser.parts)
+
+
+def _xml_text(data: bytes) -> str:
+    """Text and attribute values of an XML document, one per line (QDA exports, DOCX parts)."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    root = etree.fromstring(data, parser)
+    lines: list[str] = []
+    for element in root.iter():
+        lines += [str(v) for v in element.attrib.values()]
+        if element.text and element.text.strip():
+            lines.append(element.text)
+        if element.tail and element.tail.strip():
+            lines.append(element.tail)
+    return "\n".join(lines)
+
+
+def _docx_text(path: Path) -> str:
+    """Paragraph text of a DOCX, one paragraph per line (runs of a paragraph joined)."""
+    from lxml import etree
+
+    ns = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    lines: list[str] = []
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.startswith("word/") and name.endswith(".xml"):
+                root = etree.fromstring(archive.read(name), etree.XMLParser(resolve_entities=False, no_network=True))
+                for para in root.iter(f"{ns}p"):
+                    lines.append("".join(t.text or "" for t in para.iter(f"{ns}t")))
+    return "\n".join(lines)
+
+
+def _pdf_text(path: Path) -> str:
+    """Text of every page; a link the layout broke across lines is joined again."""
+    from pypdf import PdfReader
+
+    text = "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+    return re.sub(r"((?:https?://|www\.)\S*)\n(?=\S)", r"\1", text)
+
+
+def _qdpx_text(path: Path) -> str:
+    parts: list[str] = []
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            data = archive.read(name)
+            if name.endswith((".qde", ".xml")):
+                parts.append(_xml_text(data))
+            elif name.endswith(".txt"):
+                parts.append(data.decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
+def _allowlist_reasons(path: Path) -> str:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = doc.get("allow", []) if isinstance(doc, dict) else []
+    return "\n".join(str(e.get("reason", "")) for e in entries if isinstance(e, dict))
+
+
+def _ipynb_text(path: Path) -> str:
+    import json
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    lines: list[str] = []
+    for cell in nb.get("cells", []):
+        lines.append("".join(cell.get("source", [])))
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                lines.append("".join(out["text"]))
+            data = out.get("data", {})
+            for kind in ("text/plain", "text/markdown"):
+                if kind in data:
+                    lines.append("".join(data[kind]))
+            if "text/html" in data:
+                lines.append(_html_text("".join(data["text/html"])))
+    return "\n".join(lines)
+
+
+READERS: dict[str, Callable[[Path], str]] = {
+    ".html": lambda path: _html_text(path.read_text(encoding="utf-8")),
+    ".docx": _docx_text,
+    ".pdf": _pdf_text,
+    ".qdpx": _qdpx_text,
+    ".qdc": lambda path: _xml_text(path.read_bytes()),
+    ".ipynb": _ipynb_text,
+}
+TEXT_SUFFIXES = frozenset({".md", ".csv", ".txt", ".json", ".yaml", ".typ", ".bib"})
+
+
+def _text_of(path: Path, p: Paths | None = None) -> str:
+    if p is not None and path == p.allowlist:
+        return _allowlist_reasons(path)
+    reader = READERS.get(path.suffix)
+    return reader(path) if reader else path.read_text(encoding="utf-8")
 
 
 def known_names(p: Paths) -> set[str]:
-    """Pseudonyms and the surnames/given names of cited authors (from the bibliography)."""
+    """Pseudonyms and the surnames of cited authors (from the bibliography).
+
+    An author's given name passes only before the surname ("Kristin Neff"): "Kristin"
+    alone in a transcript is a person to check, whoever else is called that.
+    """
     from .data import read_pseudonyms
 
     known: set[str] = set(read_pseudonyms(p).values())
     if p.bibliography.is_file():
         for authors in re.findall(r"(?:author|editor)\s*=\s*\{(.+?)\},?\s*\n", p.bibliography.read_text(encoding="utf-8")):
-            known |= set(re.findall(r"[A-Z][a-z]+", authors))
+            for person in re.split(r"\s+and\s+", authors):
+                surname, _, given = person.partition(",") if "," in person else person.rpartition(" ")[::-1]
+                surnames = re.findall(r"[A-Z][a-z]+", surname)
+                known |= set(surnames)
+                # "Kristin Neff" (a cited author's full name) passes; "Kristin" alone is checked.
+                known |= {f"{g} {surnames[0]}" for g in re.findall(r"[A-Z][a-z]+", given) if surnames}
     return known
 
 
-def scan_files(files: list[Path], p: Paths) -> list[Hit]:
+def _rel(path: Path, p: Paths) -> str:
+    return str(path.relative_to(p.root)) if path.is_relative_to(p.root) else str(path)
+
+
+@dataclass
+class Scan:
+    """What one run of the gate checked and found (the anonymisation log's content)."""
+
+    files: list[dict] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    allowed: list[tuple[Hit, dict]] = field(default_factory=list)
+
+    def log(self, allow: list[dict]) -> dict:
+        return {
+            "what": "Anonymisation gate of the compendium (src/compendium/anonymise.py): every input file and every "
+                    "generated output scanned for direct identifiers before the build is marked complete.",
+            "rules": RULES,
+            "files_checked": len(self.files),
+            "files": self.files,
+            "hits": [h.__dict__ for h in self.hits],
+            "hits_by_category": dict(sorted(Counter(h.category for h in self.hits).items())),
+            "allowlisted_by_category": dict(sorted(Counter(h.category for h, _ in self.allowed).items())),
+            "allowlisted": [{**h.__dict__, "reason": entry["reason"]} for h, entry in self.allowed],
+            "allowlist": [{**entry, "times_used": sum(used == entry for _, used in self.allowed)} for entry in allow],
+        }
+
+
+def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str = "input") -> list[Hit]:
     allow = load_allowlist(p)
     known = known_names(p)
     hits: list[Hit] = []
     for path in files:
-        rel = str(path.relative_to(p.root)) if path.is_relative_to(p.root) else str(path)
-        hits += scan_text(_text_of(path), rel, allow, known)
+        rel = _rel(path, p)
+        try:
+            text = _text_of(path, p)
+        except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:
+            raise CompendiumError(f"{rel}: the anonymisation gate cannot read this file ({err}).\n"
+                                  "    fix: rebuild it (`make all`) or restore it from git") from None
+        allowed: list[tuple[Hit, dict]] = []
+        found = scan_text(text, rel, allow, known, allowed)
+        hits += found
+        if scan is not None:
+            scan.hits += found
+            scan.allowed += allowed
+            scan.files.append({"file": rel, "stage": stage, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                               "lines": text.count("\n") + 1, "hits": len(found), "allowlisted": len(allowed)})
     return hits
 
 
 def input_files(p: Paths) -> list[Path]:
-    return [*sorted(p.transcripts.glob("*.txt")), p.coding, p.memos]
+    """Every data file a researcher writes (transcripts, tables, codebook, allow-list reasons)."""
+    return [*sorted(p.transcripts.glob("*.txt")), p.participants, p.coding, p.memos, p.codebook,
+            p.datapackage, p.allowlist]
+
+
+OUTPUT_SUFFIXES = TEXT_SUFFIXES | frozenset(READERS)
 
 
 def output_files(p: Paths) -> list[Path]:
+    """Every generated file someone could share: tables, values, manuscript formats, notebook pages, QDA exports."""
     found: list[Path] = []
-    for folder in (p.tables, p.output):
+    for folder in (p.tables, p.values, p.output, p.supplement):
         if folder.is_dir():
-            found += sorted(f for f in folder.rglob("*") if f.suffix in {".md", ".csv", ".html", ".txt"})
+            found += sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix in OUTPUT_SUFFIXES
+                            and not f.name.startswith("."))
     return found
 
 
-def audit(p: Paths | None = None, outputs: bool = False) -> int:
-    """Scan the inputs (and generated outputs); raise :class:`AnonymisationError` on any hit."""
+def audit(p: Paths | None = None, outputs: bool = False, log: Path | None = None, remove: bool = False) -> int:
+    """Scan the inputs (and generated outputs); raise :class:`AnonymisationError` on any hit.
+
+    ``log``: write the anonymisation log (JSON) there, whatever the result. ``remove``: delete
+    generated files that contain a hit (they must not be shared) before raising.
+    """
     p = p or paths()
-    files = input_files(p) + (output_files(p) if outputs else [])
-    hits = scan_files([f for f in files if f.is_file()], p)
-    if hits:
-        raise AnonymisationError(hits)
-    return len(files)
+    scan = Scan()
+    inputs = [f for f in input_files(p) if f.is_file()]
+    scan_files(inputs, p, scan, "input")
+    generated = output_files(p) if outputs else []
+    scan_files(generated, p, scan, "output")
+    if log is not None:
+        from .files import write_json
+
+        write_json(log, scan.log(load_allowlist(p)))
+    if scan.hits:
+        removed: list[str] = []
+        if remove:
+            bad = {h.file for h in scan.hits}
+            for path in generated:
+                if _rel(path, p) in bad:
+                    path.unlink(missing_ok=True)
+                    removed.append(_rel(path, p))
+        raise AnonymisationError(scan.hits, removed)
+    return len(inputs) + len(generated)

@@ -5,6 +5,10 @@ Errors a researcher can act on are printed without a traceback and exit 1.
 from __future__ import annotations
 
 import argparse
+import errno
+import glob
+import os
+import signal
 import sys
 import time
 
@@ -41,8 +45,10 @@ def _validate(args: argparse.Namespace) -> None:
 def _audit(args: argparse.Namespace) -> None:
     from . import anonymise
 
-    checked = anonymise.audit(outputs=args.outputs)
-    print(f"anonymisation gate: no direct identifiers in {checked} files")
+    log = paths().root / args.log if args.log else None
+    checked = anonymise.audit(outputs=args.outputs, log=log, remove=args.remove)
+    print(f"anonymisation gate: no direct identifiers in {checked} files"
+          + (f" (log: {args.log})" if args.log else ""))
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -302,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--report", help="write a JSON summary here on success")
     s.set_defaults(func=_validate)
     s = sub.add_parser("audit", help="anonymisation gate over the inputs (and outputs)")
-    s.add_argument("--outputs", action="store_true", help="also scan generated tables and manuscript")
+    s.add_argument("--outputs", action="store_true", help="also scan every generated output")
+    s.add_argument("--log", help="write the anonymisation log (JSON) here")
+    s.add_argument("--remove", action="store_true", help="delete generated files that contain a hit")
     s.set_defaults(func=_audit)
     s = sub.add_parser("run", help="execute a notebook with Papermill into build/notebooks")
     s.add_argument("stem", help="notebook name without .ipynb, e.g. 02_analyse_case")
@@ -366,12 +374,61 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", default=None, help="output folder (default build/class-report/)")
     s.set_defaults(func=_class_report)
     args = parser.parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_interrupt)
     try:
         args.func(args)
     except CompendiumError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        _remove_kernel_sockets()
+        _remove_truncated_notebooks()
         print(f"interrupted: `compendium {args.command}` stopped; nothing it was writing was kept", file=sys.stderr)
         return 130
+    except OSError as err:
+        if err.errno not in DISK_ERRORS:
+            raise
+        _remove_kernel_sockets()
+        _remove_truncated_notebooks()
+        where = f" while writing {err.filename}" if err.filename else ""
+        print(f"error: {os.strerror(err.errno)}{where}; no half-written file was kept.\n"
+              f"    fix: {DISK_ERRORS[err.errno]}, then run `make all` again", file=sys.stderr)
+        return 1
     return 0
+
+
+DISK_ERRORS = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some space within your disk quota",
+               errno.EROFS: "build in a folder on a writable disk"}
+
+
+def _remove_truncated_notebooks() -> None:
+    """A partly executed notebook copy in build/failed/ that a full disk or Ctrl-C cut short is removed."""
+    import json
+
+    for path in sorted((paths().build / "failed").glob("*.ipynb")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+
+
+def _on_interrupt(signum, frame) -> None:  # noqa: ANN001
+    """Ctrl-C: stop the kernels first (so they print nothing while shutting down), then unwind."""
+    _remove_kernel_sockets()
+    raise KeyboardInterrupt
+
+
+def _remove_kernel_sockets() -> None:
+    """Stop the kernels an interrupted run started and remove their sockets (compendium-kernel-* in the temp folder)."""
+    notebooks = sys.modules.get("compendium.notebooks")
+    for manager in getattr(notebooks, "KERNELS", []):
+        process = getattr(getattr(manager, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        for leftover in glob.glob(glob.escape(str(manager.ip)) + "*"):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass

@@ -87,6 +87,7 @@ def remove_kernel_files(prefix: str) -> None:
             os.unlink(name)
         except OSError:
             pass
+KERNELS: list = []  # kernel managers this process started
 
 
 def _kernel_manager_class():  # imported lazily: jupyter_client is slow to import
@@ -100,6 +101,7 @@ def _kernel_manager_class():  # imported lazily: jupyter_client is slow to impor
             # One socket prefix per kernel, so kernels running side by side never share a socket.
             kwargs.setdefault("ip", socket_prefix())
             super().__init__(**kwargs)
+            KERNELS.append(self)  # stopped, and their sockets removed, by the CLI if the run is interrupted
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):  # noqa: ANN001, ANN003
             await super()._async_launch_kernel(kernel_cmd, **kw)

@@ -274,9 +274,21 @@ def copy_sources(p: Paths, target: Path) -> Path:
     return target
 
 
+def _link_venv(root: Path, venv: Path) -> None:
+    """Make ``venv`` the copy's ``.venv`` through a symbolic link.
+
+    Passing ``VENV=<absolute path>`` to make would break on a path with a space
+    (``my compendium/.venv``): make splits targets and prerequisites at spaces.
+    """
+    link = root / ".venv"
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(venv, target_is_directory=True)
+
+
 def _make(root: Path, venv: Path, *targets: str, env: dict | None = None, quiet: bool = True) -> tuple[int, float, str]:
+    _link_venv(root, venv)
     started = time.perf_counter()
-    result = subprocess.run(["make", "-C", str(root), f"VENV={venv}", *targets], capture_output=quiet, text=True,
+    result = subprocess.run(["make", "-C", str(root), *targets], capture_output=quiet, text=True,
                             env={**os.environ, **(env or {})})
     output = (result.stdout or "") + (result.stderr or "") if quiet else ""
     return result.returncode, time.perf_counter() - started, output

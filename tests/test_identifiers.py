@@ -1,0 +1,74 @@
+"""Recall of the anonymisation gate on a corpus of planted identifiers (tests/identifiers/corpus.yaml).
+
+Each sentence is scanned as a line of text the way the gate scans an input file,
+with the real allow-list and the study's known names. Recall per corpus category
+is printed in the test summary (see ``pytest_terminal_summary`` in conftest.py).
+Every item must be caught in its expected gate category, except the ones the
+corpus marks ``known_miss`` (with the reason), which must still be missed, so the
+corpus and the README's list of limits stay true.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compendium.anonymise import AnonymisationError, audit, known_names, load_allowlist, scan_text
+from compendium.paths import Paths
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = yaml.safe_load((Path(__file__).parent / "identifiers" / "corpus.yaml").read_text(encoding="utf-8"))
+CATEGORIES = CORPUS["categories"]
+ITEMS = [(name, spec["gate"], item) for name, spec in CATEGORIES.items() for item in spec["items"]]
+
+
+def test_corpus_is_large_and_varied_enough() -> None:
+    assert len(ITEMS) >= 60 and len(CATEGORIES) >= 12
+    for name, spec in CATEGORIES.items():
+        assert len(spec["items"]) >= 3, name
+        for item in spec["items"]:
+            assert str(item["find"]) in item["text"], (name, item)
+
+
+def caught(item: dict, gate: str, repo: Paths) -> bool:
+    hits = scan_text(item["text"], "corpus", load_allowlist(repo), known_names(repo))
+    find = str(item["find"])
+    start = item["text"].index(find)
+    span = range(start, start + len(find))
+    for hit in hits:
+        at = item["text"].find(hit.text)
+        if hit.category == gate and at >= 0 and set(range(at, at + len(hit.text))) & set(span):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("category", list(CATEGORIES))
+def test_recall_per_category(category: str, repo: Paths, identifier_recall: dict) -> None:
+    spec = CATEGORIES[category]
+    results = [(item, caught(item, spec["gate"], repo)) for item in spec["items"]]
+    identifier_recall[category] = (sum(ok for _, ok in results), len(results))
+    missed = [item["text"] for item, ok in results if not ok and "known_miss" not in item]
+    newly = [item["text"] for item, ok in results if ok and "known_miss" in item]
+    assert not missed, f"{category}: the gate missed {missed} (expected category {spec['gate']!r})"
+    assert not newly, f"{category}: now caught, remove known_miss from the corpus: {newly}"
+
+
+def test_every_planted_line_of_the_corpus_is_reported_from_a_transcript(tmp_path: Path) -> None:
+    """The whole corpus planted as interviewee turns of a transcript copy: the gate names each line."""
+    dest = tmp_path / "c"
+    dest.mkdir()
+    shutil.copy2(REPO / "pyproject.toml", dest / "pyproject.toml")
+    shutil.copytree(REPO / "data", dest / "data")
+    p = Paths(dest)
+    transcript = sorted(p.transcripts.glob("*.txt"))[0]
+    original = transcript.read_text(encoding="utf-8")
+    speaker = next(line.split(":", 1)[0] for line in original.splitlines() if not line.startswith("Interviewer"))
+    planted = [item for _, _, item in ITEMS if "known_miss" not in item]
+    transcript.write_text(original + "".join(f"{speaker}: {item['text']}\n" for item in planted), encoding="utf-8")
+    first = original.count("\n") + 1
+    with pytest.raises(AnonymisationError) as caught_error:
+        audit(p)
+    lines = {h.line for h in caught_error.value.hits if h.file.endswith(transcript.name)}
+    assert lines == set(range(first, first + len(planted)))
