@@ -300,3 +300,13 @@ def test_a_cited_authors_given_name_alone_is_checked(tmp_path: Path) -> None:
     insert_turns(p.transcript("P01"), 4, ["Jennifer: Her sister Kristin rang me, and we talked about Kristin Neff."])
     hits = hits_of(p)
     assert [(h.line, h.category, h.text) for h in hits] == [(5, "personal name", "Kristin")]
+
+
+def test_page_ranges_with_an_en_dash_are_not_phone_numbers() -> None:
+    """Reference lists print page ranges like 133–141; written with spaces the same digits are a 13 number."""
+    from compendium.anonymise import scan_text
+
+    assert scan_text("Mindfulness, 10(2), 133–141.", "references") == []
+    assert scan_text("Journal of Things, 7, 1001—1010.", "references") == []
+    hits = scan_text("ring 133 141 after hours", "memo")
+    assert [h.category for h in hits] == ["phone number"]

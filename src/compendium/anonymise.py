@@ -214,6 +214,8 @@ def _phones(line: str) -> Iterator[Span]:
     # "0061 4.." is the international form dialled from Europe: read 00 as "+", keeping offsets.
     probe = re.sub(r"(?<![\d+])00(?=[1-9]\d)", " +", line)
     for match in phonenumbers.PhoneNumberMatcher(probe, "AU", leniency=phonenumbers.Leniency.VALID):
+        if "–" in match.raw_string or "—" in match.raw_string:
+            continue  # an en or em dash joins a range (pages 133–141, years), never the digits of a phone number
         start = match.start
         if probe[start] == "+" and line[start] == "0":
             start -= 1  # the "00" of the original text

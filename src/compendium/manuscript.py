@@ -142,7 +142,8 @@ def citation(p: Paths, need: Callable[[Path], Path] | None = None) -> dict[str, 
     else:
         identifier = str(cff.get("repository-code") or cff.get("url") or "")
     return {"title": str(cff.get("title", "")), "version": str(cff.get("version", "")),
-            "date": str(cff.get("date-released", "")), "identifier": identifier}
+            # the year only, as APA cites software (and a full date would read as a possible date of birth)
+            "year": str(cff.get("date-released", ""))[:4], "identifier": identifier}
 
 
 # ------------------------------------------------------------------ quotes
