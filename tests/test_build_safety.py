@@ -285,7 +285,7 @@ def test_cli_ends_ctrl_c_with_one_line(fresh_copy: Copy, capsys: pytest.CaptureF
     monkeypatch.setattr(validate, "validate", interrupted)
     code, err = _cli(p.root, ["validate"], capsys, monkeypatch)
     assert code == 130
-    assert err.startswith("interrupted: `validate` stopped by Ctrl-C") and len(err.strip().splitlines()) == 1
+    assert err.startswith("interrupted: `compendium validate` stopped by Ctrl-C") and len(err.strip().splitlines()) == 1
 
 
 SLEEPER = {
@@ -333,7 +333,8 @@ def test_ctrl_c_during_a_notebook_stops_the_kernel_and_removes_its_sockets(fresh
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130
     assert err.strip().splitlines() == [
-        "interrupted: `run` stopped by Ctrl-C; its outputs were not updated (run `make all` to finish the build)"], err
+        "interrupted: `compendium run` stopped by Ctrl-C; its outputs were not updated (run `make all` to finish "
+        "the build)"], err
     assert not list(Path(prefix).parent.glob(Path(prefix).name + "*")), "kernel sockets were left behind"
     assert not (p.executed / "99_sleeper.ipynb").exists()
 
@@ -342,12 +343,18 @@ def test_ctrl_c_during_a_notebook_stops_the_kernel_and_removes_its_sockets(fresh
 def test_ctrl_c_during_make_all_stops_every_step_and_marks_the_build_stale(clone_built: Copy) -> None:
     """Ctrl-C in a terminal reaches make, the locking wrapper's sub-make and the running notebook steps."""
     p = clone_built("ctrl_c_make")
-    p.transcript("P06").touch()
+    # Every case step is due and sleeps once it is running, so Ctrl-C lands while notebooks run.
+    case = p.notebooks / "02_analyse_case.ipynb"
+    nb = json.loads(case.read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "code", "id": "sleep", "execution_count": None, "metadata": {}, "outputs": [],
+                        "source": "import pathlib, time\npathlib.Path('../build/sleeping.txt').write_text('x')\n"
+                                  "time.sleep(600)"})
+    case.write_text(json.dumps(nb), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k != "COMPENDIUM_LOCKED"}
     process = subprocess.Popen(["make", "-C", str(p.root), "-o", ".venv/.installed", "all"], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    running = p.build / "failed" / "02_analyse_case_P06.ipynb"  # papermill's working copy: the step has started
+    running = p.build / "sleeping.txt"  # written by the planted cell: a case notebook is running
     try:
         while not running.exists() and process.poll() is None:
             try:
@@ -361,7 +368,8 @@ def test_ctrl_c_during_make_all_stops_every_step_and_marks_the_build_stale(clone
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode != 0
-    assert "interrupted: `run` stopped by Ctrl-C" in out and "Traceback" not in out, out[-3000:]
+    assert "interrupted: `compendium run" in out and "stopped by Ctrl-C" in out, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
     assert "build complete" not in out
     assert not (p.build / "all.done").exists()
     assert "manuscript/output/manuscript.pdf" in (p.build / "STALE.txt").read_text(encoding="utf-8")

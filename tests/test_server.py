@@ -157,7 +157,8 @@ def test_ctrl_c_ends_with_one_line_and_cleans_up_the_kernel(mini) -> None:
     assert client.returncode == 130
     assert "Traceback" not in out + err
     assert [line for line in err.splitlines() if line.strip()] == [
-        "interrupted: `compendium run slow` stopped; its kernel and sockets are cleaned up"]
+        "interrupted: `compendium run slow` stopped by Ctrl-C; its kernel and sockets are cleaned up, and its "
+        "outputs were not updated (run `make all` to finish the build)"]
     deadline = time.monotonic() + 30
     while list(tmp.glob("compendium-kernel-*")) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -183,7 +184,8 @@ def test_ctrl_c_without_the_server_is_one_line_too(mini) -> None:
     assert client.returncode == 130
     assert "Traceback" not in out + err
     assert [line for line in err.splitlines() if line.strip()] == [
-        "interrupted: `compendium run` stopped; nothing it was writing was kept"]
+        "interrupted: `compendium run` stopped by Ctrl-C; its outputs were not updated (run `make all` to finish "
+        "the build)"]
     deadline = time.monotonic() + 30
     while list(tmp.glob("compendium-kernel-*")) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _remove_kernel_sockets()
         _remove_truncated_notebooks()
-        print(f"interrupted: `compendium {args.command}` stopped; nothing it was writing was kept", file=sys.stderr)
+        print(f"interrupted: `compendium {args.command}` stopped by Ctrl-C; {INTERRUPTED}", file=sys.stderr)
         return 130
     except OSError as err:
         if err.errno not in DISK_ERRORS:
@@ -398,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# What every interrupted command says after naming itself (the build server says the same).
+INTERRUPTED = "its outputs were not updated (run `make all` to finish the build)"
 DISK_ERRORS = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some space within your disk quota",
                errno.EROFS: "build in a folder on a writable disk"}
 

@@ -127,8 +127,8 @@ def submit(argv: list[str]) -> int | None:
         reply, _ = _recv(sock)
         return int(reply["code"])  # type: ignore[index]
     except KeyboardInterrupt:
-        print(f"interrupted: `compendium {' '.join(argv)}` stopped; its kernel and sockets are cleaned up",
-              file=sys.stderr)
+        print(f"interrupted: `compendium {' '.join(argv)}` stopped by Ctrl-C; its kernel and sockets are cleaned "
+              "up, and its outputs were not updated (run `make all` to finish the build)", file=sys.stderr)
         return 130
     except (OSError, ValueError, KeyError):
         print(f"error: the build server stopped while running `compendium {' '.join(argv)}`.\n"
