@@ -5,6 +5,8 @@ file or the complete new one.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -17,7 +19,7 @@ from . import study as _study
 from .paths import paths
 from .provenance import record
 
-__all__ = ["atomic_write", "write_text", "write_bytes", "write_json", "write_table", "write_figure"]
+__all__ = ["atomic_write", "write_text", "write_bytes", "write_json", "write_table", "write_figure", "read_csv_rows", "csv_text"]
 
 
 def atomic_write(path: Path, writer: Callable[[Path], None]) -> Path:
@@ -79,3 +81,19 @@ def write_figure(fig: Any, folder: Path, stem: str) -> tuple[Path, Path]:
         atomic_write(target, lambda tmp, ext=ext, meta=meta: fig.savefig(tmp, format=ext, metadata=meta, dpi=150))
         out.append(target)
     return out[0], out[1]
+
+
+def read_csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV file's column names and rows, every value kept as the text it is (no type guessing)."""
+    reader = csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8")))
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows
+
+
+def csv_text(columns: list[str], rows: list[dict[str, str]]) -> str:
+    """Rows as CSV text with LF line endings, the format of the data folder's tables."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

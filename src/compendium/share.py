@@ -23,8 +23,6 @@ them into ``<share>/manuscript``.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import shutil
@@ -35,7 +33,7 @@ import yaml
 
 from . import anonymise, consent
 from .errors import CompendiumError
-from .files import write_bytes, write_json, write_text
+from .files import csv_text, read_csv_rows, write_bytes, write_json, write_text
 from .guard import MARK
 from .paths import Paths, paths
 
@@ -121,20 +119,6 @@ def deidentify_text(text: str, replacer: Replacer, allow: list[dict], known: set
     return "".join(parts), moved
 
 
-def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
-    rows = list(reader)
-    return list(reader.fieldnames or []), rows
-
-
-def _csv(columns: list[str], rows: list[dict[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _extra(p: Paths) -> list[dict]:
     path = p.data / "deidentify.yaml"
     if not path.is_file():
@@ -162,9 +146,9 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
                               fix="leave the target unset (it goes to OUT/share)")
     allow, known = anonymise.load_allowlist(p), anonymise.known_names(p)
     replacer = Replacer(extra=_extra(p))
-    pcols, participants = _read(p.participants)
-    ccols, coding = _read(p.coding)
-    mcols, memos = _read(p.memos)
+    pcols, participants = read_csv_rows(p.participants)
+    ccols, coding = read_csv_rows(p.coding)
+    mcols, memos = read_csv_rows(p.memos)
     no_archive = {r["participant_id"] for r in participants if r.get("consent_archive", "true").lower() != "true"}
     no_attributes = {r["participant_id"] for r in participants if r.get("consent_attributes", "true").lower() != "true"}
     transcripts: dict[str, str] = {}
@@ -212,7 +196,7 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
     for pid, text in transcripts.items():
         hits += anonymise.scan_text(text, f"transcripts/{pid}.txt", allow, known)
     for name, cols, rows in (("coding.csv", ccols, coding), ("memos.csv", mcols, memos)):
-        hits += anonymise.scan_text(_csv(cols, rows), name, allow, known)
+        hits += anonymise.scan_text(csv_text(cols, rows), name, allow, known)
     if hits:
         raise anonymise.AnonymisationError(hits)
     mismatched = [r["segment_id"] for r in coding if transcripts[r["participant_id"]][int(r["start"]):int(r["end"])] != r["excerpt"]]
@@ -239,9 +223,9 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
         shutil.rmtree(target)
     for pid, text in transcripts.items():
         write_text(data / "transcripts" / f"{pid}.txt", text)
-    write_text(data / "participants.csv", _csv(pcols, participants))
-    write_text(data / "coding.csv", _csv(ccols, coding))
-    write_text(data / "memos.csv", _csv(mcols, memos))
+    write_text(data / "participants.csv", csv_text(pcols, participants))
+    write_text(data / "coding.csv", csv_text(ccols, coding))
+    write_text(data / "memos.csv", csv_text(mcols, memos))
     write_text(data / "datapackage.json", json.dumps(package, indent=2, ensure_ascii=False) + "\n")
     for source in (p.codebook, p.allowlist):
         if source.is_file():

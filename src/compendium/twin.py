@@ -17,8 +17,6 @@ author can publish a compendium of their study on it, as this one is published.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import random
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from .errors import CompendiumError
-from .files import write_text
+from .files import csv_text, read_csv_rows, write_text
 from .generate import MEN, WOMEN
 from .paths import Paths, work_tree_of
 
@@ -40,20 +38,6 @@ _WORDS = ("the client", "a young person", "their family", "the session", "some k
 _VERBS = ("notices", "softens", "carries", "brings up", "changes", "holds", "names", "shapes", "eases", "tests")
 _PROMPTS = ("Could you say more about that?", "What does that look like in a session?", "How did that come about?",
             "What happened next?", "How do you make sense of that?")
-
-
-def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))
-    rows = list(reader)
-    return list(reader.fieldnames or []), rows
-
-
-def _csv(columns: list[str], rows: list[dict[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _sentence(rng: random.Random, words: int) -> str:
@@ -87,9 +71,9 @@ def generate_like(study: Path | str, out: Path | str, seed: int = 2022) -> Path:
         raise CompendiumError(f"generate --like: {out} is not empty and was not written by --like (no {MARKER}).",
                               fix="choose a new or empty folder")
     rng = random.Random(seed)
-    pcols, participants = _read(src.participants)
-    ccols, coding = _read(src.coding)
-    mcols, memos = _read(src.memos)
+    pcols, participants = read_csv_rows(src.participants)
+    ccols, coding = read_csv_rows(src.coding)
+    mcols, memos = read_csv_rows(src.memos)
     # new pseudonyms, by gender, none of the study's
     taken = {r["pseudonym"] for r in participants}
     pools = {"Man": [n for n in MEN if n not in taken], "": [n for n in WOMEN if n not in taken]}
@@ -152,9 +136,9 @@ def generate_like(study: Path | str, out: Path | str, seed: int = 2022) -> Path:
     write_text(out / MARKER, json.dumps({"seed": seed, "participants": len(participants)}, indent=2) + "\n")
     for pid, text in transcripts.items():
         write_text(out / "transcripts" / f"{pid}.txt", text)
-    write_text(out / "participants.csv", _csv(pcols, twin_rows))
-    write_text(out / "coding.csv", _csv(ccols, new_coding))
-    write_text(out / "memos.csv", _csv(mcols, twin_memos))
+    write_text(out / "participants.csv", csv_text(pcols, twin_rows))
+    write_text(out / "coding.csv", csv_text(ccols, new_coding))
+    write_text(out / "memos.csv", csv_text(mcols, twin_memos))
     write_text(out / "datapackage.json", json.dumps(package, indent=2, ensure_ascii=False) + "\n")
     write_text(out / "codebook.yaml", src.codebook.read_text(encoding="utf-8"))
     if src.allowlist.is_file():
@@ -168,8 +152,8 @@ def generate_like(study: Path | str, out: Path | str, seed: int = 2022) -> Path:
 def aggregates(data: Path | str) -> dict:
     """The published aggregates of a data folder: N, age bands, professions, themes, who contributes, durations."""
     src = _source(data)
-    _, participants = _read(src.participants)
-    _, coding = _read(src.coding)
+    _, participants = read_csv_rows(src.participants)
+    _, coding = read_csv_rows(src.coding)
     themes = [t["id"] for t in yaml.safe_load(src.codebook.read_text(encoding="utf-8"))["themes"]]
     durations = [int(r["duration_min"]) for r in participants]
 
