@@ -104,7 +104,7 @@ DIGEST      := $(BUILD)/inputs
 DIGESTS     := $(foreach s,corpus cross descriptives supplement manuscript $(addprefix case_,$(PIDS)),$(DIGEST)/$(s).sha256)
 CASE_TABLES := $(foreach p,$(PIDS),$(TABLES)/cases/case_$(p).csv)
 
-.PHONY: all help setup bib validate audit analysis manuscript supplement share test test-fast lab clean compare \
+.PHONY: all help setup bib validate audit analysis manuscript supplement share test test-fast lint lab clean compare \
         notebooks-canonical accept lock bench verify manifest diff lab-pipeline class-report
 
 all: $(BUILD)/all.done ## Build everything: validate data, run notebooks, write tables, figures, manuscript, QDA exports
@@ -263,14 +263,19 @@ $(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT) $(ANON_LOG)
 # ---------------------------------------------------------------- quality
 # nbval re-runs the tutorials; the pipeline notebooks' key results are compared with the copies the
 # build executed (tests/test_executed_outputs.py), not run a second time.
-test: all ## Build, then run the whole test suite (unit, end-to-end, browser; key results of every notebook)
+test: all ## Build, then run the whole test suite (lint, unit, end-to-end, browser; key results of every notebook)
+	$(PY) -m ruff check src tests tools
 	$(RUN) canonical
 	@chromium="$$(tools/chromium.sh $(PY))" && export COMPENDIUM_CHROMIUM="$$chromium" && \
 	  echo "test: browser test uses $$chromium" && \
 	  $(PY) -m pytest tests $(NB)/tutorial src/compendium --doctest-modules \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
+lint: $(STAMP) ## Check the code with ruff (configuration in pyproject.toml)
+	$(PY) -m ruff check src tests tools
+
 test-fast: $(STAMP) ## Unit tests and docstring examples, in this process (no build, no notebooks, no subprocesses)
+	$(PY) -m ruff check src tests tools
 	$(PY) -m pytest tests src/compendium --doctest-modules -m "not slow and not browser and not heavy" $(PYTEST_ARGS)
 
 notebooks-canonical: $(STAMP) ## Rewrite source notebooks in canonical form (no counts, no volatile metadata)

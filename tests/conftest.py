@@ -164,7 +164,7 @@ def identifier_recall(pytestconfig: pytest.Config) -> dict:
     return pytestconfig.stash.setdefault(IDENTIFIER_RECALL, {})
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     recall = config.stash.get(IDENTIFIER_RECALL, {})
     if not recall:
         return

@@ -33,7 +33,7 @@ def test_timed_does_not_wait_when_no_server_started() -> None:
     assert run.code == 0 and run.server == 0.0 and run.jobs == []
 
 
-def test_timed_runs_stand_alone_from_the_calling_make(monkeypatch) -> None:  # noqa: ANN001
+def test_timed_runs_stand_alone_from_the_calling_make(monkeypatch) -> None:
     monkeypatch.setenv("MAKEFLAGS", "-j2 --jobserver-auth=3,4")
     monkeypatch.setenv("COMPENDIUM_MAKE_PID", "1")
     script = "import os; print(os.environ.get('MAKEFLAGS'), os.environ.get('COMPENDIUM_MAKE_PID'))"

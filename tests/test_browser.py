@@ -145,7 +145,7 @@ def lab(tmp_path: Path) -> Iterator[dict]:
                 proc.wait(timeout=10)
 
 
-def _open(page, lab: dict, notebook: str, title: str, ready: str) -> None:  # noqa: ANN001
+def _open(page, lab: dict, notebook: str, title: str, ready: str) -> None:
     """Open a working copy, run all its cells, wait for a workspace."""
     page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}")
     page.wait_for_selector(f"h1:has-text('{title}')")

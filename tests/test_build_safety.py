@@ -279,7 +279,7 @@ def test_cli_ends_ctrl_c_with_one_line(fresh_copy: Copy, capsys: pytest.CaptureF
     p = fresh_copy("ctrl_c")
     from compendium import validate
 
-    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(validate, "validate", interrupted)

@@ -26,7 +26,7 @@ def listing(folder: Path) -> list[str]:
 def test_write_text_creates_folders_and_leaves_no_temp_file(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "notes.txt"
     assert write_text(target, "héllo\nwörld\n") == target
-    assert target.read_bytes() == "héllo\nwörld\n".encode("utf-8")  # UTF-8, LF kept as is
+    assert target.read_bytes() == "héllo\nwörld\n".encode()  # UTF-8, LF kept as is
     assert listing(target.parent) == ["notes.txt"]
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
 

@@ -246,7 +246,7 @@ def test_a_theme_that_no_longer_recurs_drops_its_commentary_with_a_note(clone_bu
 def _plant_in_excerpt(p: Paths, hostile: str) -> str:
     """Replace one excerpt, in coding.csv and in its transcript, by hostile text of the same length."""
     coding = pd.read_csv(p.coding, dtype=str, keep_default_na=False)
-    for row, seg in coding.iterrows():
+    for row, seg in coding.iterrows():  # noqa: B007 - the row found is used after the loop
         excerpt = seg["excerpt"]
         if "\n" not in excerpt and len(excerpt) > len(hostile) + 10:
             break

@@ -5,11 +5,11 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from compendium import plots  # noqa: E402
+from compendium import plots
 
 LABELS = {"1.1": "Lasting sense of 'something's wrong with me'",
           "3.1": "Considerations for clients whose parents experience mental illness", "3.2": "Short"}

@@ -1,7 +1,6 @@
 """Tests for compendium.refiqda: REFI-QDA (QDA-XML 1.0) export and import."""
 from __future__ import annotations
 
-import argparse
 import importlib
 import codecs
 import io

@@ -42,7 +42,7 @@ def nvivo(tmp_path: Path) -> Path:
         "Sources/{50C00000-0000-4000-8000-000000000002}.docx": b"PK\x03\x04 (a Word file; not read)",
         "Sources/{50C00000-0000-4000-8000-0000000000F1}.pdf": b"%PDF-1.7 (not read)",
         "Sources/{A0000000-0000-4000-8000-000000000001}.txt":
-            "She treats caring for her mother as simply her job.\r\n".encode("utf-8"),
+            b"She treats caring for her mother as simply her job.\r\n",
     })
 
 

@@ -204,7 +204,7 @@ def test_the_colophon_is_dated_by_the_source_commit(repo: Paths, built_copy: Pat
 
     import datetime as dt
 
-    day = dt.datetime.fromtimestamp(source_date_epoch(repo.root), dt.timezone.utc).strftime("%Y-%m-%d")
+    day = dt.datetime.fromtimestamp(source_date_epoch(repo.root), dt.UTC).strftime("%Y-%m-%d")
     text = (built_copy.build / "manuscript" / "manuscript.md").read_text(encoding="utf-8")
     assert day in text, f"the manuscript does not carry the source commit's date {day}"
 

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -363,7 +362,7 @@ def test_cli_generate_like_and_count(restricted: Paths, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ end to end (slow)
 @pytest.fixture(scope="module")
-def restricted_build(tmp_path_factory: pytest.TempPathFactory, fresh_copy, run_make) -> dict:  # noqa: ANN001
+def restricted_build(tmp_path_factory: pytest.TempPathFactory, fresh_copy, run_make) -> dict:
     """A fresh copy of the compendium, `make all` and `make share` on the fixture study, outputs in a temporary root."""
     folder = tmp_path_factory.mktemp("restricted")
     data = make_restricted_study(folder)

@@ -79,7 +79,7 @@ def mini(tmp_path: Path):
     env.update(COMPENDIUM_ROOT=str(root), PYTHONPATH=str(REPO / "src"), TMPDIR=str(tmp), MPLBACKEND="Agg",
                COMPENDIUM_MAKE_PID=str(make.pid), PYDEVD_DISABLE_FILE_VALIDATION="1")
 
-    def run(*args: str, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
+    def run(*args: str, **kw) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "compendium", *args], cwd=root, env=env,
                               capture_output=True, text=True, timeout=300, **kw)
 
@@ -201,7 +201,7 @@ def data_copy(tmp_path: Path) -> Paths:
     return Paths(tmp_path)
 
 
-def _changed(p: Paths, edit) -> set[str]:  # noqa: ANN001
+def _changed(p: Paths, edit) -> set[str]:
     before = digests.digests(p)
     edit()
     after = digests.digests(p)

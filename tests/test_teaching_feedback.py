@@ -114,7 +114,7 @@ def test_ids_are_parsed_forgivingly(value: object, ids: list[str]) -> None:
     (fb.parse_theme_ids, "1.2, x", "'x' is not a theme id"),
     (fb.parse_clusters, "no colon", "has no name before a colon"),
 ])
-def test_refusals_are_one_line_with_a_fix(parse, value: object, message: str) -> None:  # noqa: ANN001
+def test_refusals_are_one_line_with_a_fix(parse, value: object, message: str) -> None:
     with pytest.raises(TutorialError, match=re.escape(message)) as err:
         parse(value)
     text = str(err.value)

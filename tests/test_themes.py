@@ -10,7 +10,7 @@ import pytest
 
 from compendium import themes
 from compendium.errors import CompendiumError
-from compendium.themes import (QUOTE_RULE, quote_rule, check_threshold, convergence, quote_bank, recurrence,
+from compendium.themes import (quote_rule, check_threshold, convergence, quote_bank, recurrence,
                                recurrence_summary, table2, theme_counts, theme_key)
 
 T2_COLUMNS = ["Superordinate theme", "Subordinate theme", "Minor theme"]

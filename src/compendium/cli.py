@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> None:
     for item in args.parameter:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise CompendiumError(f"-p {item!r}: expected KEY=VALUE.", fix=f"e.g. -p recurrence_threshold=0.5")
+            raise CompendiumError(f"-p {item!r}: expected KEY=VALUE.", fix="e.g. -p recurrence_threshold=0.5")
         parameters[key] = _literal(value)
     source = p.notebooks / f"{args.stem}.ipynb"
     changed = handrun.check_parameters(source, parameters) if source.is_file() else {}
@@ -415,7 +415,7 @@ def _remove_truncated_notebooks() -> None:
             path.unlink(missing_ok=True)
 
 
-def _on_interrupt(signum, frame) -> None:  # noqa: ANN001
+def _on_interrupt(signum, frame) -> None:
     """Ctrl-C: stop the kernels first (so they print nothing while shutting down), then unwind."""
     _remove_kernel_sockets()
     raise KeyboardInterrupt

@@ -79,7 +79,7 @@ def redact_participants(participants: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def apply(study):  # noqa: ANN001, ANN201 - a data.Study (data imports this module)
+def apply(study):
     """The study as every analysis sees it: withheld text replaced, in transcripts and coding alike."""
     no_quotes = set(declined(study.participants, "consent_quotes"))
     if not no_quotes:

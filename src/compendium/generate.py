@@ -172,7 +172,7 @@ class _Corpus:
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     if not path.is_file():
-        raise CompendiumError(f"{path}: file not found.", fix=f"generate from a compendium root whose "
+        raise CompendiumError(f"{path}: file not found.", fix="generate from a compendium root whose "
                               "data/synthetic is complete (run `python -m compendium validate` there).")
     reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline=""))
     rows = list(reader)
@@ -199,14 +199,14 @@ def _parse_transcript(pid: str, pseudonym: str, text: str, rows: list[dict[str, 
         if not sep or label not in (SPEAKER_INTERVIEWER, pseudonym):
             raise CompendiumError(
                 f"{pid}.txt, line {number + 1}: speaker label {label!r} is neither {SPEAKER_INTERVIEWER!r} nor the "
-                f"pseudonym {pseudonym!r}.", fix=f"run `python -m compendium validate` on the source first.")
+                f"pseudonym {pseudonym!r}.", fix="run `python -m compendium validate` on the source first.")
         offset = bounds[number][0] + len(label) + 2
         segments = []
         for row in by_line.get(number, []):
             start, end = int(row["start"]) - offset, int(row["end"]) - offset
             if start < 0:
                 raise CompendiumError(f"{name}: segment {row['segment_id']} starts inside the speaker label on "
-                                      f"line {number + 1} of {pid}.txt.", fix=f"start the span after 'Label: '.")
+                                      f"line {number + 1} of {pid}.txt.", fix="start the span after 'Label: '.")
             segments.append(_Segment(start, end, row))
         turn = _Turn(label == SPEAKER_INTERVIEWER, body, tuple(sorted(segments, key=lambda s: s.start)))
         if turn.interviewer or not blocks:
@@ -391,7 +391,7 @@ def _check_target(out: Path, source: Paths) -> None:
                 "never modifies.", fix="give an empty or new output folder, e.g. "
                 "`python -m compendium generate 80 /tmp/study80`.")
     if out.exists() and not out.is_dir():
-        raise CompendiumError(f"generate: {out} exists and is not a folder.", fix=f"choose a new folder name.")
+        raise CompendiumError(f"generate: {out} exists and is not a folder.", fix="choose a new folder name.")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise CompendiumError(
             f"generate: {out} is not empty and was not written by the generator (no {MARKER}).",
@@ -414,13 +414,13 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PARTICIPANTS:
         raise CompendiumError(f"generate: the number of participants must be a whole number from 1 to "
-                              f"{MAX_PARTICIPANTS} (got {n!r}).", fix=f"e.g. `python -m compendium generate 80 OUT`.")
+                              f"{MAX_PARTICIPANTS} (got {n!r}).", fix="e.g. `python -m compendium generate 80 OUT`.")
     source = source or paths()
     out = Path(out)
     _check_target(out, source)
     corpus = _load(source)
     if not corpus.sources:
-        raise CompendiumError(f"{source.participants}: no participants to recombine.", fix=f"restore the file.")
+        raise CompendiumError(f"{source.participants}: no participants to recombine.", fix="restore the file.")
     target = Paths(out)
     write_json(out / MARKER, {"generator": "compendium.generate.generate_study", "participants": n,
                               "seed": seed, "source_data_sha256": corpus.digest})

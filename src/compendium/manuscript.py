@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 import yaml
@@ -86,7 +86,7 @@ def _build_date() -> str:
     epoch = _epoch()
     if epoch is None:
         return "not fixed (SOURCE_DATE_EPOCH unset)"
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d")
 
 
 def context(p: Paths | None = None) -> dict:
@@ -455,7 +455,7 @@ def _fix_zip_times(path: Path) -> None:
     import zipfile
 
     earliest = 315532800  # 1980-01-01, the first date a zip entry can hold
-    stamp = dt.datetime.fromtimestamp(max(_epoch() or earliest, earliest), dt.timezone.utc).timetuple()[:6]
+    stamp = dt.datetime.fromtimestamp(max(_epoch() or earliest, earliest), dt.UTC).timetuple()[:6]
     with zipfile.ZipFile(path) as zin:
         entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
@@ -605,7 +605,7 @@ def _typst(source: Path, target: Path, root: Path, p: Paths) -> None:
     try:
         typst.compile(str(source), output=str(target), root=str(root),
                       **({"timestamp": epoch} if epoch is not None else {}))
-    except Exception as err:  # noqa: BLE001 - typst raises its own error type with the message
+    except Exception as err:
         raise CompendiumError(f"typst could not compile {p.shown(source)}:\n{err}") from None
 
 

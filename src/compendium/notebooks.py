@@ -54,7 +54,7 @@ _ran_in_this_process = False  # a process forks kernels only before its first no
 _running: list[int] = []  # the kernel of the notebook running now (it leads its own process group)
 
 
-def _interrupt(signum: int, frame: object) -> None:  # noqa: ARG001
+def _interrupt(signum: int, frame: object) -> None:
     """Ctrl-C (or the build server cancelling): stop the kernel at once, then unwind as KeyboardInterrupt.
 
     Stopping it first means jupyter_client finds it gone and only cleans up,
@@ -96,14 +96,14 @@ def _kernel_manager_class():  # imported lazily: jupyter_client is slow to impor
     class _Local(AsyncKernelManager):
         """Kernels talk over Unix sockets: nothing listens on TCP, and no warning about it."""
 
-        def __init__(self, **kwargs):  # noqa: ANN003
+        def __init__(self, **kwargs):
             kwargs.setdefault("transport", "ipc")
             # One socket prefix per kernel, so kernels running side by side never share a socket.
             kwargs.setdefault("ip", socket_prefix())
             super().__init__(**kwargs)
             KERNELS.append(self)  # stopped, and their sockets removed, by the CLI if the run is interrupted
 
-        async def _async_launch_kernel(self, kernel_cmd, **kw):  # noqa: ANN001, ANN003
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
             await super()._async_launch_kernel(kernel_cmd, **kw)
             _running.append(self.provisioner.pid)  # so that Ctrl-C can stop it at once
 
@@ -162,13 +162,13 @@ def _forked_manager_class():
         and removing the sockets and the connection file.
         """
 
-        def __init__(self, **kwargs):  # noqa: ANN003
+        def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.connection_file = _forked["connection_file"]
             self.load_connection_file()
             self._connection_file_written = True  # written before the fork; never rewritten under the kernel
 
-        async def _async_launch_kernel(self, kernel_cmd, **kw):  # noqa: ANN001, ANN003
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
             provisioner = self.provisioner
             process = _ForkedProcess(_forked.pop("pid"))
             # The kernel leads its own process group (as jupyter_client's start_new_session does).
@@ -225,7 +225,7 @@ def _fork_kernel(prefix: str, cwd: Path) -> int:
             app = IPKernelApp.instance(parent_handle=parent)
             app.initialize(["-f", connection_file])
             app.start()
-        except BaseException:  # noqa: BLE001 - a kernel must never return into the caller's code
+        except BaseException:
             import traceback
 
             traceback.print_exc()

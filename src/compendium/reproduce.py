@@ -306,7 +306,7 @@ def build_copy(p: Paths, workdir: Path) -> tuple[Paths, float, str]:
 
 
 # ------------------------------------------------------------------ commands
-def manifest_command(args) -> int:  # noqa: ANN001
+def manifest_command(args) -> int:
     p = paths()
     n = write_manifest(p)
     print(f"manifest: recorded {n} artefacts in {MANIFEST} and the key results in {SNAPSHOT}; "
@@ -314,7 +314,7 @@ def manifest_command(args) -> int:  # noqa: ANN001
     return 0
 
 
-def verify_command(args) -> int:  # noqa: ANN001
+def verify_command(args) -> int:
     p = paths()
     expected = read_manifest(p.root / MANIFEST)
     if not expected:
@@ -353,13 +353,13 @@ def _report(p: Paths, table: pd.DataFrame, verdict: str, seconds: float) -> str:
                "commit that changed a build input (data, code, notebooks, template, bibliography, environment), "
                "and the commits after it touch only tests, documentation or the manifest, which no artefact "
                "depends on.")
-    built_on = dt.datetime.fromtimestamp(source.source_date_epoch(p.root), dt.timezone.utc).strftime("%Y-%m-%d")
+    built_on = dt.datetime.fromtimestamp(source.source_date_epoch(p.root), dt.UTC).strftime("%Y-%m-%d")
     return "\n".join([
         "# Reviewer report: independent rebuild of the compendium", "",
         f"- **Verdict:** {verdict}",
         f"- **Source commit:** {commit}, dated {built_on}; every date inside the artefacts is that commit's "
         f"date (SOURCE_DATE_EPOCH), not the day of the rebuild, so rebuilds give the same bytes.{why}",
-        f"- **Checked on:** {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- **Checked on:** {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- **Platform:** {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores",
         f"- **Packages:** {', '.join(versions)}",
         f"- **What ran:** `make all` from clean in a temporary copy of the tracked sources "
@@ -371,7 +371,7 @@ def _report(p: Paths, table: pd.DataFrame, verdict: str, seconds: float) -> str:
     ])
 
 
-def diff_command(args) -> int:  # noqa: ANN001
+def diff_command(args) -> int:
     p = paths()
     expected = read_manifest(p.root / MANIFEST)
     table = compare(expected, artefact_hashes(p))
@@ -523,7 +523,7 @@ def _edit_duration(root: Path, delta: int) -> None:
     path.write_text(out.getvalue(), encoding="utf-8")
 
 
-def bench_command(args) -> int:  # noqa: ANN001
+def bench_command(args) -> int:
     """``make bench``: every target of issue 17 in one run, written to benchmarks/results.md."""
     p = paths()
     venv = Path(sys.prefix)  # the environment running this command (make passes VENV)
@@ -621,7 +621,7 @@ def bench_command(args) -> int:  # noqa: ANN001
     total = time.perf_counter() - started_all
     text = "\n".join([
         "# Benchmarks", "",
-        f"Measured {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d')} on {platform.machine()}, "
+        f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d')} on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {runs} alternating pair(s) "
         f"(cold build, naive loop); scale rows one run each; the whole benchmark took {total / 60:.1f} min. "
         "Produced by `make bench` (src/compendium/reproduce.py).", "",

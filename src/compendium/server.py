@@ -250,7 +250,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], prefix: str, othe
         code = stop.code if isinstance(stop.code, int) else 1
         if isinstance(stop.code, str):
             print(stop.code, file=sys.stderr)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         import traceback
 
         traceback.print_exc()
@@ -262,7 +262,7 @@ def _child(conn: socket.socket, request: dict, fds: list[int], prefix: str, othe
         os._exit(code)
 
 
-def _interrupted(signum: int, frame: object) -> None:  # noqa: ARG001
+def _interrupted(signum: int, frame: object) -> None:
     """Cancelled by the server (the client was interrupted and has said so): unwind silently."""
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)

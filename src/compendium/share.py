@@ -93,7 +93,7 @@ def _spans(text: str, replacer: Replacer, allow: list[dict], known: set[str]) ->
     return spans
 
 
-def deidentify_text(text: str, replacer: Replacer, allow: list[dict], known: set[str]):  # noqa: ANN201
+def deidentify_text(text: str, replacer: Replacer, allow: list[dict], known: set[str]):
     """The text with identifiers replaced, and a function mapping an old offset to the new one."""
     spans = _spans(text, replacer, allow, known)
     parts, position, shifts = [], 0, []
@@ -126,7 +126,7 @@ def _extra(p: Paths) -> list[dict]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise CompendiumError(f"{path}: not valid YAML ({err}).", fix=f"check the indentation and quoting") from None
+        raise CompendiumError(f"{path}: not valid YAML ({err}).", fix="check the indentation and quoting") from None
     entries = doc.get("replace", []) if isinstance(doc, dict) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) and str(e.get("text") or "").strip() for e in entries):
         raise CompendiumError(f"{path}: expected `replace:` with entries `- text: ...` and `category: ...`.",
@@ -296,7 +296,7 @@ def check_share(target: Path | str) -> int:
     return copied
 
 
-def command(args) -> None:  # noqa: ANN001
+def command(args) -> None:
     target = Path(args.target) if args.target else paths().out_root / "share"
     if args.check:
         n = check_share(target)

@@ -63,11 +63,11 @@ def _kind(data: str, _mtime: float) -> str:
     return declared_kind(Path(data)) or "restricted"
 
 
-def is_restricted(p) -> bool:  # noqa: ANN001 - a Paths (not imported: paths imports this module)
+def is_restricted(p) -> bool:
     return kind(p.data) == "restricted"
 
 
-def check_locations(p) -> None:  # noqa: ANN001
+def check_locations(p) -> None:
     """Refuse a restricted study whose data or outputs are inside a git work tree, or outputs inside the data."""
     from .paths import work_tree_of
 
@@ -75,7 +75,7 @@ def check_locations(p) -> None:  # noqa: ANN001
         return
     data, out = p.data.resolve(), p.out_root.resolve()
     if not p.data.is_dir():
-        raise CompendiumError(f"{p.data}: data folder not found.", fix=f"give the study folder with DATA=/path/to/study")
+        raise CompendiumError(f"{p.data}: data folder not found.", fix="give the study folder with DATA=/path/to/study")
     tree = work_tree_of(data)
     if tree is not None:
         raise CompendiumError(
@@ -94,18 +94,18 @@ def check_locations(p) -> None:  # noqa: ANN001
 
 
 # ------------------------------------------------------------------ marking (restricted builds only)
-def mark_table(markdown: str, p) -> str:  # noqa: ANN001
+def mark_table(markdown: str, p) -> str:
     """A Markdown table with the restricted notice as its footer."""
     return f"{markdown.rstrip()}\n\n*{MARK}*\n" if is_restricted(p) else markdown
 
 
-def mark_figure(fig, p) -> None:  # noqa: ANN001
+def mark_figure(fig, p) -> None:
     """Print the restricted notice on a matplotlib figure before it is saved."""
     if is_restricted(p):
         fig.text(0.5, 0.005, MARK, ha="center", va="bottom", fontsize=8, color="#b00020")
 
 
-def figure_metadata(p) -> dict[str, str]:  # noqa: ANN001
+def figure_metadata(p) -> dict[str, str]:
     """Image metadata for a restricted figure (PNG text chunk, SVG description); empty otherwise."""
     return {"Description": MARK} if is_restricted(p) else {}
 
@@ -114,7 +114,7 @@ _NOTICE = re.compile(r"^::: \{\.synthetic-notice\}\n.*?^:::\n", re.M | re.S)
 _FIGURE = re.compile(r"!\[(?P<caption>[^\]\n]*)\]\((?P<path>[^)\s]*)")
 
 
-def mark_manuscript(markdown: str, p, withheld: tuple[int, int] = (0, 0)) -> str:  # noqa: ANN001
+def mark_manuscript(markdown: str, p, withheld: tuple[int, int] = (0, 0)) -> str:
     """The rendered manuscript Markdown for a non-default data or output root.
 
     Restricted: the synthetic-data notice becomes the restricted notice, and each
@@ -139,7 +139,7 @@ def mark_manuscript(markdown: str, p, withheld: tuple[int, int] = (0, 0)) -> str
     return markdown
 
 
-def pandoc_args(p) -> list[str]:  # noqa: ANN001
+def pandoc_args(p) -> list[str]:
     """Extra pandoc metadata for a restricted build: the mark as subtitle (every format), subject and description (DOCX)."""
     if not is_restricted(p):
         return []
@@ -147,7 +147,7 @@ def pandoc_args(p) -> list[str]:  # noqa: ANN001
 
 
 # ------------------------------------------------------------------ checks run by `compendium validate`
-def check_study(p) -> str:  # noqa: ANN001
+def check_study(p) -> str:
     """Consent flags present and boolean, kind declared; a restricted study's transcripts fingerprinted.
 
     Raises :class:`~compendium.errors.DataError`; returns a line for the console.
@@ -194,7 +194,7 @@ def check_study(p) -> str:  # noqa: ANN001
     return line
 
 
-def report_gate(p) -> int:  # noqa: ANN001
+def report_gate(p) -> int:
     """For a restricted study: run the anonymisation gate over the inputs and report, without failing."""
     from . import anonymise
 

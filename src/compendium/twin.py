@@ -26,7 +26,7 @@ import yaml
 from .errors import CompendiumError
 from .files import csv_text, read_csv_rows, write_text
 from .generate import MEN, WOMEN
-from .paths import Paths, work_tree_of
+from .paths import Paths
 
 __all__ = ["generate_like", "aggregates", "MARKER"]
 

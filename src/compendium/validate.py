@@ -319,7 +319,7 @@ def check_cross(p: Paths, themes: dict[str, dict], transcripts: dict[str, str]) 
     try:
         participants = pd.read_csv(p.participants, dtype=str, keep_default_na=False)
         coding = pd.read_csv(p.coding, dtype=str, keep_default_na=False)
-    except Exception:  # noqa: BLE001 - unreadable tables were reported by earlier layers
+    except Exception:
         return problems
     coding_name = _rel(p.coding, p)
     pids = set(participants.get("participant_id", []))

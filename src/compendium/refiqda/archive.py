@@ -65,7 +65,7 @@ class Archive:
     def close(self) -> None:
         self.zip.close()
 
-    def __enter__(self) -> "Archive":
+    def __enter__(self) -> Archive:
         return self
 
     def __exit__(self, *exc: object) -> None:

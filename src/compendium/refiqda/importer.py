@@ -282,7 +282,7 @@ class _Reader:
                                  f"{_listing(renamed, 12)}.")
         return codes
 
-    def notes(self) -> dict[str, "_Note"]:
+    def notes(self) -> dict[str, _Note]:
         """Note GUID -> its name, text and (for annotations) the span it holds."""
         found: dict[str, _Note] = {}
         for note in self.root.iterfind(f"{self.q('Notes')}/{self.q('Note')}"):
@@ -523,7 +523,7 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
 
     # Annotation notes: attach by span, in the source that refers to them, else the one source with that span.
     by_span: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    for source_guid, source_rows in spans_of_source.items():
+    for source_rows in spans_of_source.values():
         for row in source_rows:
             by_span[row["_raw"]].append(row)
     # Links between a note and a selection (NVivo's annotations): the note belongs to the segments on that span.

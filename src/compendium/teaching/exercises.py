@@ -97,12 +97,12 @@ def _keep(student: str, tutorial: str, p: Paths | None = None, **answers: object
     return f"\n\n*Saved to `{shown}`.*"
 
 
-def _safe(func):  # noqa: ANN001, ANN202
+def _safe(func):
     """Feedback never raises at a student: a refusal is one line with its fix."""
     import functools
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except CompendiumError as err:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..data import Study
 from ..errors import CompendiumError

@@ -267,7 +267,7 @@ class CodingWidget(_Workspace):
 
     # ---------------------------------------------------------------- display
     @property
-    def path(self):  # noqa: ANN201
+    def path(self):
         return student_file(self.student, self.p) if self.student else None
 
     def _named(self) -> None:
@@ -625,7 +625,7 @@ class GroupWidget(_Workspace):
                 pets = load_pets(self.student, self.p)
             except CompendiumError as err:
                 self._say(_one_line(err), ok=False)
-        for k, (pid, themes) in enumerate(sorted(pets.items())):
+        for pid, themes in sorted(pets.items()):
             for j, t in enumerate(themes):
                 box = w.Checkbox(value=False, indent=False, layout=w.Layout(width="98%"),
                                  description=f"{pid} {self.study.pseudonyms.get(pid, '')}: {t['name']} "
