@@ -82,3 +82,36 @@ def test_the_makefile_reads_the_epoch_from_this_module(tmp_path: Path) -> None:
     assert out == "1654041600"  # the documented last resort: no git and no manifest snapshot
     bad = subprocess.run(["python3", "-S", str(script), "when"], capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def test_the_build_epoch_is_read_strictly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compendium.errors import CompendiumError
+    from compendium.reproducible import ZIP_EARLIEST, build_epoch, zip_timestamp
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1654041600")
+    assert build_epoch() == 1654041600
+    assert zip_timestamp() == (2022, 6, 1, 0, 0, 0)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    assert zip_timestamp() == (1980, 1, 1, 0, 0, 0)  # zip cannot hold earlier dates
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert build_epoch() is None and ZIP_EARLIEST == 315532800
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "last tuesday")
+    with pytest.raises(CompendiumError, match="not a whole number"):
+        build_epoch()
+
+
+def test_rezip_keeps_the_order_and_fixes_the_dates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    from compendium.reproducible import rezip
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1654041600")
+    path = tmp_path / "doc.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("z.xml", "last")
+        zf.writestr("a.xml", "first")
+    rezip(path)
+    with zipfile.ZipFile(path) as zf:
+        assert [i.filename for i in zf.infolist()] == ["z.xml", "a.xml"]
+        assert {i.date_time for i in zf.infolist()} == {(2022, 6, 1, 0, 0, 0)}
+        assert zf.read("a.xml") == b"first"

@@ -168,22 +168,22 @@ def load_allowlist(p: Paths) -> list[dict]:
     try:
         doc = yaml.safe_load(p.allowlist.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise CompendiumError(f"{name}: not valid YAML ({err}).\n    fix: check the indentation and quoting") from None
+        raise CompendiumError(f"{name}: not valid YAML ({err}).", fix="check the indentation and quoting") from None
     entries = doc.get("allow", []) if isinstance(doc, dict) else None
     if not isinstance(entries, list):
-        raise CompendiumError(f"{name}: expected a list under 'allow:'.\n    fix: see the comment at the top of the file")
+        raise CompendiumError(f"{name}: expected a list under 'allow:'.", fix="see the comment at the top of the file")
     for i, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or not ({"text", "pattern"} & set(entry)):
-            raise CompendiumError(f"{name}: entry {i} ({entry!r}) is not a mapping with 'text' or 'pattern'.\n"
-                                  "    fix: write it as `- text: ...` (or `pattern: ...`) with a `reason: ...`")
+            raise CompendiumError(f"{name}: entry {i} ({entry!r}) is not a mapping with 'text' or 'pattern'.",
+                                  fix="write it as `- text: ...` (or `pattern: ...`) with a `reason: ...`")
         if not str(entry.get("reason") or "").strip():
-            raise CompendiumError(f"{name}: entry {i} has no reason.\n    fix: say why the text is not identifying")
+            raise CompendiumError(f"{name}: entry {i} has no reason.", fix="say why the text is not identifying")
         if "pattern" in entry:
             try:
                 re.compile(entry["pattern"])
             except re.error as err:
-                raise CompendiumError(f"{name}: entry {i} has an invalid pattern {entry['pattern']!r} ({err}).\n"
-                                      "    fix: correct the regular expression, or use `text:` for an exact match") from None
+                raise CompendiumError(f"{name}: entry {i} has an invalid pattern {entry['pattern']!r} ({err}).",
+                                      fix="correct the regular expression, or use `text:` for an exact match") from None
     return entries
 
 
@@ -510,8 +510,8 @@ def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str
         try:
             text = _text_of(path, p)
         except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:
-            raise CompendiumError(f"{rel}: the anonymisation gate cannot read this file ({err}).\n"
-                                  "    fix: rebuild it (`make all`) or restore it from git") from None
+            raise CompendiumError(f"{rel}: the anonymisation gate cannot read this file ({err}).",
+                                  fix="rebuild it (`make all`) or restore it from git") from None
         allowed: list[tuple[Hit, dict]] = []
         found = scan_text(text, rel, allow, known, allowed)
         hits += found

@@ -14,6 +14,7 @@ import time
 
 from .errors import CompendiumError
 from .paths import paths
+from .text import numbered
 
 __all__ = ["main"]
 
@@ -195,8 +196,6 @@ def _shown(path: object, root: object) -> str:
         return str(path)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word if n == 1 else word + 's'}"
 
 
 def _qdpx_export(args: argparse.Namespace) -> None:
@@ -223,8 +222,8 @@ def _qdpx_import(args: argparse.Namespace) -> None:
         refuse_data_folder(out, p)  # before reading anything, so a mistake costs nothing
     result = refiqda.import_qdpx(args.file, p)
     df = result.coding
-    print(f"qdpx import: {_plural(len(df), 'coded segment')} from "
-          f"{_plural(df['participant_id'].nunique(), 'participant')}"
+    print(f"qdpx import: {numbered(len(df), 'coded segment')} from "
+          f"{numbered(df['participant_id'].nunique(), 'participant')}"
           + (f"; {len(result.set_aside)} set aside" if len(result.set_aside) else ""))
     if len(df):
         print("  per participant: " + ", ".join(f"{k} {v}" for k, v in df.groupby("participant_id").size().items()))

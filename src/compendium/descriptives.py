@@ -78,8 +78,8 @@ def check_small_group_threshold(threshold: object) -> int:
     """A small-group threshold is a whole number of people, at least 1."""
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise CompendiumError(
-            f"Small-group threshold {threshold!r} is not a whole number of at least 1.\n"
-            "    fix: set small_group_threshold to a count of people, e.g. 3 (groups smaller than this are "
+            f"Small-group threshold {threshold!r} is not a whole number of at least 1.",
+            fix="set small_group_threshold to a count of people, e.g. 3 (groups smaller than this are "
             "suppressed in tables)")
     return threshold
 

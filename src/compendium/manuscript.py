@@ -24,6 +24,7 @@ import yaml
 
 from . import anonymise, consent, markup, provenance, study, text
 from .errors import CompendiumError
+from .reproducible import build_epoch, rezip
 from .files import atomic_write, write_json, write_table, write_text
 from .paths import Paths, paths
 
@@ -58,7 +59,7 @@ def pandoc() -> str:
         found = shutil.which("pandoc")
         if found:
             return found
-        raise CompendiumError("pandoc not found.\n    fix: run `make setup` (installs pypandoc-binary)") from err
+        raise CompendiumError("pandoc not found.", fix="run `make setup` (installs pypandoc-binary)") from err
 
 
 def _run_pandoc(args: list[str], cwd: Path) -> None:
@@ -67,7 +68,7 @@ def _run_pandoc(args: list[str], cwd: Path) -> None:
         raise CompendiumError(f"pandoc failed ({' '.join(args[:3])} ...):\n{result.stderr.strip()}")
     for line in result.stderr.splitlines():
         if "[WARNING]" in line and "Could not fetch resource" not in line:
-            raise CompendiumError(f"pandoc warned: {line}\n    fix: check citations and figure paths in the template")
+            raise CompendiumError(f"pandoc warned: {line}", fix="check citations and figure paths in the template")
 
 
 # ------------------------------------------------------------------ context
@@ -76,14 +77,8 @@ def _month(ym: str) -> str:
     return f"{MONTHS[int(month) - 1]} {year}"
 
 
-def _epoch() -> int | None:
-    """SOURCE_DATE_EPOCH (set by the Makefile), or None outside ``make``."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    return int(epoch) if epoch else None
-
-
 def _build_date() -> str:
-    epoch = _epoch()
+    epoch = build_epoch()
     if epoch is None:
         return "not fixed (SOURCE_DATE_EPOCH unset)"
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d")
@@ -95,7 +90,7 @@ def context(p: Paths | None = None) -> dict:
 
     def need(path: Path) -> Path:
         if not path.is_file():
-            raise CompendiumError(f"{p.shown(path)} is missing.\n    fix: run the analysis first (`make analysis`)")
+            raise CompendiumError(f"{p.shown(path)} is missing.", fix="run the analysis first (`make analysis`)")
         provenance.record("read", path)
         return path
 
@@ -128,11 +123,11 @@ def citation(p: Paths, need: Callable[[Path], Path] | None = None) -> dict[str, 
     if need is not None:
         need(path)
     elif not path.is_file():
-        raise CompendiumError("CITATION.cff is missing.\n    fix: restore it from git")
+        raise CompendiumError("CITATION.cff is missing.", fix="restore it from git")
     try:
         cff = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise CompendiumError(f"CITATION.cff is not valid YAML ({err}).\n    fix: check it with `cffconvert --validate`") from None
+        raise CompendiumError(f"CITATION.cff is not valid YAML ({err}).", fix="check it with `cffconvert --validate`") from None
     identifier = ""
     if cff.get("doi"):
         identifier = f"https://doi.org/{cff['doi']}"
@@ -161,19 +156,19 @@ def check_quote(row: pd.Series, p: Paths, participants: pd.DataFrame | None = No
     label = f"quote {row['segment_id']} ({row['pseudonym']}, lines {row['lines']})"
     if who.get(row["participant_id"]) != row["pseudonym"]:
         raise QuoteIntegrityError(f"{label}: attributed to {row['pseudonym']!r} but participant {row['participant_id']} "
-                                  f"is {who.get(row['participant_id'])!r}.\n    fix: rebuild the quote bank (`make analysis`)")
+                                  f"is {who.get(row['participant_id'])!r}.", fix="rebuild the quote bank (`make analysis`)")
     path = p.transcript(row["participant_id"])
     lines = path.read_text(encoding="utf-8").split("\n")
     first, last = int(row["line_start"]), int(row["line_end"])
     cited = "\n".join(lines[first - 1:last])
     if not 1 <= first <= last <= len(lines) or row["excerpt"] not in cited:
         raise QuoteIntegrityError(f"{label}: the text does not occur verbatim at those lines of "
-                                  f"{p.shown(path)}.\n    fix: rebuild the quote bank (`make analysis`); "
+                                  f"{p.shown(path)}.", fix="rebuild the quote bank (`make analysis`); "
                                   "never edit quotes by hand")
     match = coding[coding["segment_id"] == row["segment_id"]]
     if match.empty or match.iloc[0]["excerpt"] != row["excerpt"]:
-        raise QuoteIntegrityError(f"{label}: does not match segment {row['segment_id']} in coding.csv.\n"
-                                  "    fix: rebuild the quote bank (`make analysis`)")
+        raise QuoteIntegrityError(f"{label}: does not match segment {row['segment_id']} in coding.csv.",
+                                  fix="rebuild the quote bank (`make analysis`)")
 
 
 # ------------------------------------------------------------------ rendering
@@ -239,8 +234,8 @@ class ThemeView:
         rows = self._rows[self._rows["rank"] == rank]
         if rows.empty:
             raise QuoteIntegrityError(
-                f"The template asks for quote {rank} of theme {self.id}, which the quote bank does not hold.\n"
-                "    fix: lower the rank in manuscript/template.md or raise quotes_per_theme in notebook 03")
+                f"The template asks for quote {rank} of theme {self.id}, which the quote bank does not hold.",
+                fix="lower the rank in manuscript/template.md or raise quotes_per_theme in notebook 03")
         row = rows.iloc[0]
         self._check(row)
         return row
@@ -353,7 +348,7 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
     def table(stem: str) -> str:
         path = p.tables / f"{stem}.csv"
         if not path.is_file():
-            raise CompendiumError(f"{p.shown(path)} is missing.\n    fix: run `make analysis`")
+            raise CompendiumError(f"{p.shown(path)} is missing.", fix="run `make analysis`")
         provenance.record("read", path)
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         return pipe_table(df)
@@ -379,13 +374,13 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
                        each_of=text.each_of, count=text.count, listing=text.listing)
     template_path = p.template
     if not template_path.is_file():
-        raise CompendiumError(f"{template_path}: manuscript template not found.\n    fix: restore manuscript/template.md")
+        raise CompendiumError(f"{template_path}: manuscript template not found.", fix="restore manuscript/template.md")
     provenance.record("read", template_path)
     try:
         rendered = env.from_string(template_path.read_text(encoding="utf-8")).render(**ctx)
     except jinja2.TemplateError as err:
         raise CompendiumError(f"{p.shown(template_path)}, line {getattr(err, 'lineno', '?')}: "
-                              f"{err}\n    fix: check the placeholder names against manuscript/values/*.json") from None
+                              f"{err}", fix="check the placeholder names against manuscript/values/*.json") from None
     # restricted builds: the mark in title, notice and captions; any build: quotations withheld for consent
     return study.mark_manuscript(rendered, p, withheld=consent.withheld_counts(coding, participants)), used
 
@@ -444,23 +439,9 @@ def reference_docx(target: Path) -> Path:
             if name in by_name:
                 by_name[name].paragraph_format.first_line_indent = Pt(36)
         doc.save(str(tmp))
-        _fix_zip_times(tmp)
+        rezip(tmp)  # pandoc copies the reference's entries with their dates
 
     return atomic_write(target, make)
-
-
-def _fix_zip_times(path: Path) -> None:
-    """Rewrite a zip with every entry dated SOURCE_DATE_EPOCH (pandoc copies entries of the reference
-    document with their own dates, so a freshly saved reference would change the DOCX's bytes)."""
-    import zipfile
-
-    earliest = 315532800  # 1980-01-01, the first date a zip entry can hold
-    stamp = dt.datetime.fromtimestamp(max(_epoch() or earliest, earliest), dt.UTC).timetuple()[:6]
-    with zipfile.ZipFile(path) as zin:
-        entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
-        for name, data in entries:
-            zout.writestr(zipfile.ZipInfo(name, date_time=stamp), data, compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _notebook_pages(out: Path) -> dict[str, str]:
@@ -477,7 +458,7 @@ def _filters(p: Paths, *names: str) -> list[str]:
     for name in names:
         path = p.root / "manuscript" / name
         if not path.is_file():
-            raise CompendiumError(f"manuscript/{name} is missing.\n    fix: restore it from git (`git checkout manuscript/{name}`)")
+            raise CompendiumError(f"manuscript/{name} is missing.", fix=f"restore it from git (`git checkout manuscript/{name}`)")
         provenance.record("read", path)
         args += ["--lua-filter", os.path.relpath(path, p.root)]
     return args
@@ -494,7 +475,7 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     p = p or paths()
     unknown = set(formats) - set(FORMATS)
     if unknown:
-        raise CompendiumError(f"Unknown manuscript format(s) {sorted(unknown)}.\n    fix: choose from {', '.join(FORMATS)}")
+        raise CompendiumError(f"Unknown manuscript format(s) {sorted(unknown)}.", fix=f"choose from {', '.join(FORMATS)}")
     markup.check_inputs(p)  # data text with markup stops the build before anything is written
     ctx = context(p)
     work = p.build / "manuscript"
@@ -529,7 +510,7 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     for stem in FIGURES:
         path = p.figures / f"{stem}.png"
         if not path.is_file():
-            raise CompendiumError(f"{p.shown(path)} is missing.\n    fix: run `make analysis`")
+            raise CompendiumError(f"{p.shown(path)} is missing.", fix="run `make analysis`")
         provenance.record("read", path)
         pngs[stem] = path.read_bytes()
     uris = {stem: "data:image/png;base64," + base64.b64encode(data).decode() for stem, data in pngs.items()}
@@ -601,7 +582,7 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
 def _typst(source: Path, target: Path, root: Path, p: Paths) -> None:
     import typst
 
-    epoch = _epoch()
+    epoch = build_epoch()
     try:
         typst.compile(str(source), output=str(target), root=str(root),
                       **({"timestamp": epoch} if epoch is not None else {}))
@@ -697,5 +678,5 @@ def check_jats(path: Path) -> None:
 def provenance_table_for_manuscript(p: Paths) -> tuple[pd.DataFrame, pd.DataFrame]:
     summary, inputs = provenance.provenance_table(p)
     if summary.empty:
-        raise CompendiumError("No provenance records in build/provenance.\n    fix: run the analysis (`make analysis`)")
+        raise CompendiumError("No provenance records in build/provenance.", fix="run the analysis (`make analysis`)")
     return summary, inputs

@@ -283,7 +283,7 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
     parameters.setdefault("write_outputs", True)
     source = p.notebooks / f"{stem}.ipynb"
     if not source.is_file():
-        raise NotebookError(f"{source}: notebook not found.\n    fix: run from the compendium root; notebooks live in notebooks/")
+        raise NotebookError(f"{source}: notebook not found.", fix="run from the compendium root; notebooks live in notebooks/")
     label = _label(stem, parameters)
     target = p.executed / f"{label}.ipynb"
     failed = p.build / "failed" / f"{label}.ipynb"

@@ -18,7 +18,7 @@ Examples
 """
 from __future__ import annotations
 
-__all__ = ["number_word", "spelled", "plural", "count", "of_the", "each_of", "listing", "capitalise"]
+__all__ = ["number_word", "spelled", "plural", "count", "numbered", "of_the", "each_of", "listing", "capitalise"]
 
 _UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
           "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
@@ -94,6 +94,15 @@ def count(n: int, noun: str, start: bool = False) -> str:
     """
     text = f"{spelled(n) if start else number_word(n)} {plural(n, noun)}"
     return capitalise(text) if start else text
+
+
+def numbered(n: int, noun: str, plural_form: str | None = None) -> str:
+    """``n`` in digits and its noun, for tool messages and reports: "1 segment", "12 segments".
+
+    >>> numbered(1, "segment"), numbered(3, "category"), numbered(2, "analysis")
+    ('1 segment', '3 categories', '2 analyses')
+    """
+    return f"{n} {plural(n, noun, plural_form)}"
 
 
 def of_the(k: int, n: int, noun: str, start: bool = False) -> str:

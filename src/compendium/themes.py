@@ -46,8 +46,8 @@ def check_threshold(threshold: float) -> float:
     """A recurrence threshold is a proportion of participants in (0, 1]."""
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold <= 1:
         raise CompendiumError(
-            f"Recurrence threshold {threshold!r} is not a proportion.\n"
-            "    fix: give a number above 0 and at most 1 (e.g. 0.3333 for 'at least a third of participants')")
+            f"Recurrence threshold {threshold!r} is not a proportion.",
+            fix="give a number above 0 and at most 1 (e.g. 0.3333 for 'at least a third of participants')")
     return float(threshold)
 
 

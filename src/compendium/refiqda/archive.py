@@ -12,11 +12,11 @@ anything is decompressed.
 from __future__ import annotations
 
 import codecs
-import io
 import zipfile
 from pathlib import Path
 
-from .schema import error, zip_date
+from ..reproducible import zip_bytes
+from .schema import error
 
 __all__ = ["MAX_ENTRIES", "MAX_MEMBER_BYTES", "MAX_TOTAL_BYTES", "zip_bytes", "Archive"]
 
@@ -24,20 +24,6 @@ MAX_ENTRIES = 20_000
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
 _CHUNK = 1024 * 1024
-
-
-def zip_bytes(entries: dict[str, bytes]) -> bytes:
-    """A zip with sorted entries, fixed dates, permissions and compression."""
-    date = zip_date()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=date)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, whatever the build machine
-            info.external_attr = 0o100644 << 16
-            archive.writestr(info, entries[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
-    return buffer.getvalue()
 
 
 class Archive:

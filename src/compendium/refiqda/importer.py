@@ -49,6 +49,7 @@ from lxml import etree
 
 from ..data import load_codebook, load_coding, load_participants
 from ..paths import Paths, paths
+from ..text import numbered, plural
 from .archive import Archive
 from .schema import (CODEBOOK_NAMESPACES, COLUMNS, FIX_EXPORT_AGAIN, INT_COLUMNS, NOTE_KINDS, PROJECT_NAMESPACES,
                      PROJECT_NS, check_xml, error, guid, norm_guid, parse_xml, split_notes)
@@ -124,12 +125,8 @@ def _preview(text: str, width: int = 40) -> str:
     return repr(text if len(text) <= width else text[:width - 3] + "...")
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def _were(n: int) -> str:
-    return "was" if n == 1 else "were"
 
 
 def _listing(items: list[str], limit: int = 10) -> str:
@@ -200,8 +197,8 @@ class _Reader:
                     dropped[f"{attribute}={value!r}"] += 1
         if dropped:
             n = sum(dropped.values())
-            self.messages.append(f"{self.path}: {_plural(n, 'optional attribute')} with a value the standard does "
-                                 f"not allow {_were(n)} ignored (import does not use them): "
+            self.messages.append(f"{self.path}: {numbered(n, 'optional attribute')} with a value the standard does "
+                                 f"not allow {plural(n, 'was')} ignored (import does not use them): "
                                  f"{_listing([f'{k} ({v}x)' for k, v in dropped.most_common()], 4)}.")
 
     def _project_member(self) -> str:
@@ -275,10 +272,10 @@ class _Reader:
         if codes_element is not None:
             walk(codes_element, [])
         if named:
-            self.messages.append(f"{_plural(len(named), 'code')} matched to our themes by name, not by GUID "
+            self.messages.append(f"{numbered(len(named), 'code')} matched to our themes by name, not by GUID "
                                  f"(usual for codes created in another program): {_listing(named, 12)}.")
         if renamed:
-            self.messages.append(f"{_plural(len(renamed), 'code')} renamed in the QDA program, matched by GUID: "
+            self.messages.append(f"{numbered(len(renamed), 'code')} renamed in the QDA program, matched by GUID: "
                                  f"{_listing(renamed, 12)}.")
         return codes
 
@@ -442,7 +439,7 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
         if pid is None:
             n = len(selections)
             messages.append(f"{label} is not linked to a participant (no case refers to it and its name holds "
-                            f"no participant id or pseudonym): its {_plural(n, 'selection')} {_were(n)} not "
+                            f"no participant id or pseudonym): its {numbered(n, 'selection')} {plural(n, 'was')} not "
                             "imported. fix: name the case or the document after the participant, e.g. 'P03' "
                             "or 'Amy'.")
             continue
@@ -460,7 +457,7 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
         elif crlf:
             n = len(selections)
             messages.append(f"{label}: Windows (CRLF) line breaks; the program's positions count each break as "
-                            f"two characters, so {_plural(n, 'selection')} {_were(n)} converted to positions in "
+                            f"two characters, so {numbered(n, 'selection')} {plural(n, 'was')} converted to positions in "
                             "the LF text our transcripts use.")
 
         for selection in source.iterfind(q("PlainTextSelection")):
@@ -563,10 +560,10 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
             messages.append(f"Participant {pid} has {len(names)} sources ({_listing(names)}); their segments "
                             "were all imported for that participant.")
     if with_bom:
-        messages.append(f"{_plural(len(with_bom), 'source')} started with a UTF-8 byte-order mark, removed and not "
+        messages.append(f"{numbered(len(with_bom), 'source')} started with a UTF-8 byte-order mark, removed and not "
                         f"counted in positions: {_listing(with_bom)}.")
     for kind, n in sorted(skipped_kinds.items()):
-        messages.append(f"{_plural(n, kind)} skipped: only plain-text sources are read (a PDF's or picture's "
+        messages.append(f"{numbered(n, kind)} skipped: only plain-text sources are read (a PDF's or picture's "
                         "coding cannot become positions in our transcripts).")
     previous = load_coding(p) if p.coding.is_file() else frame([])
     _assign_ids(rows, previous, messages)
@@ -582,28 +579,28 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
     _report(rows, kept, set_aside, codes, messages)
 
     if case_links:
-        messages.append(f"{_plural(case_links, 'selection')} coded to a case code (a case's link to its "
+        messages.append(f"{numbered(case_links, 'selection')} coded to a case code (a case's link to its "
                         "document) read as case links, not as segments.")
     if uncoded:
-        messages.append(f"{_plural(uncoded, 'selection')} had no code and {_were(uncoded)} skipped (import reads coded "
+        messages.append(f"{numbered(uncoded, 'selection')} had no code and {plural(uncoded, 'was')} skipped (import reads coded "
                         "segments only).")
     if missing_notes:
-        messages.append(f"{_plural(len(missing_notes), 'NoteRef')} pointed to notes missing from the project and "
-                        f"{_were(len(missing_notes))} skipped: {_listing([where for _, where in missing_notes])}.")
+        messages.append(f"{numbered(len(missing_notes), 'NoteRef')} pointed to notes missing from the project and "
+                        f"{plural(len(missing_notes), 'was')} skipped: {_listing([where for _, where in missing_notes])}.")
     if unplaced:
-        messages.append(f"{_plural(len(unplaced), 'annotation')} on a span that is no coded segment (or on the "
-                        f"same span in several sources) {_were(len(unplaced))} not imported: {_listing(unplaced)}.")
+        messages.append(f"{numbered(len(unplaced), 'annotation')} on a span that is no coded segment (or on the "
+                        f"same span in several sources) {plural(len(unplaced), 'was')} not imported: {_listing(unplaced)}.")
     if no_kind:
-        messages.append(f"{_plural(len(no_kind), 'note')} had no kind in the name (a name starting with "
+        messages.append(f"{numbered(len(no_kind), 'note')} had no kind in the name (a name starting with "
                         "'Descriptive note', 'Linguistic note' or 'Conceptual note' says which note column it "
                         f"belongs to) and went to note_descriptive: {_listing(no_kind)}.")
     if no_analyst:
-        messages.append(f"{_plural(no_analyst, 'segment')} had no user the project names, so analyst is empty; "
+        messages.append(f"{numbered(no_analyst, 'segment')} had no user the project names, so analyst is empty; "
                         "fill it in before merging.")
     unused = [n for n in notes if n not in used_notes and notes[n].span is None and n not in linked_to]
     if unused:
-        messages.append(f"{_plural(len(unused), 'note')} not attached to a coded segment (memos and the like) "
-                        f"{_were(len(unused))} not imported: import reads coding only and never changes memos.csv.")
+        messages.append(f"{numbered(len(unused), 'note')} not attached to a coded segment (memos and the like) "
+                        f"{plural(len(unused), 'was')} not imported: import reads coding only and never changes memos.csv.")
     order = ["participant_id", "start", "end", "segment_id"]
     result = ImportResult(frame(kept).sort_values(order, ignore_index=True), messages,
                           frame(set_aside).sort_values(order, ignore_index=True))
@@ -650,9 +647,9 @@ def _relocate(rows: list[dict], text: str, pid: str, label: str, known: set[str]
         else:
             lost.append(_preview(row["excerpt"]))
     message = (f"{label}: the text differs from transcripts/{pid}.txt (edited in the program?); "
-               f"{_plural(moved, 'segment')} re-located in our transcript by their text")
+               f"{numbered(moved, 'segment')} re-located in our transcript by their text")
     if lost:
-        message += (f"; {_plural(len(lost), 'segment')} could not be found there and keep the program's positions "
+        message += (f"; {numbered(len(lost), 'segment')} could not be found there and keep the program's positions "
                     f"(they will fail `compendium validate` until corrected): {_listing(lost, 5)}")
     messages.append(message + ".")
 
@@ -708,15 +705,15 @@ def _assign_ids(rows: list[dict], previous: pd.DataFrame, messages: list[str]) -
         row["segment_id"] = f"{pid}-S{number:02d}"
         no_round += 1
     if by_span:
-        messages.append(f"{_plural(by_span, 'segment')} had no segment id of ours in the selection name (the "
+        messages.append(f"{numbered(by_span, 'segment')} had no segment id of ours in the selection name (the "
                         "program renamed or re-created the selections) and {} matched to coding.csv by "
                         "participant and span.".format("was" if by_span == 1 else "were"))
     if fresh:
-        messages.append(f"{_plural(len(fresh), 'segment')} matched no segment of coding.csv (new selections, or a "
+        messages.append(f"{numbered(len(fresh), 'segment')} matched no segment of coding.csv (new selections, or a "
                         "selection with several codes): numbered after the ids already in use: "
                         f"{_listing([r['segment_id'] for r in fresh])}.")
     if no_round:
-        messages.append(f"{_plural(no_round, 'segment')} had no coding round (QDA-XML has none; our export keeps "
+        messages.append(f"{numbered(no_round, 'segment')} had no coding round (QDA-XML has none; our export keeps "
                         "it in the selection name): set to round 1; change coding_round if this was a later "
                         "round.")
 
@@ -731,24 +728,24 @@ def _report(rows: list[dict], kept: list[dict], set_aside: list[dict], codes: di
         if code.theme is None:
             where = f" ({code.path})" if code.path != code.name else ""
             messages.append(f"Code {code.name!r}{where} is not in codebook.yaml: "
-                            f"{_plural(count, 'segment')} set aside, not in the coding table ({_listing(ids)}). "
+                            f"{numbered(count, 'segment')} set aside, not in the coding table ({_listing(ids)}). "
                             "fix: add the theme to codebook.yaml and import again, or recode in the program.")
         else:
             messages.append(f"Code {code.name!r} is our grouping theme {code.theme}, which is not codable: "
-                            f"{_plural(count, 'segment')} set aside ({_listing(ids)}). fix: code them to one of its "
+                            f"{numbered(count, 'segment')} set aside ({_listing(ids)}). fix: code them to one of its "
                             "subordinate or minor themes.")
     used = {row["_code"].guid for row in rows}
     idle = [code.path for code in codes.values()
             if code.theme is None and code.codable and not code.case and code.guid not in used]
     if idle:
-        messages.append(f"{_plural(len(idle), 'code')} not in codebook.yaml and not used on any segment "
+        messages.append(f"{numbered(len(idle), 'code')} not in codebook.yaml and not used on any segment "
                         f"(ignored): {_listing(idle)}.")
     empty_statement = [r["segment_id"] for r in kept if not r["experiential_statement"]]
     empty_notes = [r["segment_id"] for r in kept if not all(r[c] for c in NOTE_KINDS)]
     if empty_statement or empty_notes:
-        messages.append(f"coding.csv needs every cell filled: {_plural(len(empty_statement), 'segment')} "
+        messages.append(f"coding.csv needs every cell filled: {numbered(len(empty_statement), 'segment')} "
                         f"without an experiential statement ({_listing(empty_statement) or '-'}) and "
-                        f"{_plural(len(empty_notes), 'segment')} with one or more exploratory notes missing "
+                        f"{numbered(len(empty_notes), 'segment')} with one or more exploratory notes missing "
                         f"({_listing(empty_notes) or '-'}). fix: write them in the program (selection "
                         "description; notes named 'Descriptive note ...', 'Linguistic note ...', "
                         "'Conceptual note ...') or in the CSV before merging.")
@@ -768,7 +765,7 @@ def changes(before: pd.DataFrame, after: pd.DataFrame, participants: set[str] | 
     if participants is not None:
         absent = sorted(set(before["participant_id"]) - participants)
         if absent:
-            lines.append(f"not in the file, so not compared: {_plural(len(absent), 'participant')} "
+            lines.append(f"not in the file, so not compared: {numbered(len(absent), 'participant')} "
                          f"({_listing(absent)})")
         before = before[before["participant_id"].isin(participants)]
     old = before.set_index("segment_id")
@@ -786,6 +783,6 @@ def changes(before: pd.DataFrame, after: pd.DataFrame, participants: set[str] | 
     for what, items in (("added", added), ("removed", removed), ("moved to another theme", moved),
                         ("re-spanned", respanned), ("with changed notes or statement", rewritten)):
         if items:
-            lines.append(f"{_plural(len(items), 'segment')} {what}: {_listing(items)}")
+            lines.append(f"{numbered(len(items), 'segment')} {what}: {_listing(items)}")
     return lines if any(not line.startswith("not in the file") for line in lines) else \
         [*lines, "no change against coding.csv"]

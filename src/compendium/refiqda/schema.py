@@ -6,7 +6,6 @@ the repository.
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -18,6 +17,7 @@ from lxml import etree
 
 from ..errors import CompendiumError, Problem
 from ..paths import Paths, paths
+from ..reproducible import ZIP_EARLIEST, build_epoch, zip_timestamp
 
 __all__ = [
     "PROJECT_NS", "CODEBOOK_NS", "PROJECT_NAMESPACES", "CODEBOOK_NAMESPACES", "GUID_NAMESPACE", "ORIGIN",
@@ -92,25 +92,11 @@ def build_datetime() -> str:
     Every date the export writes that the data does not supply comes from here,
     so two builds give the same bytes.
     """
-    stamp = time.gmtime(_epoch())
+    stamp = time.gmtime(max(build_epoch() or ZIP_EARLIEST, ZIP_EARLIEST))
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", stamp)
 
 
-def _epoch() -> int:
-    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not raw:
-        return 315532800
-    try:
-        seconds = int(raw)
-    except ValueError:
-        raise CompendiumError(f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970.",
-                              fix="unset it or set it to e.g. 1654041600 (as the Makefile does).") from None
-    return max(seconds, 315532800)  # zip cannot store dates before 1980
-
-
-def zip_date() -> tuple[int, int, int, int, int, int]:
-    """Timestamp of every zip entry (see :func:`build_datetime`)."""
-    return tuple(time.gmtime(_epoch())[:6])  # type: ignore[return-value]
+zip_date = zip_timestamp  # the date of every entry in our archives (see compendium.reproducible)
 
 
 # ---------------------------------------------------------------- schemas

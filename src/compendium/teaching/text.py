@@ -38,7 +38,7 @@ def check_mode(mode: str) -> str:
     """Return ``mode`` if it is "exercise" or "solution", else raise a :class:`TutorialError`."""
     if mode not in MODES:
         raise TutorialError(
-            f"mode {mode!r} is not a tutorial mode.\n    fix: set mode to \"exercise\" (model answers behind a "
+            f"mode {mode!r} is not a tutorial mode.", fix="set mode to \"exercise\" (model answers behind a "
             "button) or \"solution\" (model answers shown) in the notebook's first code cell")
     return mode
 
@@ -48,12 +48,12 @@ def _spoken(text: str, first: int, last: int) -> tuple[int, int]:
     bounds = line_bounds(text)
     n = len(bounds)
     if isinstance(first, bool) or isinstance(last, bool) or not isinstance(first, int) or not isinstance(last, int):
-        raise TutorialError(f"lines {first!r}-{last!r} are not line numbers.\n"
-                            f"    fix: give whole numbers from 1 to {n}")
+        raise TutorialError(f"lines {first!r}-{last!r} are not line numbers.",
+                            fix=f"give whole numbers from 1 to {n}")
     if not 1 <= first <= last <= n:
         raise TutorialError(
-            f"lines {first}-{last} are not a passage of this transcript, which has lines 1-{n}.\n"
-            f"    fix: choose a first line from 1 to {n} and a last line at or after it")
+            f"lines {first}-{last} are not a passage of this transcript, which has lines 1-{n}.",
+            fix=f"choose a first line from 1 to {n} and a last line at or after it")
     start, first_end = bounds[first - 1]
     speaker, sep, _ = text[start:first_end].partition(": ")
     if sep:
@@ -105,14 +105,14 @@ def lines_to_span(text: str, first: int, last: int, phrase: str = "", occurrence
     where = f"line {first}" if first == last else f"lines {first}-{last}"
     if not found:
         raise TutorialError(
-            f"the phrase {words!r} does not occur in {where}.\n    fix: copy the words exactly from the transcript "
+            f"the phrase {words!r} does not occur in {where}.", fix="copy the words exactly from the transcript "
             "(capital letters do not matter), choose the lines that hold them, or leave the phrase empty to code "
             "the whole lines")
     if len(found) == 1 and occurrence in (None, 1):
         return found[0]
     if occurrence is None or not 1 <= int(occurrence) <= len(found):
         raise TutorialError(
-            f"the phrase {words!r} occurs {len(found)} times in {where}.\n    fix: choose which one you mean "
+            f"the phrase {words!r} occurs {len(found)} times in {where}.", fix=f"choose which one you mean "
             f"(occurrence 1 to {len(found)}), or type more of the words around it")
     return found[int(occurrence) - 1]
 

@@ -24,6 +24,7 @@ from IPython.display import Markdown as IPyMarkdown
 
 from ..cases import check_participant
 from ..data import Study
+from ..text import numbered
 from ..transcripts import line_span
 from ..errors import CompendiumError
 from ..paths import Paths, paths
@@ -41,8 +42,6 @@ MARK = "background:#fff3b0"
 LABEL = {"description_width": "9em"}
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -414,7 +413,7 @@ class CodingWidget(_Workspace):
 
     def _on_compare(self, _: object = None) -> None:
         table = self.compare()
-        self._say(f"Your {_plural(len(self._mine()), 'passage')} beside the study's reading of {self.participant}; "
+        self._say(f"Your {numbered(len(self._mine()), 'passage')} beside the study's reading of {self.participant}; "
                   "see the table below." if len(table) else "Code a passage first.")
 
     def _on_pick(self, change: dict) -> None:
@@ -541,7 +540,7 @@ class ThemeWidget(_Workspace):
         except CompendiumError as err:
             self._say(f"Not saved: {_one_line(err)}", ok=False)
             return
-        self._say(f"Saved your theme '{theme['name']}' ({_plural(len(theme['segments']), 'statement')}). Untick, "
+        self._say(f"Saved your theme '{theme['name']}' ({numbered(len(theme['segments']), 'statement')}). Untick, "
                   "name the next one, or compare with the study's reading.")
         self.name.value = ""
         for box in self.checks.values():
