@@ -106,7 +106,7 @@ def context(p: Paths | None = None) -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return {
-        "d": desc, "x": cross, "bank": bank, "convergence": conv, "themes": {t["id"]: t for t in codebook},
+        "sample": desc, "cross_case": cross, "bank": bank, "convergence": conv, "themes": {t["id"]: t for t in codebook},
         "citation": citation(p, need),
         "recruitment": f"{_month(desc['first_interview_month'])} to {_month(desc['last_interview_month'])}",
         "commit": provenance.source_commit(p), "build_date": _build_date(), "versions": versions,
@@ -310,8 +310,8 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
     bank: pd.DataFrame = ctx["bank"]
     participants, coding = load_participants(p), load_coding(p)
     conv: pd.DataFrame = ctx.get("convergence", pd.DataFrame(columns=["theme_id", "voiced_by", "not_voiced_by"]))
-    recurrent = set(ctx["x"]["recurrence"]["recurrent_ids"])
-    n = int(ctx["d"]["n"])
+    recurrent = set(ctx["cross_case"]["recurrence"]["recurrent_ids"])
+    n = int(ctx["sample"]["n"])
 
     def check(row: pd.Series) -> None:
         check_quote(row, p, participants, coding)
@@ -336,7 +336,7 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
         label = markup.escape(ctx["themes"][theme_id]["label"])
         quotes = len(v._rows)
         if theme_id not in recurrent:
-            needed = ctx["x"]["recurrence"]["participants_needed"]
+            needed = ctx["cross_case"]["recurrence"]["participants_needed"]
             return (f"*Note.* In this build theme {theme_id} ({label}) was voiced by {v.count()}, fewer than the "
                     f"{text.number_word(needed)} the recurrence rule requires, so it is not reported as a theme "
                     "and its commentary is left out.\n")
