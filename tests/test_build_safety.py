@@ -149,21 +149,30 @@ def test_the_build_writes_an_anonymisation_log(built_copy: Paths) -> None:
 
 
 # ============================================================ 3. one build at a time
-def _make_process(root: Path) -> subprocess.Popen:
+def _build_env() -> dict[str, str]:
+    """The environment of conftest's builds: the working tree's source commit and date, no parent make."""
     from compendium.paths import paths
     from compendium.provenance import source_commit
+    from compendium.source import source_date_epoch
 
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "COMPENDIUM_LOCKED", "COMPENDIUM_ROOT", "PYTHONPATH")}
-    env["COMPENDIUM_COMMIT"] = source_commit(paths())  # as conftest's builds (the colophon names it)
-    return subprocess.Popen(["make", "-C", str(root), "-o", ".venv/.installed", "all"], env=env,
+    env["COMPENDIUM_COMMIT"] = source_commit(paths())  # the colophon names it
+    env["SOURCE_DATE_EPOCH"] = str(source_date_epoch(paths().root))  # and its date (a copy has no .git)
+    return env
+
+
+def _make_process(root: Path) -> subprocess.Popen:
+    return subprocess.Popen(["make", "-C", str(root), "-o", ".venv/.installed", "all"], env=_build_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.slow
 def test_two_concurrent_builds_give_the_same_result_as_one(built_copy: Paths, clone_built: Copy) -> None:
     p = clone_built("concurrent")
-    (p.transcript("P03")).touch()  # the case, the cross-case step and the manuscript are due again
+    # The case, the cross-case step and the manuscript are due again. (Inputs are compared by content,
+    # so a merely touched transcript would not make its case due; a missing output does.)
+    (p.executed / "02_analyse_case_P03.ipynb").unlink()
     first, second = _make_process(p.root), _make_process(p.root)
     outputs = [proc.communicate(timeout=BUILD_TIMEOUT)[0] for proc in (first, second)]
     assert [proc.returncode for proc in (first, second)] == [0, 0], outputs
@@ -171,8 +180,7 @@ def test_two_concurrent_builds_give_the_same_result_as_one(built_copy: Paths, cl
     assert artefact_hashes(p) == artefact_hashes(built_copy)
     record = json.loads((p.build / "provenance" / "03_analyse_across_cases.json").read_text(encoding="utf-8"))
     assert record.get("inputs"), "the cross-case step's provenance lists no inputs"
-    again = subprocess.run(["make", "-C", str(p.root), "-q", "all"], env={
-        k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "COMPENDIUM_LOCKED")})
+    again = subprocess.run(["make", "-C", str(p.root), "-q", "all"], env=_build_env())
     assert again.returncode == 0
 
 
@@ -214,7 +222,7 @@ def test_a_failed_build_marks_stale_outputs_and_the_next_build_redoes_only_them(
     template = p.root / "manuscript" / "template.md"
     original = template.read_text(encoding="utf-8")
     template.write_text(original + "\nWe thank Dr Okonkwo.\n", encoding="utf-8")  # the manuscript step fails
-    (p.transcript("P04")).touch()  # its case table and the cross-case tables are rewritten first
+    (p.executed / "02_analyse_case_P04.ipynb").unlink()  # its case table and the cross-case tables are rewritten first
     failed = run_make(p.root, "all")
     assert failed.returncode != 0
     assert not (p.build / "all.done").exists(), "build/all.done survived a failed build"

@@ -223,7 +223,9 @@ def test_two_builds_give_identical_bytes(built_copy: Paths, clone_built: Clone, 
 # ---------------------------------------------------------------- themes that drop out
 def test_a_theme_that_no_longer_recurs_drops_its_commentary_with_a_note(clone_built: Clone, run_cli: Runner) -> None:
     p = clone_built("threshold")
-    result = run_cli(p.root, "run", "03_analyse_across_cases", "-p", "recurrence_threshold=0.7")
+    # --into-pipeline: the stricter threshold replaces the pipeline's own tables (a plain hand run with a
+    # non-default value would go to build/scratch/ and leave them alone)
+    result = run_cli(p.root, "run", "03_analyse_across_cases", "-p", "recurrence_threshold=0.7", "--into-pipeline")
     assert result.returncode == 0, result.stdout[-2000:]
     rec = pd.read_csv(p.tables / "theme_recurrence.csv", dtype={"theme_id": str})
     dropped = rec.loc[~rec["recurrent"], "theme_id"].tolist()
