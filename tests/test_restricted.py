@@ -456,3 +456,18 @@ def test_make_setup_installs_the_hook(tmp_path: Path) -> None:
     outside = subprocess.run(["python3", str(root / "src" / "compendium" / "guard.py"), "--install", str(tmp_path / "none")],
                              capture_output=True, text=True)
     assert outside.returncode == 0 and "not a git work tree" in outside.stdout
+
+
+@pytest.mark.slow
+def test_outside_folders_are_never_named_in_the_outputs(restricted_build: dict) -> None:
+    """The provenance table names inputs by their role, not by where the author keeps the study."""
+    assert restricted_build["all"].returncode == 0, restricted_build["all"].stdout[-3000:]
+    out = restricted_build["out"]
+    provenance = (out / "manuscript/output/provenance_inputs.csv").read_text(encoding="utf-8")
+    assert "<data folder>/participants.csv" in provenance
+    places = {str(restricted_build["data"]), str(out), str(restricted_build["data"].parent)}
+    for f in [out / "manuscript/output/provenance.csv", out / "manuscript/output/provenance_inputs.csv",
+              out / "manuscript/output/manuscript.html", out / "share/manuscript/output/manuscript.html"]:
+        text = f.read_text(encoding="utf-8")
+        assert "../" not in text.replace("../build", ""), f"{f} names a path outside the repository"
+        assert not [place for place in places if place in text], f

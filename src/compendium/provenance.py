@@ -67,6 +67,18 @@ def provenance_table(p: Paths | None = None) -> tuple[pd.DataFrame, pd.DataFrame
     file with its own SHA-256.
     """
     p = p or paths()
+
+    def shown(rel: str) -> str:
+        """How a path is printed: as recorded inside the repository; by its role outside it, so that an
+        outside data or output folder's location (an author's own folders) never reaches an artefact."""
+        if not rel.startswith(".."):
+            return rel
+        path = (p.root / rel).resolve()
+        for folder, name in ((p.data, "<data folder>"), (p.out_root, "<output folder>")):
+            if path.is_relative_to(folder.resolve()):
+                return f"{name}/{path.relative_to(folder.resolve()).as_posix()}"
+        return f"<outside the repository>/{path.name}"
+
     rows, inputs = [], []
     records = sorted((p.build / "provenance").glob("*.json"))
     for rec_path in records:
@@ -74,16 +86,17 @@ def provenance_table(p: Paths | None = None) -> tuple[pd.DataFrame, pd.DataFrame
         lines = []
         for rel in rec["inputs"]:
             digest = sha256(p.root / rel)
-            lines.append(f"{digest}  {rel}")
-            inputs.append({"notebook": rec["notebook"], "input": rel, "sha256": digest})
+            lines.append(f"{digest}  {shown(rel)}")
+            inputs.append({"notebook": rec["notebook"], "input": shown(rel), "sha256": digest})
         combined = hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
         for out in rec["outputs"]:
             if out.endswith(".md") and out.replace(".md", ".csv") in rec["outputs"]:
                 continue  # the Markdown rendering shares its CSV's row
-            kind = "figure" if out.startswith("figures/") else ("values" if "/values/" in out else "table")
+            name = "/" + shown(out)
+            kind = "figure" if "/figures/" in name else ("values" if "/values/" in name else "table")
             if kind == "figure" and out.endswith(".png"):
                 continue
-            rows.append({"artefact": out, "kind": kind, "notebook": rec["notebook"], "inputs": len(rec["inputs"]),
+            rows.append({"artefact": shown(out), "kind": kind, "notebook": rec["notebook"], "inputs": len(rec["inputs"]),
                          "inputs_sha256": combined})
     summary = pd.DataFrame(rows, columns=["artefact", "kind", "notebook", "inputs", "inputs_sha256"])
     return summary.sort_values("artefact").reset_index(drop=True), pd.DataFrame(inputs)
