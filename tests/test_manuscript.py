@@ -297,6 +297,24 @@ def test_coreq_checklist_has_32_items_mapped_to_real_headings(built_copy: Paths,
     places = set(coreq["Reported in"])
     assert places - {"Not reported"}, "no COREQ item is reported anywhere"
     assert places - {"Not reported"} <= headings, f"not headings of the manuscript: {places - headings - {'Not reported'}}"
+    # Items that need a value the study has (sample size, durations, quote rule, ...) are all reported.
+    import yaml
+
+    from compendium.manuscript import TEMPLATES
+
+    items = yaml.safe_load((TEMPLATES / "coreq.yaml").read_text(encoding="utf-8"))["items"]
+    needing = [item["n"] for item in items if item.get("requires")]
+    assert len(needing) >= 8
+    unreported = coreq.loc[coreq["No."].isin(needing) & (coreq["Reported in"] == "Not reported"), "No."].tolist()
+    assert unreported == [], f"COREQ items {unreported} have their values but are reported as missing"
+
+
+def test_coreq_refuses_a_requirement_the_manuscript_does_not_hold() -> None:
+    from compendium.errors import CompendiumError
+    from compendium.manuscript import coreq_table
+
+    with pytest.raises(CompendiumError, match="requires 'sample.n'"):
+        coreq_table("# Participants\n", {"d": {"n": 8}})
 
 
 # ---------------------------------------------------------------- provenance

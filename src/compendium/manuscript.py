@@ -393,6 +393,10 @@ def coreq_table(markdown: str, ctx: dict) -> pd.DataFrame:
     for item in items:
         section = item.get("section")
         reported = bool(section) and section in headings
+        if item.get("requires") and item["requires"].split(".")[0] not in ctx:
+            raise CompendiumError(f"templates/coreq.yaml, item {item['n']}: requires {item['requires']!r}, but the "
+                                  f"manuscript has no value {item['requires'].split('.')[0]!r}.",
+                                  fix=f"name one of {', '.join(sorted(k for k in ctx if not k.startswith('_')))}")
         if reported and item.get("requires"):
             value = ctx
             for key in item["requires"].split("."):
