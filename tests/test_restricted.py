@@ -140,9 +140,13 @@ def test_refuses_restricted_outputs_inside_a_work_tree(restricted: Paths, monkey
     assert not target.exists()
 
 
-def test_make_refuses_inside_the_work_tree(restricted: Paths) -> None:
+def test_make_refuses_inside_the_work_tree(restricted: Paths, tmp_path: Path) -> None:
     """The Makefile asks paths.py before any rule runs: nothing is written."""
-    target = restricted.root / "restricted-out"
+    # Reached through a link whose path has no space, so the test holds wherever the repository is cloned
+    # (make itself refuses OUT paths with spaces, before paths.py is asked).
+    link = tmp_path / "repo"
+    link.symlink_to(restricted.root, target_is_directory=True)
+    target = link / "restricted-out"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "COMPENDIUM_"))}
     result = subprocess.run(["make", "-C", str(restricted.root), "-n", "all", f"DATA={restricted.data}",
                              f"OUT={target}"], env=env, capture_output=True, text=True)
