@@ -150,16 +150,10 @@ def test_the_build_writes_an_anonymisation_log(built_copy: Paths) -> None:
 
 # ============================================================ 3. one build at a time
 def _build_env() -> dict[str, str]:
-    """The environment of conftest's builds: the working tree's source commit and date, no parent make."""
-    from compendium.paths import paths
-    from compendium.provenance import source_commit
-    from compendium.source import source_date_epoch
+    """The environment of conftest's builds (source commit and date of the working tree, no parent make)."""
+    from conftest import _base_env
 
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "COMPENDIUM_LOCKED", "COMPENDIUM_ROOT", "PYTHONPATH")}
-    env["COMPENDIUM_COMMIT"] = source_commit(paths())  # the colophon names it
-    env["SOURCE_DATE_EPOCH"] = str(source_date_epoch(paths().root))  # and its date (a copy has no .git)
-    return env
+    return {k: v for k, v in _base_env().items() if k != "COMPENDIUM_LOCKED"}
 
 
 def _make_process(root: Path) -> subprocess.Popen:

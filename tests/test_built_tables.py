@@ -9,7 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from test_data_facts import load_study_facts, table1_rows, theme_sort_key
+from test_data_facts import load_study_facts, table1_rows
+
+from compendium.themes import theme_key
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +36,7 @@ def test_table2_matches_the_study_cell_for_cell(built_copy, facts):
     # The study's hierarchy, row by row: each lowest-level theme with its parents, repeated
     # parents left blank as in a printed table.
     rows, last = [], ("", "")
-    for tid in sorted(themes, key=theme_sort_key):
+    for tid in sorted(themes, key=theme_key):
         depth = tid.count(".")
         children = [t for t in themes if t.startswith(tid + ".") and t.count(".") == depth + 1]
         if depth == 0 or children and depth == 1:

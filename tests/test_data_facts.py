@@ -42,10 +42,6 @@ def table1_rows(facts: dict[str, Any]) -> list[dict[str, str]]:
     return [dict(zip(columns, row, strict=True)) for row in facts["table1"]["rows"]]
 
 
-def theme_sort_key(tid: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in tid.split("."))
-
-
 @pytest.fixture(scope="module")
 def p() -> Paths:
     return paths()

@@ -31,6 +31,7 @@ from .files import write_json, write_text
 from .paths import Paths, paths
 from . import source
 from .provenance import MANIFEST_FILES, sha256, source_commit
+from .themes import theme_key
 
 __all__ = ["artefact_hashes", "write_manifest", "read_manifest", "compare", "snapshot", "research_diff",
            "copy_sources", "manifest_command", "verify_command", "diff_command", "bench_command"]
@@ -229,7 +230,7 @@ def research_diff(old: dict, new: dict) -> list[str]:
             lines.append(f"segment {seg}: span changed from characters {spans_a[seg]} to {spans_b[seg]}")
     shown_a = _by_theme(old.get("shown_quotes", []))
     shown_b = _by_theme(new.get("shown_quotes", []))
-    for theme in sorted(set(shown_a) | set(shown_b), key=_theme_key):
+    for theme in sorted(set(shown_a) | set(shown_b), key=theme_key):
         qa, qb = shown_a.get(theme, []), shown_b.get(theme, [])
         for i in range(max(len(qa), len(qb))):
             a = _quote_label(qa[i]) if i < len(qa) else None
@@ -240,10 +241,6 @@ def research_diff(old: dict, new: dict) -> list[str]:
     lines += [f"quote bank: dropped {q}" for q in sorted(qa_bank - qb_bank)]
     lines += [f"quote bank: added {q}" for q in sorted(qb_bank - qa_bank)]
     return lines
-
-
-def _theme_key(theme: str) -> tuple[int, ...]:
-    return tuple(int(x) if x.isdigit() else 0 for x in theme.split("."))
 
 
 def _by_theme(quotes: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
