@@ -61,7 +61,17 @@ class Passage(NamedTuple):
 
 
 def passages(coding: pd.DataFrame) -> list[Passage]:
-    """The rows of a coding table as :class:`Passage` records, in table order."""
+    """The rows of a coding table as :class:`Passage` records, in table order.
+
+    Examples
+    --------
+    >>> row = {"segment_id": "P01-U01", "participant_id": "P01", "start": 10, "end": 42, "excerpt": "words",
+    ...        "theme_id": "", "experiential_statement": "Rest as desertion", "analyst": "student"}
+    >>> [(p.segment_id, p.span, p.experiential_statement) for p in passages(pd.DataFrame([row]))]
+    [('P01-U01', (10, 42), 'Rest as desertion')]
+    >>> passages(pd.DataFrame(columns=list(row)))
+    []
+    """
     return [Passage(segment_id=str(r["segment_id"]), participant_id=str(r["participant_id"]), start=int(r["start"]),
                     end=int(r["end"]), excerpt=str(r["excerpt"]), theme_id=str(r["theme_id"]),
                     experiential_statement=str(r["experiential_statement"])) for r in coding.to_dict("records")]
