@@ -42,7 +42,7 @@ def _sorted_codebook(codebook: pd.DataFrame) -> pd.DataFrame:
     return codebook.sort_values("id", key=lambda c: c.map(theme_key)).reset_index(drop=True)
 
 
-def check_threshold(threshold: float) -> float:
+def check_threshold(threshold: object) -> float:
     """A recurrence threshold is a proportion of participants in (0, 1]."""
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold <= 1:
         raise CompendiumError(
