@@ -170,7 +170,7 @@ def test_bad_thresholds_raise_a_clear_error(bad: object) -> None:
     assert f"Recurrence threshold {bad!r} is not a proportion" in message
     assert "fix:" in message and "above 0 and at most 1" in message
     with pytest.raises(CompendiumError):
-        check_threshold(bad)  # type: ignore[arg-type]
+        check_threshold(bad)
 
 
 def test_check_threshold_returns_a_float() -> None:

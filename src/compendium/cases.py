@@ -62,8 +62,8 @@ def personal_experiential_themes(segments: pd.DataFrame) -> pd.DataFrame:
     grouped = segments.groupby(["theme_id", "theme_label"], sort=False)
     out = pd.DataFrame({
         "statements": grouped.size(),
-        "lines": grouped.apply(lambda g: ", ".join(format_lines(a, b) for a, b in zip(g["line_start"], g["line_end"])),
-                               include_groups=False),
+        "lines": grouped[["line_start", "line_end"]].apply(
+            lambda g: ", ".join(format_lines(a, b) for a, b in zip(g["line_start"], g["line_end"]))),
     }).reset_index()
     return out.sort_values("theme_id", key=lambda c: c.map(theme_key)).reset_index(drop=True)
 

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
@@ -23,8 +24,8 @@ from .provenance import record
 __all__ = ["atomic_write", "write_text", "write_bytes", "write_json", "write_table", "write_figure", "read_csv_rows", "csv_text"]
 
 
-def atomic_write(path: Path, writer: Callable[[Path], None]) -> Path:
-    """Call ``writer(tmp)`` then rename ``tmp`` onto ``path`` (same folder)."""
+def atomic_write(path: Path, writer: Callable[[Path], object]) -> Path:
+    """Call ``writer(tmp)`` then rename ``tmp`` onto ``path`` (same folder); what ``writer`` returns is ignored."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -76,10 +77,11 @@ def write_figure(fig: Any, folder: Path, stem: str) -> tuple[Path, Path]:
     mpl.rcParams["svg.hashsalt"] = "compendium"
     _study.mark_figure(fig, paths())  # restricted builds print the notice on the figure
     out = []
-    for ext, meta in (("svg", {"Date": None}), ("png", {"Software": None})):
+    for ext, unset in (("svg", "Date"), ("png", "Software")):
         target = Path(folder) / f"{stem}.{ext}"
-        meta = {**meta, **_study.figure_metadata(paths())}  # restricted: the mark in the image's metadata too
-        atomic_write(target, lambda tmp, ext=ext, meta=meta: fig.savefig(tmp, format=ext, metadata=meta, dpi=150))
+        # no date or software version in the bytes; restricted: the mark in the image's metadata too
+        meta: dict[str, str | None] = {unset: None, **_study.figure_metadata(paths())}
+        atomic_write(target, partial(fig.savefig, format=ext, metadata=meta, dpi=150))
         out.append(target)
     return out[0], out[1]
 

@@ -132,13 +132,13 @@ class _ForkedProcess:
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
+        while (code := self.poll()) is None:
             if deadline is not None and time.monotonic() > deadline:
                 import subprocess
 
                 raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
             time.sleep(0.01)
-        return self.returncode  # type: ignore[return-value]
+        return code
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:

@@ -79,7 +79,7 @@ class Paths:
 
     def __init__(self, base: Path | None = None) -> None:
         explicit = base is not None
-        self.root = Path(base) if explicit else root()
+        self.root = Path(base) if base is not None else root()
         r = self.root
         # inputs (never written by the pipeline)
         self.data = (r / DEFAULT_DATA) if explicit else data_root(r)

@@ -5,15 +5,17 @@ import matplotlib
 
 matplotlib.use("Agg", force=False)
 import textwrap
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.typing import RcKeyType
 
 __all__ = ["recurrence_heatmap", "durations_figure", "STYLE"]
 
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "svg.hashsalt": "compendium",

@@ -36,7 +36,8 @@ def build_epoch() -> int | None:
 
 def zip_timestamp() -> tuple[int, int, int, int, int, int]:
     """The date every zip entry carries: the build's date, or 1980-01-01 when none is set."""
-    return tuple(time.gmtime(max(build_epoch() or ZIP_EARLIEST, ZIP_EARLIEST))[:6])  # type: ignore[return-value]
+    t = time.gmtime(max(build_epoch() or ZIP_EARLIEST, ZIP_EARLIEST))
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
 
 
 def zip_bytes(entries: Mapping[str, bytes] | Iterable[tuple[str, bytes]], sort: bool = True) -> bytes:

@@ -43,7 +43,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["submit", "serve", "socket_path", "SERVED", "ENV_MAKE", "ENV_CHILD"]
 
@@ -78,7 +80,7 @@ def socket_path() -> Path:
 
 
 # ------------------------------------------------------------------ wire format
-def _send(sock: socket.socket, obj: object, fds: list[int] | None = None) -> None:
+def _send(sock: socket.socket, obj: dict[str, Any], fds: list[int] | None = None) -> None:
     data = json.dumps(obj).encode()
     frame = struct.pack("!I", len(data)) + data
     if fds:
@@ -96,7 +98,8 @@ def _recv_exact(sock: socket.socket, n: int, buf: bytes = b"") -> bytes:
     return buf
 
 
-def _recv(sock: socket.socket, with_fds: int = 0) -> tuple[object, list[int]]:
+def _recv(sock: socket.socket, with_fds: int = 0) -> tuple[dict[str, Any], list[int]]:
+    """One message (a JSON object: a request or a reply, as :func:`_send` framed it) and the descriptors sent with it."""
     fds: list[int] = []
     if with_fds:
         first, fds, _, _ = socket.recv_fds(sock, 1 << 16, with_fds)
@@ -125,7 +128,7 @@ def submit(argv: list[str]) -> int | None:
     try:
         _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
         reply, _ = _recv(sock)
-        return int(reply["code"])  # type: ignore[index]
+        return int(reply["code"])
     except KeyboardInterrupt:
         print(f"interrupted: `compendium {' '.join(argv)}` stopped by Ctrl-C; its kernel and sockets are cleaned "
               "up, and its outputs were not updated (run `make all` to finish the build)", file=sys.stderr)
@@ -178,7 +181,7 @@ def _connect() -> socket.socket:
 
 # ------------------------------------------------------------------ server
 @contextlib.contextmanager
-def _as_in_a_kernel():
+def _as_in_a_kernel() -> Iterator[None]:
     """Import the stack as it would be imported inside a Jupyter kernel.
 
     Some libraries look at their surroundings once, at import: pandas, for
@@ -190,11 +193,11 @@ def _as_in_a_kernel():
     class _KernelShell:
         kernel = None
 
-    builtins.get_ipython = lambda: _KernelShell()  # type: ignore[attr-defined]
+    builtins.get_ipython = lambda: _KernelShell()  # type: ignore[attr-defined]  # not a builtin: IPython shells add it
     try:
         yield
     finally:
-        del builtins.get_ipython  # type: ignore[attr-defined]
+        del builtins.get_ipython  # type: ignore[attr-defined]  # the name added above
 
 
 def _warm() -> None:
@@ -224,7 +227,7 @@ class _Job:
         self.cancelled_at: float | None = None
 
 
-def _child(conn: socket.socket, request: dict, fds: list[int], prefix: str, others: list[socket.socket]) -> None:
+def _child(conn: socket.socket, request: dict[str, Any], fds: list[int], prefix: str, others: list[socket.socket]) -> None:
     """In the forked child: become the command's process and run it; never returns."""
     code = 1
     try:
@@ -305,10 +308,10 @@ def serve(path: Path, make_pid: int) -> None:
                     sys.stderr.flush()
                     pid = os.fork()
                     if pid == 0:
-                        _child(conn, request, fds, prefix, others)  # type: ignore[arg-type]
+                        _child(conn, request, fds, prefix, others)
                     for fd in fds:
                         os.close(fd)
-                    jobs[pid] = _Job(pid, conn, prefix, list(request["argv"]))  # type: ignore[index]
+                    jobs[pid] = _Job(pid, conn, prefix, list(request["argv"]))
                     selector.register(conn, selectors.EVENT_READ, pid)
                     last = time.monotonic()
                 else:  # the client hung up before its command ended: Ctrl-C, or make stopping it

@@ -42,7 +42,7 @@ def _sorted_codebook(codebook: pd.DataFrame) -> pd.DataFrame:
     return codebook.sort_values("id", key=lambda c: c.map(theme_key)).reset_index(drop=True)
 
 
-def check_threshold(threshold: float) -> float:
+def check_threshold(threshold: object) -> float:
     """A recurrence threshold is a proportion of participants in (0, 1]."""
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold <= 1:
         raise CompendiumError(
@@ -64,14 +64,14 @@ def table2(codebook: pd.DataFrame) -> pd.DataFrame:
     [['1. A', '1.1 B', '1.1.1 C'], ['', '1.2 D', '']]
     """
     cb = _sorted_codebook(codebook)
-    name = {r.id: (f"{r.id}. {r.label}" if r.level == "superordinate" else f"{r.id} {r.label}") for r in cb.itertuples()}
-    children = {tid: [c for c in cb.itertuples() if c.parent == tid] for tid in cb["id"]}
+    name = {str(r.id): (f"{r.id}. {r.label}" if r.level == "superordinate" else f"{r.id} {r.label}")
+            for r in cb.itertuples()}
+    children = {str(tid): [str(c.id) for c in cb.itertuples() if c.parent == tid] for tid in cb["id"]}
     rows = []
-    for sup in cb[cb["level"] == "superordinate"].itertuples():
-        for sub in children[sup.id]:
-            minors = children[sub.id] or [None]
-            for minor in minors:
-                rows.append([name[sup.id], name[sub.id], name[minor.id] if minor is not None else ""])
+    for sup in cb.loc[cb["level"] == "superordinate", "id"].astype(str):
+        for sub in children[sup]:
+            for minor in children[sub] or [""]:
+                rows.append([name[sup], name[sub], name[minor] if minor else ""])
     df = pd.DataFrame(rows, columns=["Superordinate theme", "Subordinate theme", "Minor theme"])
     for col in ("Superordinate theme", "Subordinate theme"):
         df[col] = df[col].where(df[col] != df[col].shift(), "")
@@ -168,7 +168,7 @@ def quote_bank(cases: pd.DataFrame, participants: pd.DataFrame, per_theme: int =
     order = {pid: i for i, pid in enumerate(participants["participant_id"])}
     df = cases.copy()
     df = df[~df["excerpt"].map(consent.is_withheld)].copy()  # no quote from a participant who declined quotation
-    df["words"] = df["excerpt"].str.split().str.len()
+    df["words"] = df["excerpt"].str.split().map(len)
     df = df[(df["words"] >= min_words) & (df["words"] <= max_words)]
     supplied = {pid: 0 for pid in order}  # quotations each clinician has given to earlier themes
     rows = []

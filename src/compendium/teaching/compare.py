@@ -7,6 +7,8 @@ so the student can argue for a difference rather than correct it away.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 
 from ..cases import case_segments, check_participant
@@ -16,8 +18,8 @@ from ..themes import theme_key
 from .students import load_groups, load_pets, load_student_coding, student_file
 from .text import Markdown, span_lines
 
-__all__ = ["OUTCOMES", "compare_coding", "comparison_summary", "study_themes_of", "compare_pets",
-           "compare_groups", "md_text"]
+__all__ = ["OUTCOMES", "Passage", "passages", "compare_coding", "comparison_summary", "study_themes_of",
+           "compare_pets", "compare_groups", "md_text"]
 
 OUTCOMES = ("both read this", "only you", "only the study")
 
@@ -42,6 +44,39 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return min(a[1], b[1]) - max(a[0], b[0])
 
 
+class Passage(NamedTuple):
+    """One row of a coding table (the study's or a student's), with the columns the comparisons read, typed."""
+
+    segment_id: str
+    participant_id: str
+    start: int
+    end: int
+    excerpt: str
+    theme_id: str
+    experiential_statement: str
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return (self.start, self.end)
+
+
+def passages(coding: pd.DataFrame) -> list[Passage]:
+    """The rows of a coding table as :class:`Passage` records, in table order.
+
+    Examples
+    --------
+    >>> row = {"segment_id": "P01-U01", "participant_id": "P01", "start": 10, "end": 42, "excerpt": "words",
+    ...        "theme_id": "", "experiential_statement": "Rest as desertion", "analyst": "student"}
+    >>> [(p.segment_id, p.span, p.experiential_statement) for p in passages(pd.DataFrame([row]))]
+    [('P01-U01', (10, 42), 'Rest as desertion')]
+    >>> passages(pd.DataFrame(columns=list(row)))
+    []
+    """
+    return [Passage(segment_id=str(r["segment_id"]), participant_id=str(r["participant_id"]), start=int(r["start"]),
+                    end=int(r["end"]), excerpt=str(r["excerpt"]), theme_id=str(r["theme_id"]),
+                    experiential_statement=str(r["experiential_statement"])) for r in coding.to_dict("records")]
+
+
 def compare_coding(student: pd.DataFrame, study: Study, participants: list[str] | None = None) -> pd.DataFrame:
     """Passage by passage: where the student's passages meet the study's (``coding.csv``) and where not.
 
@@ -51,15 +86,15 @@ def compare_coding(student: pd.DataFrame, study: Study, participants: list[str] 
     inside the student's. Only the participants the student has coded are
     compared unless ``participants`` is given.
     """
-    pids = participants if participants is not None else sorted(set(student["participant_id"]))
+    pids = participants if participants is not None else sorted({str(pid) for pid in student["participant_id"]})
     rows = []
     for pid in pids:
         text = study.transcripts[pid]
-        mine = student[student["participant_id"] == pid]
-        theirs = study.coding[study.coding["participant_id"] == pid]
+        mine = passages(student[student["participant_id"] == pid])
+        theirs = passages(study.coding[study.coding["participant_id"] == pid])
         met: set[str] = set()
-        for s in mine.itertuples(index=False):
-            hits = [t for t in theirs.itertuples(index=False) if _overlap((s.start, s.end), (t.start, t.end)) > 0]
+        for s in mine:
+            hits = [t for t in theirs if _overlap(s.span, t.span) > 0]
             if not hits:
                 rows.append({"participant_id": pid, "lines": span_lines(text, s.start, s.end), "outcome": "only you",
                              "your_segment": s.segment_id, "your_statement": s.experiential_statement,
@@ -69,7 +104,7 @@ def compare_coding(student: pd.DataFrame, study: Study, participants: list[str] 
                                          "to the research question."})
             for t in hits:
                 met.add(t.segment_id)
-                shared = _overlap((s.start, s.end), (t.start, t.end))
+                shared = _overlap(s.span, t.span)
                 note = ("You and the study both read this passage. Put your statement beside the study's: what "
                         "does each notice, and which is closer to the speaker's experience?")
                 if not s.experiential_statement:
@@ -81,7 +116,7 @@ def compare_coding(student: pd.DataFrame, study: Study, participants: list[str] 
                              "covered": round(shared / (t.end - t.start), 2),
                              "excerpt": _shorten(text[max(s.start, t.start):min(s.end, t.end)]),
                              "_pos": min(s.start, t.start), "feedback": note})
-        for t in theirs.itertuples(index=False):
+        for t in theirs:
             if t.segment_id not in met:
                 rows.append({"participant_id": pid, "lines": span_lines(text, t.start, t.end),
                              "outcome": "only the study", "your_segment": "", "your_statement": "",
@@ -118,8 +153,8 @@ def _label(study: Study, theme_id: str) -> str:
 
 def study_themes_of(study: Study, participant: str, spans: list[tuple[int, int]]) -> list[str]:
     """The study's themes (ids) of the study passages that overlap any of the given spans, in codebook order."""
-    segs = study.coding[study.coding["participant_id"] == participant]
-    found = {t.theme_id for t in segs.itertuples() for s in spans if _overlap(s, (t.start, t.end)) > 0}
+    segs = passages(study.coding[study.coding["participant_id"] == participant])
+    found = {t.theme_id for t in segs for s in spans if _overlap(s, t.span) > 0}
     return sorted(found, key=theme_key)
 
 
@@ -151,10 +186,12 @@ def compare_pets(student: str, study: Study, participant: str, p: Paths | None =
                         + ". Is there a thread the study split, or would the study's division sharpen yours?")
         parts.append(f"- **{md_text(pet['name'])}** ({_count(len(ids), 'statement')}: {statements}). {relation}")
     segs = case_segments(study, participant)
+    by_theme = {str(tid): passages(g) for tid, g in segs.groupby("theme_id")}
     rows = []
-    for tid, g in sorted(segs.groupby("theme_id"), key=lambda kv: theme_key(kv[0])):
+    for tid in sorted(by_theme, key=theme_key):
+        g = by_theme[tid]
         rows.append(f"- {tid} {md_text(_label(study, tid))} ({len(g)}): "
-                    + "; ".join(f"{r.segment_id} {md_text(r.experiential_statement)}" for r in g.itertuples()))
+                    + "; ".join(f"{r.segment_id} {md_text(r.experiential_statement)}" for r in g))
     parts.append(f"\n**One analyst's reading:** the study grouped {who}'s {len(segs)} statements into {len(rows)} "
                  "personal experiential themes, named with the labels they later took in the group analysis:\n\n"
                  + "\n".join(rows))
@@ -196,10 +233,11 @@ def compare_groups(student: str, study: Study, p: Paths | None = None) -> Markdo
                      "the study missed, or something outside the research question?")
         parts.append(line)
     rows = []
-    for r in study.codebook.sort_values("id", key=lambda c: c.map(theme_key)).itertuples():
-        voiced = study.coding.loc[study.coding["theme_id"].astype(str).str.startswith(r.id), "participant_id"].nunique()
-        depth = r.id.count(".")
-        rows.append(f"{'  ' * depth}- {r.id} {md_text(r.label)} (voiced by {voiced} of {len(study.participants)})")
+    labels = {str(tid): str(label) for tid, label in zip(study.codebook["id"], study.codebook["label"])}
+    for tid in sorted(labels, key=theme_key):
+        voiced = study.coding.loc[study.coding["theme_id"].astype(str).str.startswith(tid), "participant_id"].nunique()
+        depth = tid.count(".")
+        rows.append(f"{'  ' * depth}- {tid} {md_text(labels[tid])} (voiced by {voiced} of {len(study.participants)})")
     parts.append("\n**One analyst's reading:** the study's group experiential themes across all eight cases:\n\n"
                  + "\n".join(rows))
     parts.append("\nConvergence and divergence run both ways: a theme the study found in many cases may be thin in "

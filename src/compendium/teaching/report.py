@@ -25,6 +25,7 @@ from ..errors import CompendiumError
 from ..files import write_text
 from ..paths import Paths
 from ..themes import theme_key
+from .compare import passages
 from .exercises import TUTORIALS, tasks_done
 from .students import list_students, load_groups, load_pets, load_student_coding
 from .text import TutorialError, span_lines
@@ -86,10 +87,10 @@ def passages_table(records: list[StudentRecord], study: Study) -> pd.DataFrame:
     for r in records:
         if r.problem:
             continue
-        for s in r.coding.itertuples():
+        for s in passages(r.coding):
             text = study.transcripts[s.participant_id]
-            theirs = study.coding[study.coding["participant_id"] == s.participant_id]
-            hits = [t for t in theirs.itertuples() if min(s.end, t.end) - max(s.start, t.start) > 0]
+            theirs = passages(study.coding[study.coding["participant_id"] == s.participant_id])
+            hits = [t for t in theirs if min(s.end, t.end) - max(s.start, t.start) > 0]
             base = {"student": r.name, "participant_id": s.participant_id,
                     "lines": span_lines(text, s.start, s.end), "excerpt": s.excerpt,
                     "statement": s.experiential_statement, "personal_theme": _pet_of(r, s.participant_id, s.segment_id),
@@ -156,7 +157,7 @@ def class_report_html(records: list[StudentRecord], study: Study, source: str = 
     if table.empty:
         parts.append("<p>No passages coded yet.</p>")
     for pid, g in table.groupby("participant_id", sort=True):
-        parts.append(f"<h3>{_e(pid)} {_e(study.pseudonyms.get(pid, ''))}</h3><table><tr><th>lines</th>"
+        parts.append(f"<h3>{_e(pid)} {_e(study.pseudonyms.get(str(pid), ''))}</h3><table><tr><th>lines</th>"
                      "<th>passage</th><th>student</th><th>statement</th><th>personal theme</th>"
                      "<th class=\"study\">study's statement</th><th class=\"study\">study's theme</th></tr>")
         for _, row in g.iterrows():
@@ -195,9 +196,9 @@ def class_report_html(records: list[StudentRecord], study: Study, source: str = 
     else:
         parts.append("<table><tr><th>student</th><th>group theme</th><th>from personal themes</th></tr>")
         for r in with_groups:
-            for g in r.groups:
-                parts.append(f"<tr><td>{_e(r.name)}</td><td><b>{_e(g['name'])}</b></td><td>"
-                             f"{_e('; '.join(f'{pid}: {n}' for pid, n in g['pets']))}</td></tr>")
+            for group in r.groups:
+                parts.append(f"<tr><td>{_e(r.name)}</td><td><b>{_e(group['name'])}</b></td><td>"
+                             f"{_e('; '.join(f'{pid}: {n}' for pid, n in group['pets']))}</td></tr>")
         parts.append("</table>")
     parts.append("</body></html>\n")
     return "".join(parts)

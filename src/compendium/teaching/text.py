@@ -146,7 +146,7 @@ def interviewer_lines(text: str, start: int, end: int) -> list[int]:
     return t.loc[t["speaker"] == SPEAKER_INTERVIEWER, "line"].tolist()
 
 
-def _escape_md(text: str) -> str:
+def _escape_md(text: object) -> str:
     """Transcript words shown as text, never as Markdown or HTML."""
     return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", str(text))
 
