@@ -329,13 +329,13 @@ def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
 
     problems = []
     validator = jsonschema.Draft202012Validator(CODEBOOK_SCHEMA)
-    for err in sorted(validator.iter_errors(doc), key=lambda e: [str(x) for x in e.absolute_path]):
-        path = list(err.absolute_path)
+    for issue in sorted(validator.iter_errors(doc), key=lambda e: [str(x) for x in e.absolute_path]):
+        path = list(issue.absolute_path)
         index = path[1] if len(path) > 1 and path[0] == "themes" and isinstance(path[1], int) else None
         key = str(path[2]) if len(path) > 2 else ""
         label, line = locate(index, key)
         what = f"{label}, '{key}'" if key else (label or "top level")
-        problems.append(Problem(name, f"{what}: {err.message}.",
+        problems.append(Problem(name, f"{what}: {issue.message}.",
                                 "see the codebook's header comment for the expected fields and their types",
                                 line=line))
     if problems:
@@ -386,16 +386,19 @@ def check_cross(p: Paths, themes: dict[str, dict], transcripts: dict[str, str]) 
         if path.stem not in pids:
             problems.append(Problem(_rel(path, p), f"transcript for unknown participant {path.stem!r}.",
                                     "add the participant to participants.csv or remove the file"))
-    needed = {"segment_id", "participant_id", "start", "end", "excerpt", "theme_id"}
-    if not needed <= set(coding.columns):
-        return problems
-    for i, row in enumerate(coding.itertuples(index=False), start=1):
-        if themes and row.theme_id not in themes:
-            problems.append(Problem(coding_name, f"segment {row.segment_id} is coded to theme {row.theme_id!r}, "
+    try:
+        declared = set(load_schema(p).table("coding").columns)
+    except CompendiumError:
+        return problems  # reported by check_tables
+    if not declared <= set(coding.columns):
+        return problems  # a missing column is reported by check_tables
+    for i, (segment, theme) in enumerate(zip(coding["segment_id"].astype(str), coding["theme_id"].astype(str)), start=1):
+        if themes and theme not in themes:
+            problems.append(Problem(coding_name, f"segment {segment} is coded to theme {theme!r}, "
                                     "which is not in codebook.yaml.",
                                     "use a theme id from codebook.yaml or add the theme there", row=i, column="theme_id"))
-        elif themes and not themes[row.theme_id]["codable"]:
-            problems.append(Problem(coding_name, f"segment {row.segment_id} is coded to {row.theme_id}, a grouping "
+        elif themes and not themes[theme]["codable"]:
+            problems.append(Problem(coding_name, f"segment {segment} is coded to {theme}, a grouping "
                                     "theme that is not codable.", "code it to one of its subordinate or minor themes",
                                     row=i, column="theme_id"))
     problems += check_spans(coding.itertuples(index=False), transcripts, coding_name)
