@@ -124,6 +124,8 @@ def test_loaders_and_the_qda_import_follow_a_changed_datapackage(copy: Paths) ->
     # the REFI-QDA import writes a table of exactly these columns and types
     imported = frame([{c: row[c] for c in coding.columns} for row in coding.head(2).to_dict("records")], copy)
     assert list(imported.columns) == list(coding.columns) and imported["word_count"].dtype.kind == "i"
+    _change_schema(copy, "coding", {}, [{"name": "comment", "type": "string"}], {})
+    assert frame(coding.head(1).to_dict("records"), copy)["comment"].tolist() == [""]  # a column import cannot fill
 
 
 def test_the_student_loader_follows_a_changed_datapackage(copy: Paths, monkeypatch: pytest.MonkeyPatch) -> None:

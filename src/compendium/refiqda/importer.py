@@ -103,9 +103,12 @@ class _Code:
 
 
 def frame(rows: list[dict], p: Paths | None = None) -> pd.DataFrame:
-    """Rows as a table typed like ``load_coding()`` (the columns and types of ``p``'s ``datapackage.json``)."""
+    """Rows as a table typed like ``load_coding()`` (the columns and types of ``p``'s ``datapackage.json``).
+
+    A text column the import does not fill (one a study added to its coding table) is left empty.
+    """
     table = coding_table(p)
-    df = pd.DataFrame([{c: row[c] for c in table.columns} for row in rows], columns=table.columns)
+    df = pd.DataFrame([{c: row.get(c, "") for c in table.columns} for row in rows], columns=table.columns)
     return df.astype({c: (int if c in table.integers else str) for c in table.columns})
 
 
