@@ -265,7 +265,7 @@ def test_export_refuses_to_write_into_the_data_folder() -> None:
 def test_round_trip_gives_back_the_coding_table(exported: tuple[Path, Path]) -> None:
     result = refiqda.import_qdpx(exported[1])
     pd.testing.assert_frame_equal(result.coding, load_coding())
-    assert result.set_aside.empty and list(result.set_aside.columns) == refiqda.COLUMNS
+    assert result.set_aside.empty and list(result.set_aside.columns) == list(load_coding().columns)
     assert result.messages == [
         "8 selections coded to a case code (a case's link to its document) read as case links, not as segments.",
         f"{len(load_memos())} notes not attached to a coded segment (memos and the like) "
@@ -299,9 +299,10 @@ EXPECTED_FIXTURE = [
 
 
 def expected_frame(rows: list[tuple]) -> pd.DataFrame:
-    records = [dict(zip(refiqda.COLUMNS[:10], row), analyst="Second author", coding_round=1) for row in rows]
-    return pd.DataFrame(records, columns=refiqda.COLUMNS).astype(
-        {c: (int if c in ("start", "end", "coding_round") else str) for c in refiqda.COLUMNS})
+    table = refiqda.coding_table()  # the columns and types of datapackage.json's coding table
+    records = [dict(zip(table.columns[:10], row), analyst="Second author", coding_round=1) for row in rows]
+    return pd.DataFrame(records, columns=table.columns).astype(
+        {c: (int if c in table.integers else str) for c in table.columns})
 
 
 def test_import_of_another_programs_project(tmp_path: Path) -> None:

@@ -179,7 +179,7 @@ def test_interviewer_lines_are_spotted(study: Study) -> None:
 # ------------------------------------------------------------------ a student's coding
 def test_new_segment_is_a_row_of_coding_csv_without_a_theme(study: Study) -> None:
     seg = _segment(study, "P01", 14, 14, "a night off", statement="  Rest as   desertion ")
-    assert list(seg) == s.CODING_COLUMNS
+    assert list(seg) == s.coding_table().columns
     assert (seg["excerpt"], seg["theme_id"], seg["experiential_statement"], seg["coding_round"]) == (
         "a night off", "", "Rest as desertion", 1)
     with pytest.raises(CompendiumError, match="Unknown participant 'P99'"):
@@ -216,26 +216,28 @@ def test_saved_coding_reads_back_identically_and_atomically(study: Study, tmp_pa
     pd.testing.assert_frame_equal(back, coding.reset_index(drop=True), check_dtype=False)
     assert back["start"].dtype.kind == "i"
     empty = s.load_student_coding(tmp_path / "nobody.csv", study)
-    assert empty.empty and list(empty.columns) == s.CODING_COLUMNS
+    assert empty.empty and list(empty.columns) == s.coding_table().columns
 
 
 GOOD_ROW = ("P01-U01,P01,4200,4224,she deserved a night off,,,,,Rest as desertion,ana,1")
-HEADER = ",".join(s.CODING_COLUMNS)
+HEADER = ",".join(s.coding_table().columns)
 
 
 @pytest.mark.parametrize("content,where,what", [
     (b"\xff\xfe" + HEADER.encode("utf-16-le"), None, "is not UTF-8 text"),
     (f'{HEADER}\n"P01-U01,P01,4200\n'.encode(), None, "is not a readable CSV table"),
     (b"segment_id,participant_id\nP01-U01,P01\n", None, "lacks the column(s) start, end, excerpt"),
-    (f"{HEADER}\n{GOOD_ROW.replace('4200', 'x42')}\n".encode(), "row 1, column 'start'", "must be whole numbers"),
+    (f"{HEADER}\n{GOOD_ROW.replace('4200', 'x42')}\n".encode(), "row 1, column 'start'",
+     "expected an integer value (found 'x42')"),
     (f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace(',,,,,', ',3,,,,').replace('U01', 'U02')}\n".encode(),
      "row 2, column 'theme_id'", "theme '3' is not a codable theme"),
     (f"{HEADER}\n{GOOD_ROW.replace('P01,', 'P42,')}\n".encode(), "row 1, column 'participant_id'",
-     "participant 'P42' is not in the study"),
+     "participant_id 'P42' is not in the participants table"),
     (f"{HEADER}\n{GOOD_ROW.replace('4224', '4225')}\n".encode(), "row 1, column 'excerpt'",
-     "the excerpt no longer matches transcript P01 at 4200-4225"),
+     "the excerpt does not match the transcript at 4200-4225"),
     (f"{HEADER}\n{GOOD_ROW.replace('4224', '99999')}\n".encode(), "row 1, column 'end'", "lies outside transcript"),
-    (f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n".encode(), "row 2, column 'segment_id'", "appears twice"),
+    (f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n".encode(), "row 2, column 'segment_id'",
+     "segment_id must be unique, but this value also appears in data row 1"),
 ])
 def test_a_corrupt_student_file_names_the_file_the_row_and_the_fix(study: Study, tmp_path: Path, content: bytes,
                                                                    where: str | None, what: str) -> None:

@@ -15,6 +15,7 @@ from . import consent
 from .errors import CompendiumError
 from .paths import Paths, paths
 from .provenance import record
+from .schema import read_table, table_schema
 
 __all__ = [
     "Study", "load_study", "load_participants", "load_coding", "load_codebook",
@@ -23,7 +24,6 @@ __all__ = [
 ]
 
 SPEAKER_INTERVIEWER = "Interviewer"
-BOOL = {"true": True, "false": False}
 
 
 def _need(path: Path) -> Path:
@@ -36,8 +36,9 @@ def _need(path: Path) -> Path:
     return path
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(_need(path), dtype=str, keep_default_na=False, encoding="utf-8")
+def _read_table(name: str, path: Path, p: Paths) -> pd.DataFrame:
+    """One table of the data package, typed by its schema in ``datapackage.json``."""
+    return read_table(_need(path), table_schema(name, p))
 
 
 def read_pseudonyms(p: Paths) -> dict[str, str]:
@@ -57,27 +58,22 @@ def read_pseudonyms(p: Paths) -> dict[str, str]:
 
 
 def load_participants(p: Paths | None = None) -> pd.DataFrame:
-    """The participants table, one row per clinician, typed."""
+    """The participants table, one row per clinician, typed by ``datapackage.json``."""
     p = p or paths()
-    df = _read_csv(p.participants)
-    for col in ("parent_mental_illness", "own_mental_health_challenges", "voucher_donated"):
-        df[col] = df[col].str.lower().map(BOOL)
-    df["duration_min"] = df["duration_min"].astype(int)
+    df = _read_table("participants", p.participants, p)
     return consent.redact_participants(consent.typed(df))  # consent flags as booleans; undisclosable attributes withheld
 
 
 def load_coding(p: Paths | None = None) -> pd.DataFrame:
-    """The coding table, one row per coded segment."""
+    """The coding table, one row per coded segment, typed by ``datapackage.json``."""
     p = p or paths()
-    df = _read_csv(p.coding)
-    for col in ("start", "end", "coding_round"):
-        df[col] = df[col].astype(int)
-    return df
+    return _read_table("coding", p.coding, p)
 
 
 def load_memos(p: Paths | None = None) -> pd.DataFrame:
+    """The memos, one row per dated memo (dates stay as written, ``YYYY-MM-DD``)."""
     p = p or paths()
-    return _read_csv(p.memos)
+    return _read_table("memos", p.memos, p)
 
 
 def load_codebook(p: Paths | None = None) -> pd.DataFrame:

@@ -12,18 +12,21 @@ Layers, each reporting file, row or line, column, what was expected and a fix:
 """
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from .data import SPEAKER_INTERVIEWER, read_pseudonyms
-from .errors import DataError, Problem
+from .errors import CompendiumError, DataError, Problem
 from .paths import Paths, paths
+from .schema import TableSchema, load_schema
 from .transcripts import check_spans
 
-__all__ = ["validate", "check_bytes", "check_tables", "check_codebook", "check_cross", "CODEBOOK_SCHEMA"]
+__all__ = ["validate", "check_bytes", "check_tables", "table_problems", "check_csv", "check_codebook", "check_cross",
+           "CODEBOOK_SCHEMA"]
 
 LEVEL_PARENT = {"superordinate": None, "subordinate": "superordinate", "minor": "subordinate"}
 SPEAKER = re.compile(r"^(?P<speaker>[A-Z][A-Za-z' -]{0,40}): \S")
@@ -166,6 +169,65 @@ def _position_to_row(note: str) -> str:
                   lambda m: f"data row {int(m.group(1) or m.group(2)) - 1}", note)
 
 
+def table_problems(errors: Iterable[Any], file: str, table: TableSchema | None,
+                   fixes: Mapping[str, str] | None = None) -> list[Problem]:
+    """One table's frictionless errors as problems naming ``file``, the data row, the column and a fix.
+
+    The one translation of frictionless' reports into the compendium's words, used
+    by :func:`check_tables` and by the tutorials' check of a student's coding.
+    ``table`` gives the column types (for the fix of a type error); ``fixes``
+    replaces the fix of an error type where the reader needs another one.
+    """
+    errors = list(errors)
+    types = table.types if table is not None else {}
+    fix_of = {**_FRICTIONLESS_FIX, **(fixes or {})}
+    problems: list[Problem] = []
+    short_rows: dict[int, list[str]] = {}
+    for err in errors:
+        row = getattr(err, "row_number", None)
+        # A row cut short shows up as missing cells (or as "required" cells whose value is None).
+        if row and (err.type == "missing-cell" or (err.type == "constraint-error" and getattr(err, "cell", "") in (None, "None")
+                                                     and "required" in (getattr(err, "note", "") or ""))):
+            short_rows.setdefault(row, []).append(err.field_name)
+    for row, columns in sorted(short_rows.items()):
+        columns = list(dict.fromkeys(columns))
+        problems.append(Problem(
+            file, f"the row is missing {len(columns)} cell(s): {', '.join(columns)}.", fix_of["missing-cell"],
+            row=row - 1))
+    # rows whose key problem is already said by the key column's unique constraint, or by being blank
+    said_rows = {getattr(err, "row_number", None) for err in errors if err.type in ("unique-error", "blank-row")}
+    for err in errors:
+        row = getattr(err, "row_number", None)
+        column = getattr(err, "field_name", None)
+        cell = getattr(err, "cell", None)
+        if err.type == "missing-cell" or (row in short_rows and cell in (None, "", "None")):
+            continue  # said once per short row above
+        if err.type == "primary-key" and row in said_rows:
+            continue
+        note = _position_to_row(getattr(err, "note", "") or err.message)
+        fix = fix_of.get(err.type, "see datapackage.json for what this table must hold")
+        if err.type == "type-error":
+            kind = types.get(column or "", "")
+            fix = f"this column's type is {kind}: {_TYPE_FIX[kind]}" if kind in _TYPE_FIX else fix
+            message = f"expected {'an' if kind[:1] in 'aeiou' else 'a'} {kind or 'typed'} value"
+        elif err.type == "unique-error":
+            message = f"{column} must be unique, but this value also appears in {re.sub(r'^the same as ', '', note)}"
+        elif err.type == "constraint-error" and cell in (None, "") and '"required"' in note:
+            message, fix = "the cell is empty, but this column needs a value", "fill in the cell"
+        elif err.type == "foreign-key":
+            names, cells = list(getattr(err, "field_names", [])), list(getattr(err, "field_cells", []))
+            column = names[0] if len(names) == 1 else None
+            message = (f"{', '.join(names)} {', '.join(map(repr, cells))} is not in the "
+                       f"{getattr(err, 'reference_name', '') or 'referenced'} table")
+        else:
+            message = f"{err.title.lower()}: {note}"
+        if cell not in (None, ""):
+            message += f" (found {str(cell)[:60]!r})"
+        problems.append(Problem(file, message.rstrip(".") + ".", fix,
+                                row=(row - 1) if row else None, column=column))
+    return problems
+
+
 def check_tables(p: Paths, unreadable: set[str] | None = None) -> list[Problem]:
     """Validate the CSV tables against the Frictionless Table Schemas.
 
@@ -178,49 +240,42 @@ def check_tables(p: Paths, unreadable: set[str] | None = None) -> list[Problem]:
     if unreadable:
         return []
     try:
-        descriptor = json.loads(p.datapackage.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        return [Problem(_rel(p.datapackage, p), f"cannot be read as JSON ({err}).", "restore it from git")]
-    types = {(r["path"], f["name"]): f["type"] for r in descriptor.get("resources", [])
-             for f in r.get("schema", {}).get("fields", [])}
+        schema = load_schema(p)
+    except CompendiumError as err:
+        return [Problem(_rel(p.datapackage, p), err.message.split(": ", 1)[-1], err.fix)]
     problems: list[Problem] = []
     report = frictionless.validate(str(p.datapackage))
     for error in report.errors:  # problems with the descriptor itself
         problems.append(Problem(_rel(p.datapackage, p), f"{error.title.lower()}: {error.note}.",
                                 "compare with the committed datapackage.json"))
     for task in report.tasks:
-        file = _rel(p.data / task.place, p)
-        short_rows: dict[int, list[str]] = {}
-        for err in task.errors:
-            row = getattr(err, "row_number", None)
-            # A row cut short shows up as missing cells (or as "required" cells whose value is None).
-            if row and (err.type == "missing-cell" or (err.type == "constraint-error" and getattr(err, "cell", "") in (None, "None")
-                                                         and "required" in (getattr(err, "note", "") or ""))):
-                short_rows.setdefault(row, []).append(err.field_name)
-        for row, columns in sorted(short_rows.items()):
-            columns = list(dict.fromkeys(columns))
-            problems.append(Problem(
-                file, f"the row is missing {len(columns)} cell(s): {', '.join(columns)}.",
-                "the row is shorter than the header: check for a truncated line or a missing comma",
-                row=row - 1))
-        for err in task.errors:
-            row = getattr(err, "row_number", None)
-            column = getattr(err, "field_name", None)
-            cell = getattr(err, "cell", None)
-            if err.type == "missing-cell" or (row in short_rows and cell in (None, "", "None")):
-                continue  # said once per short row above
-            note = _position_to_row(getattr(err, "note", "") or err.message)
-            fix = _FRICTIONLESS_FIX.get(err.type, "see datapackage.json for what this table must hold")
-            if err.type == "type-error":
-                kind = types.get((task.place, column), "")
-                fix = f"this column's type is {kind}: {_TYPE_FIX[kind]}" if kind in _TYPE_FIX else fix
-                message = f"expected {'an' if kind[:1] in 'aeiou' else 'a'} {kind or 'typed'} value"
-            else:
-                message = f"{err.title.lower()}: {note}"
-            if cell not in (None, ""):
-                message += f" (found {str(cell)[:60]!r})"
-            problems.append(Problem(file, message.rstrip(".") + ".", fix,
-                                    row=(row - 1) if row else None, column=column))
+        problems += table_problems(task.errors, _rel(p.data / task.place, p), schema.table_at(task.place))
+    return problems
+
+
+def check_csv(path: Path, table: TableSchema, lookups: Mapping[str, list[dict[str, str]]], file: str,
+              fixes: Mapping[str, str] | None = None) -> list[Problem]:
+    """Validate one CSV file against a table's schema (a resource of ``datapackage.json``) with frictionless.
+
+    ``table.descriptor`` holds the columns, types, constraints and keys; foreign keys
+    are checked against ``lookups``, the referenced tables given as rows
+    (``{"participants": [{"participant_id": "P01"}, ...]}``). Problems name ``file``
+    (see :func:`table_problems`).
+    """
+    import frictionless
+
+    resources: list[dict[str, Any]] = []
+    for name, rows in lookups.items():
+        columns = list(rows[0]) if rows else []
+        resources.append({"name": name, "data": [columns] + [[r[c] for c in columns] for r in rows],
+                          "schema": {"fields": [{"name": c, "type": "string"} for c in columns]}})
+    resources.append({**table.descriptor, "name": table.name, "path": path.name})
+    package = frictionless.Package({"name": "check", "resources": resources}, basepath=str(path.parent))
+    report = package.validate()
+    problems = [Problem(file, f"{e.title.lower()}: {e.note}.", "compare with datapackage.json") for e in report.errors]
+    for task in report.tasks:
+        if task.name == table.name:
+            problems += table_problems(task.errors, file, table, fixes)
     return problems
 
 
@@ -274,13 +329,13 @@ def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
 
     problems = []
     validator = jsonschema.Draft202012Validator(CODEBOOK_SCHEMA)
-    for err in sorted(validator.iter_errors(doc), key=lambda e: [str(x) for x in e.absolute_path]):
-        path = list(err.absolute_path)
+    for issue in sorted(validator.iter_errors(doc), key=lambda e: [str(x) for x in e.absolute_path]):
+        path = list(issue.absolute_path)
         index = path[1] if len(path) > 1 and path[0] == "themes" and isinstance(path[1], int) else None
         key = str(path[2]) if len(path) > 2 else ""
         label, line = locate(index, key)
         what = f"{label}, '{key}'" if key else (label or "top level")
-        problems.append(Problem(name, f"{what}: {err.message}.",
+        problems.append(Problem(name, f"{what}: {issue.message}.",
                                 "see the codebook's header comment for the expected fields and their types",
                                 line=line))
     if problems:
@@ -331,16 +386,19 @@ def check_cross(p: Paths, themes: dict[str, dict], transcripts: dict[str, str]) 
         if path.stem not in pids:
             problems.append(Problem(_rel(path, p), f"transcript for unknown participant {path.stem!r}.",
                                     "add the participant to participants.csv or remove the file"))
-    needed = {"segment_id", "participant_id", "start", "end", "excerpt", "theme_id"}
-    if not needed <= set(coding.columns):
-        return problems
-    for i, row in enumerate(coding.itertuples(index=False), start=1):
-        if themes and row.theme_id not in themes:
-            problems.append(Problem(coding_name, f"segment {row.segment_id} is coded to theme {row.theme_id!r}, "
+    try:
+        declared = set(load_schema(p).table("coding").columns)
+    except CompendiumError:
+        return problems  # reported by check_tables
+    if not declared <= set(coding.columns):
+        return problems  # a missing column is reported by check_tables
+    for i, (segment, theme) in enumerate(zip(coding["segment_id"].astype(str), coding["theme_id"].astype(str)), start=1):
+        if themes and theme not in themes:
+            problems.append(Problem(coding_name, f"segment {segment} is coded to theme {theme!r}, "
                                     "which is not in codebook.yaml.",
                                     "use a theme id from codebook.yaml or add the theme there", row=i, column="theme_id"))
-        elif themes and not themes[row.theme_id]["codable"]:
-            problems.append(Problem(coding_name, f"segment {row.segment_id} is coded to {row.theme_id}, a grouping "
+        elif themes and not themes[theme]["codable"]:
+            problems.append(Problem(coding_name, f"segment {segment} is coded to {theme}, a grouping "
                                     "theme that is not codable.", "code it to one of its subordinate or minor themes",
                                     row=i, column="theme_id"))
     problems += check_spans(coding.itertuples(index=False), transcripts, coding_name)

@@ -51,8 +51,8 @@ from ..data import load_codebook, load_coding, load_participants
 from ..paths import Paths, paths
 from ..text import numbered, plural
 from .archive import Archive
-from .schema import (CODEBOOK_NAMESPACES, COLUMNS, FIX_EXPORT_AGAIN, INT_COLUMNS, NOTE_KINDS, PROJECT_NAMESPACES,
-                     PROJECT_NS, check_xml, error, guid, norm_guid, parse_xml, split_notes)
+from .schema import (CODEBOOK_NAMESPACES, FIX_EXPORT_AGAIN, NOTE_KINDS, PROJECT_NAMESPACES, PROJECT_NS, check_xml,
+                     coding_table, error, guid, norm_guid, parse_xml, split_notes)
 
 __all__ = ["ImportResult", "import_qdpx", "changes", "frame"]
 
@@ -102,10 +102,14 @@ class _Code:
     case: bool = False  # a case-link code (its GUID is a case's GUID)
 
 
-def frame(rows: list[dict]) -> pd.DataFrame:
-    """Rows as a table typed like ``load_coding()``."""
-    df = pd.DataFrame([{c: row[c] for c in COLUMNS} for row in rows], columns=COLUMNS)
-    return df.astype({c: (int if c in INT_COLUMNS else str) for c in COLUMNS})
+def frame(rows: list[dict], p: Paths | None = None) -> pd.DataFrame:
+    """Rows as a table typed like ``load_coding()`` (the columns and types of ``p``'s ``datapackage.json``).
+
+    A text column the import does not fill (one a study added to its coding table) is left empty.
+    """
+    table = coding_table(p)
+    df = pd.DataFrame([{c: row.get(c, "") for c in table.columns} for row in rows], columns=table.columns)
+    return df.astype({c: (int if c in table.integers else str) for c in table.columns})
 
 
 def _norm_name(name: str) -> str:
@@ -565,7 +569,7 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
     for kind, n in sorted(skipped_kinds.items()):
         messages.append(f"{numbered(n, kind)} skipped: only plain-text sources are read (a PDF's or picture's "
                         "coding cannot become positions in our transcripts).")
-    previous = load_coding(p) if p.coding.is_file() else frame([])
+    previous = load_coding(p) if p.coding.is_file() else frame([], p)
     _assign_ids(rows, previous, messages)
     kept, set_aside = [], []
     for row in rows:
@@ -602,8 +606,8 @@ def _import(reader: _Reader, p: Paths) -> ImportResult:
         messages.append(f"{numbered(len(unused), 'note')} not attached to a coded segment (memos and the like) "
                         f"{plural(len(unused), 'was')} not imported: import reads coding only and never changes memos.csv.")
     order = ["participant_id", "start", "end", "segment_id"]
-    result = ImportResult(frame(kept).sort_values(order, ignore_index=True), messages,
-                          frame(set_aside).sort_values(order, ignore_index=True))
+    result = ImportResult(frame(kept, p).sort_values(order, ignore_index=True), messages,
+                          frame(set_aside, p).sort_values(order, ignore_index=True))
     result.changes = changes(previous, result.coding, set(sources_of))
     return result
 

@@ -18,10 +18,11 @@ from lxml import etree
 from ..errors import CompendiumError, Problem
 from ..paths import Paths, paths
 from ..reproducible import ZIP_EARLIEST, build_epoch, zip_timestamp
+from ..schema import TableSchema, table_schema
 
 __all__ = [
     "PROJECT_NS", "CODEBOOK_NS", "PROJECT_NAMESPACES", "CODEBOOK_NAMESPACES", "GUID_NAMESPACE", "ORIGIN",
-    "COLUMNS", "INT_COLUMNS", "SHARED_ATTRIBUTES", "NOTE_KINDS", "PALETTE", "FIX_EXPORT_AGAIN", "MAX_XML_ELEMENTS",
+    "coding_table", "SHARED_ATTRIBUTES", "NOTE_KINDS", "PALETTE", "FIX_EXPORT_AGAIN", "MAX_XML_ELEMENTS",
     "RefiQdaError", "error", "guid", "norm_guid", "build_datetime", "schema_dir", "schemas_available", "check_xml",
     "parse_xml", "zip_date", "schema_candidates", "combine_notes", "split_notes", "note_heading_in",
 ]
@@ -39,9 +40,6 @@ CODEBOOK_NAMESPACES = (CODEBOOK_NS, "urn:QDA-XML:codebook:1:0", "urn:QDA-XML:cod
 GUID_NAMESPACE = uuid.UUID("55f525dd-8c48-5364-a504-8585871341b1")
 ORIGIN = "compendium (reproducible research compendium, synthetic IPA study)"
 
-COLUMNS = ["segment_id", "participant_id", "start", "end", "excerpt", "theme_id", "note_descriptive",
-           "note_linguistic", "note_conceptual", "experiential_statement", "analyst", "coding_round"]
-INT_COLUMNS = ("start", "end", "coding_round")
 # Only the attributes published in the paper's Table 1 may leave the project.
 # Background, parent mental illness, own mental health, member check and
 # voucher were reported in aggregate only and must never be exported per person.
@@ -97,6 +95,15 @@ def build_datetime() -> str:
 
 
 zip_date = zip_timestamp  # the date of every entry in our archives (see compendium.reproducible)
+
+
+def coding_table(p: Paths | None = None) -> TableSchema:
+    """The coding table an import writes: the ``coding`` resource of ``p``'s ``datapackage.json``.
+
+    Its columns and types come from there (the compendium's own data folder when
+    ``p`` is not given), so an import always produces a table ``load_coding()`` reads.
+    """
+    return table_schema("coding", p)
 
 
 # ---------------------------------------------------------------- schemas

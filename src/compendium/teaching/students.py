@@ -14,9 +14,11 @@ the file, the row or entry, and the fix.
 """
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +29,19 @@ from ..data import Study
 from ..errors import DataError, Problem
 from ..files import write_text
 from ..paths import Paths, paths
+from ..schema import TableSchema, table_schema, typed
 from ..themes import theme_key
+from ..transcripts import check_spans
 from .text import TutorialError
 
 __all__ = [
-    "CODING_COLUMNS", "StudentWorkError", "check_student", "read_profile", "set_profile", "resolve_student",
+    "coding_table", "student_table", "StudentWorkError", "check_student", "read_profile", "set_profile", "resolve_student",
     "student_folder", "student_file", "adopt_earlier_coding", "empty_coding", "new_segment", "next_segment_id", "add_segment",
     "remove_segment", "save_student_coding", "load_student_coding", "load_pets", "save_pet", "remove_pet",
     "load_groups", "save_group", "remove_group", "load_answers", "save_answer", "codable_themes",
     "list_students",
 ]
 
-CODING_COLUMNS = [
-    "segment_id", "participant_id", "start", "end", "excerpt", "theme_id", "note_descriptive",
-    "note_linguistic", "note_conceptual", "experiential_statement", "analyst", "coding_round",
-]
-INT_COLUMNS = ("start", "end", "coding_round")
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 RESERVED = {"notebooks", "profile"}
 
@@ -124,15 +123,44 @@ def list_students(folder: Path) -> list[str]:
 
 
 # ------------------------------------------------------------------ coded passages
+def coding_table(p: Paths | None = None) -> TableSchema:
+    """The columns and types of ``coding.csv``, as ``datapackage.json`` declares them (of ``p``'s data folder)."""
+    return table_schema("coding", p)
+
+
+def student_table(table: TableSchema) -> TableSchema:
+    """The coding table's schema as a student's file must meet it.
+
+    The same columns, types, limits and keys as ``coding.csv`` (each passage its own
+    id, each one of a participant of the study), with two differences: a student's
+    passages have ids of their own (``P01-U01``, so the study's id pattern does not
+    apply), and their text may stay empty until it is written (themes are named
+    later, notes are optional), so only the keys and the typed columns are required.
+    Columns are matched by name: their order may differ and extra columns are ignored.
+    """
+    schema = copy.deepcopy(dict(table.descriptor.get("schema", {})))
+    schema["fieldsMatch"] = "subset"
+    keys = set(table.primary_key)
+    for fk in table.foreign_keys:
+        keys.update([fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"])
+    for field in schema.get("fields", []):
+        constraints = field.setdefault("constraints", {})
+        if field["name"] in table.primary_key:
+            constraints.pop("pattern", None)
+        if field.get("type", "string") == "string" and field["name"] not in keys:
+            constraints.pop("required", None)
+    return replace(table, descriptor={**table.descriptor, "schema": schema})
+
+
 def codable_themes(codebook: pd.DataFrame) -> pd.DataFrame:
     """The study's themes a passage may be coded to, in codebook order (1.1 before 1.2 before 3.1.1)."""
     cb = codebook[codebook["codable"].astype(bool)]
     return cb.sort_values("id", key=lambda c: c.map(theme_key)).reset_index(drop=True)
 
 
-def empty_coding() -> pd.DataFrame:
+def empty_coding(p: Paths | None = None) -> pd.DataFrame:
     """A coding table with no rows and the columns of ``coding.csv``."""
-    return pd.DataFrame({c: pd.Series(dtype=int if c in INT_COLUMNS else object) for c in CODING_COLUMNS})
+    return coding_table(p).empty()
 
 
 def new_segment(study: Study, participant: str, start: int, end: int, theme_id: str | None = None, *,
@@ -152,13 +180,15 @@ def new_segment(study: Study, participant: str, start: int, end: int, theme_id: 
     if theme and theme not in set(codable_themes(study.codebook)["id"]):
         raise TutorialError(f"theme {theme!r} is not a codable theme of the codebook. fix: leave it empty and "
                             "name your own themes from your statements in T4")
-    return {
+    row: dict[str, Any] = dict.fromkeys(coding_table().columns, "")  # a column the study adds starts empty
+    row.update({
         "segment_id": "", "participant_id": participant, "start": int(start), "end": int(end),
         "excerpt": text[start:end], "theme_id": theme,
         "note_descriptive": descriptive.strip(), "note_linguistic": linguistic.strip(),
         "note_conceptual": conceptual.strip(), "experiential_statement": " ".join(statement.split()),
         "analyst": analyst, "coding_round": 1,
-    }
+    })
+    return row
 
 
 def next_segment_id(coding: pd.DataFrame, participant: str) -> str:
@@ -174,8 +204,9 @@ def next_segment_id(coding: pd.DataFrame, participant: str) -> str:
     return f"{participant}-U{max(used, default=0) + 1:02d}"
 
 
-def _ordered(coding: pd.DataFrame) -> pd.DataFrame:
-    return coding.sort_values(["participant_id", "start", "end", "segment_id"]).reset_index(drop=True)[CODING_COLUMNS]
+def _ordered(coding: pd.DataFrame, p: Paths | None = None) -> pd.DataFrame:
+    columns = coding_table(p).columns
+    return coding.sort_values(["participant_id", "start", "end", "segment_id"]).reset_index(drop=True)[columns]
 
 
 def add_segment(coding: pd.DataFrame, segment: dict) -> tuple[pd.DataFrame, str]:
@@ -191,8 +222,9 @@ def add_segment(coding: pd.DataFrame, segment: dict) -> tuple[pd.DataFrame, str]
         coding = coding[~same]
     else:
         row["segment_id"] = next_segment_id(coding, segment["participant_id"])
-    out = pd.concat([coding, pd.DataFrame([row], columns=CODING_COLUMNS)], ignore_index=True)
-    for col in INT_COLUMNS:
+    table = coding_table()
+    out = pd.concat([coding, pd.DataFrame([row], columns=table.columns)], ignore_index=True)
+    for col in table.integers:
         out[col] = out[col].astype(int)
     return _ordered(out), row["segment_id"]
 
@@ -214,15 +246,22 @@ def _aside(path: Path) -> str:
     return f"move the file aside (rename it to {path.stem}.broken{path.suffix}) to start a fresh file at your next save"
 
 
-def load_student_coding(path: Path, study: Study) -> pd.DataFrame:
-    """A student's saved coding, checked row by row against the transcripts and the codebook.
+def load_student_coding(path: Path, study: Study, p: Paths | None = None) -> pd.DataFrame:
+    """A student's saved coding, checked like ``make validate`` checks ``coding.csv``.
 
-    A missing file is an empty coding (nothing saved yet). A file that cannot be
-    used raises :class:`StudentWorkError` naming the file, the row and the fix.
+    The file is validated with frictionless against the coding table's schema in
+    ``datapackage.json`` (see :func:`student_table`; the participants are the
+    study's), its spans with :func:`compendium.transcripts.check_spans`, its themes
+    against the codebook. A missing file is an empty coding (nothing saved yet). A
+    file that cannot be used raises :class:`StudentWorkError` naming the file, the
+    row, the column and the fix.
     """
+    from ..validate import check_csv
+
     path = Path(path)
+    table = coding_table(p)
     if not path.is_file():
-        return empty_coding()
+        return table.empty()
     name, aside = str(path), _aside(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -235,48 +274,28 @@ def load_student_coding(path: Path, study: Study) -> pd.DataFrame:
         raise StudentWorkError([Problem(name, f"is not a readable CSV table ({str(err).strip()}).",
                                         f"repair it in a text editor, or {aside}")],
                                "Your saved coding cannot be read") from None
-    missing = [c for c in CODING_COLUMNS if c not in df.columns]
+    missing = [c for c in table.columns if c not in df.columns]
     if missing:
         raise StudentWorkError([Problem(name, f"lacks the column(s) {', '.join(missing)} (expected the columns of "
-                                        f"coding.csv: {', '.join(CODING_COLUMNS)}).",
+                                        f"coding.csv: {', '.join(table.columns)}).",
                                         f"restore the header line, or {aside}")],
                                "Your saved coding cannot be read")
-    problems: list[Problem] = []
+    cases = [pid for pid in study.participants["participant_id"].astype(str) if pid in study.transcripts]
+    participants = [{"participant_id": pid} for pid in cases]
+    problems = check_csv(path, student_table(table), {"participants": participants}, name,
+                         fixes={"foreign-key": f"use a participant of the study ({', '.join(cases)})"})
     codable = set(codable_themes(study.codebook)["id"])
-    fix_row = f"correct this row in a text editor or delete it, or {aside}"
-    seen: set[str] = set()
-    for i, row in enumerate(df.itertuples(index=False), start=1):
-        if row.segment_id in seen:
-            problems.append(Problem(name, f"segment id {row.segment_id!r} appears twice.", fix_row, row=i,
-                                    column="segment_id"))
-        seen.add(row.segment_id)
-        bad_int = [c for c in INT_COLUMNS if not str(getattr(row, c)).strip().isdigit()]
-        if bad_int:
-            problems.append(Problem(name, f"{', '.join(bad_int)} must be whole numbers, found "
-                                    f"{', '.join(repr(getattr(row, c)) for c in bad_int)}.", fix_row, row=i,
-                                    column=bad_int[0]))
-            continue
-        if row.participant_id not in study.transcripts:
-            problems.append(Problem(name, f"participant {row.participant_id!r} is not in the study.", fix_row,
-                                    row=i, column="participant_id"))
-            continue
-        if row.theme_id and row.theme_id not in codable:
-            problems.append(Problem(name, f"theme {row.theme_id!r} is not a codable theme of the codebook.",
-                                    fix_row, row=i, column="theme_id"))
-        transcript = study.transcripts[row.participant_id]
-        start, end = int(row.start), int(row.end)
-        if not 0 <= start < end <= len(transcript):
-            problems.append(Problem(name, f"span {start}-{end} lies outside transcript {row.participant_id} "
-                                    f"(0-{len(transcript)} characters).", fix_row, row=i, column="end"))
-        elif transcript[start:end] != row.excerpt:
-            problems.append(Problem(name, f"the excerpt no longer matches transcript {row.participant_id} at "
-                                    f"{start}-{end} (has the transcript or the file been edited?).", fix_row,
-                                    row=i, column="excerpt"))
+    for i, theme in enumerate(df["theme_id"].astype(str), start=1):
+        if theme and theme not in codable:
+            problems.append(Problem(name, f"theme {theme!r} is not a codable theme of the codebook.",
+                                    "leave it empty (name your own themes in T4) or use a codable theme id",
+                                    row=i, column="theme_id"))
+    problems += check_spans(df.itertuples(index=False), study.transcripts, name)
     if problems:
-        raise StudentWorkError(problems, "Your saved coding cannot be read")
-    for col in INT_COLUMNS:
-        df[col] = df[col].astype(int)
-    return _ordered(df)
+        ordered = sorted(problems, key=lambda q: q.row or 0)
+        raise StudentWorkError([replace(q, fix=f"{q.fix}, or {aside}") for q in ordered],
+                               "Your saved coding cannot be read")
+    return _ordered(typed(df, table), p)
 
 
 # ------------------------------------------------------------------ JSON files: themes and answers
