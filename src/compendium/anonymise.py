@@ -262,7 +262,7 @@ def _domains(line: str) -> Iterator[Span]:
 
 def _build_date() -> str | None:
     """The build's own date (SOURCE_DATE_EPOCH, printed in the manuscript's colophon): not a person's."""
-    from .manuscript import _build_date as build_date
+    from .manuscript_context import build_date
 
     date = build_date()
     return date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else None
