@@ -25,9 +25,11 @@ from ..paths import Paths, paths
 from ..themes import quote_bank, recurrence, theme_counts, theme_key
 from . import feedback as fb
 from .compare import md_text
+from .parsing import parse_clusters, parse_ids, parse_lines, parse_theme_ids, refusal
 from .students import (load_answers, load_groups, load_pets, load_student_coding, resolve_student, save_answer,
                        student_file)
 from .text import Markdown, TutorialError, line_bounds, participant_lines, span_lines, transcript_lines
+from .words import content_words
 
 __all__ = [
     "TUTORIALS", "progress", "tasks_done", "segment_card", "coded_lines", "feedback_lines", "answer_lines",
@@ -106,7 +108,7 @@ def _safe(func):
         try:
             return func(*args, **kwargs)
         except CompendiumError as err:
-            return fb.refusal(err)
+            return refusal(err)
     return wrapper
 
 
@@ -246,7 +248,7 @@ def feedback_lines(my_lines: object, study: Study, participant: str, student: st
     """Feedback on the lines a student picked as speaking to the research question ("14, 16-18" or a list)."""
     if not _answered(my_lines):
         return Markdown(NOT_YET)
-    mine = fb.parse_lines(my_lines)
+    mine = parse_lines(my_lines)
     text = study.transcripts[check_participant(study, participant)]
     n = len(line_bounds(text))
     outside = [x for x in mine if not 1 <= x <= n]
@@ -375,7 +377,7 @@ def my_statements(student: str, study: Study, participant: str, p: Paths | None 
                             "workspace's **Your name** box.")
         coding = load_student_coding(student_file(name, p), study)
     except CompendiumError as err:
-        return fb.refusal(err)
+        return refusal(err)
     text = study.transcripts[check_participant(study, participant)]
     mine = coding[(coding["participant_id"] == participant) & (coding["experiential_statement"] != "")]
     if mine.empty:
@@ -412,7 +414,7 @@ def subsumption_candidates(segments: pd.DataFrame) -> pd.DataFrame:
     for (tid, label), g in segments.groupby(["theme_id", "theme_label"]):
         if len(g) < 2:
             continue
-        words = {r.segment_id: fb.content_words(r.experiential_statement) for r in g.itertuples()}
+        words = {r.segment_id: content_words(r.experiential_statement) for r in g.itertuples()}
         score = {sid: sum(len(w & other) for o, other in words.items() if o != sid) for sid, w in words.items()}
         best = max(sorted(score), key=lambda sid: score[sid])
         if score[best] == 0:  # nothing stands out: this cluster needs a new name (abstraction)
@@ -455,7 +457,7 @@ def feedback_clusters(my_clusters: object, study: Study, participant: str, stude
     The clusters are read against the student's own statements of the case; the
     study's themes are not used here (they come after, in :func:`compare_pets`).
     """
-    clusters = fb.parse_clusters(my_clusters)
+    clusters = parse_clusters(my_clusters)
     if not clusters:
         return Markdown(NOT_YET)
     name = resolve_student(student, p)
@@ -481,7 +483,7 @@ def show_my_pets(student: str, study: Study, participant: str, p: Paths | None =
         pets = load_pets(name, p).get(participant, []) if name else []
         coding = load_student_coding(student_file(name, p), study) if name else None
     except CompendiumError as err:
-        return fb.refusal(err)
+        return refusal(err)
     if not pets or coding is None:
         return Markdown(f"*You have not named personal experiential themes for {participant} yet* (T4). Name them "
                         "first: they are what you carry into the next case.")
@@ -607,7 +609,7 @@ def feedback_recurrence(my_ids: object, study: Study, threshold: float, student:
     """Feedback on which themes a student thinks recur under a stricter rule ("1.2, 3.1" or a list)."""
     if not _answered(my_ids):
         return Markdown(NOT_YET)
-    mine = set(fb.parse_theme_ids(my_ids))
+    mine = set(parse_theme_ids(my_ids))
     rec = group_recurrence(study, threshold)
     truth = set(rec.loc[rec["recurrent"], "theme_id"])
     unknown = sorted(mine - set(rec["theme_id"]), key=str)
@@ -689,7 +691,7 @@ def feedback_quotes(my_ids: object, study: Study, theme_id: str, min_words: int 
     """Feedback on the quotes a student chose to illustrate a theme ("P01-S05, P03-S08" or a list)."""
     if not _answered(my_ids):
         return Markdown(NOT_YET)
-    ids = fb.parse_ids(my_ids)
+    ids = parse_ids(my_ids)
     parts = []
     owners = []
     for sid in ids:
@@ -722,7 +724,7 @@ def feedback_paragraph(paragraph: str, study: Study, quotes: object = "", studen
     paragraph = _as_text(paragraph, "paragraph")
     if not _answered(paragraph):
         return Markdown(NOT_YET)
-    ids = fb.parse_ids(quotes) if _answered(quotes) else []
+    ids = parse_ids(quotes) if _answered(quotes) else []
     chosen = study.coding[study.coding["segment_id"].isin(ids)] if ids else study.coding
     verdict = fb.judge_paragraph(paragraph, chosen["excerpt"].tolist(), list(study.pseudonyms.values()), study)
     return Markdown(verdict.text("Paragraph") + _keep(student, "T7", p, paragraph=paragraph))
