@@ -5,11 +5,11 @@ from collections import Counter
 
 import pandas as pd
 
-from ..text import numbered
+from ..text import numbered, plural
 from .reader import Code, first_few
 from .schema import NOTE_KINDS
 
-__all__ = ["report_codes", "changes"]
+__all__ = ["report_codes", "report_sources", "report_skipped", "changes"]
 
 
 def report_codes(rows: list[dict], kept: list[dict], set_aside: list[dict], codes: dict[str, Code],
@@ -43,6 +43,48 @@ def report_codes(rows: list[dict], kept: list[dict], set_aside: list[dict], code
                         f"({first_few(empty_notes) or '-'}). fix: write them in the program (selection "
                         "description; notes named 'Descriptive note ...', 'Linguistic note ...', "
                         "'Conceptual note ...') or in the CSV before merging.")
+
+
+def report_sources(sources_of: dict[str, list[str]], with_bom: list[str], skipped_kinds: Counter[str],
+                   messages: list[str]) -> None:
+    """Messages about the sources: several for one participant, byte-order marks, sources that are not text."""
+    for pid, names in sources_of.items():
+        if len(names) > 1:
+            messages.append(f"Participant {pid} has {len(names)} sources ({first_few(names)}); their segments "
+                            "were all imported for that participant.")
+    if with_bom:
+        messages.append(f"{numbered(len(with_bom), 'source')} started with a UTF-8 byte-order mark, removed and not "
+                        f"counted in positions: {first_few(with_bom)}.")
+    for kind, n in sorted(skipped_kinds.items()):
+        messages.append(f"{numbered(n, kind)} skipped: only plain-text sources are read (a PDF's or picture's "
+                        "coding cannot become positions in our transcripts).")
+
+
+def report_skipped(messages: list[str], *, case_links: int, uncoded: int, missing_notes: list[str], unplaced: list[str],
+                   no_kind: list[str], no_analyst: int, unused_notes: int) -> None:
+    """Messages about what was read but not imported (or imported incomplete), in the order import met it."""
+    if case_links:
+        messages.append(f"{numbered(case_links, 'selection')} coded to a case code (a case's link to its "
+                        "document) read as case links, not as segments.")
+    if uncoded:
+        messages.append(f"{numbered(uncoded, 'selection')} had no code and {plural(uncoded, 'was')} skipped (import reads coded "
+                        "segments only).")
+    if missing_notes:
+        messages.append(f"{numbered(len(missing_notes), 'NoteRef')} pointed to notes missing from the project and "
+                        f"{plural(len(missing_notes), 'was')} skipped: {first_few(missing_notes)}.")
+    if unplaced:
+        messages.append(f"{numbered(len(unplaced), 'annotation')} on a span that is no coded segment (or on the "
+                        f"same span in several sources) {plural(len(unplaced), 'was')} not imported: {first_few(unplaced)}.")
+    if no_kind:
+        messages.append(f"{numbered(len(no_kind), 'note')} had no kind in the name (a name starting with "
+                        "'Descriptive note', 'Linguistic note' or 'Conceptual note' says which note column it "
+                        f"belongs to) and went to note_descriptive: {first_few(no_kind)}.")
+    if no_analyst:
+        messages.append(f"{numbered(no_analyst, 'segment')} had no user the project names, so analyst is empty; "
+                        "fill it in before merging.")
+    if unused_notes:
+        messages.append(f"{numbered(unused_notes, 'note')} not attached to a coded segment (memos and the like) "
+                        f"{plural(unused_notes, 'was')} not imported: import reads coding only and never changes memos.csv.")
 
 
 def changes(before: pd.DataFrame, after: pd.DataFrame, participants: set[str] | None = None) -> list[str]:

@@ -51,9 +51,9 @@ from lxml import etree
 from ..data import load_codebook, load_coding, load_participants
 from ..paths import Paths, paths
 from ..text import numbered, plural
-from .import_report import changes, report_codes
+from .import_report import changes, report_codes, report_skipped, report_sources
 from .matching import assign_ids, participant_resolver, relocate
-from .reader import Code, Note, QdpxReader, clean_text, first_few, lf_position, source_text
+from .reader import Code, Note, QdpxReader, clean_text, lf_position, source_text
 from .schema import COLUMNS, FIX_EXPORT_AGAIN, INT_COLUMNS, NOTE_KINDS, error, norm_guid, split_notes
 
 __all__ = ["ImportResult", "import_qdpx", "changes", "frame"]
@@ -294,16 +294,7 @@ def _import(reader: QdpxReader, p: Paths) -> ImportResult:
         for column, cells in row.pop("_cells").items():
             row[column] = "\n\n".join(cells)
 
-    for pid, names in sources_of.items():
-        if len(names) > 1:
-            messages.append(f"Participant {pid} has {len(names)} sources ({first_few(names)}); their segments "
-                            "were all imported for that participant.")
-    if with_bom:
-        messages.append(f"{numbered(len(with_bom), 'source')} started with a UTF-8 byte-order mark, removed and not "
-                        f"counted in positions: {first_few(with_bom)}.")
-    for kind, n in sorted(skipped_kinds.items()):
-        messages.append(f"{numbered(n, kind)} skipped: only plain-text sources are read (a PDF's or picture's "
-                        "coding cannot become positions in our transcripts).")
+    report_sources(sources_of, with_bom, skipped_kinds, messages)
     previous = load_coding(p) if p.coding.is_file() else frame([])
     assign_ids(rows, previous, messages)
     kept, set_aside = [], []
@@ -317,29 +308,9 @@ def _import(reader: QdpxReader, p: Paths) -> ImportResult:
             set_aside.append(row)
     report_codes(rows, kept, set_aside, codes, messages)
 
-    if case_links:
-        messages.append(f"{numbered(case_links, 'selection')} coded to a case code (a case's link to its "
-                        "document) read as case links, not as segments.")
-    if uncoded:
-        messages.append(f"{numbered(uncoded, 'selection')} had no code and {plural(uncoded, 'was')} skipped (import reads coded "
-                        "segments only).")
-    if missing_notes:
-        messages.append(f"{numbered(len(missing_notes), 'NoteRef')} pointed to notes missing from the project and "
-                        f"{plural(len(missing_notes), 'was')} skipped: {first_few([where for _, where in missing_notes])}.")
-    if unplaced:
-        messages.append(f"{numbered(len(unplaced), 'annotation')} on a span that is no coded segment (or on the "
-                        f"same span in several sources) {plural(len(unplaced), 'was')} not imported: {first_few(unplaced)}.")
-    if no_kind:
-        messages.append(f"{numbered(len(no_kind), 'note')} had no kind in the name (a name starting with "
-                        "'Descriptive note', 'Linguistic note' or 'Conceptual note' says which note column it "
-                        f"belongs to) and went to note_descriptive: {first_few(no_kind)}.")
-    if no_analyst:
-        messages.append(f"{numbered(no_analyst, 'segment')} had no user the project names, so analyst is empty; "
-                        "fill it in before merging.")
     unused = [n for n in notes if n not in used_notes and notes[n].span is None and n not in linked_to]
-    if unused:
-        messages.append(f"{numbered(len(unused), 'note')} not attached to a coded segment (memos and the like) "
-                        f"{plural(len(unused), 'was')} not imported: import reads coding only and never changes memos.csv.")
+    report_skipped(messages, case_links=case_links, uncoded=uncoded, missing_notes=[where for _, where in missing_notes],
+                   unplaced=unplaced, no_kind=no_kind, no_analyst=no_analyst, unused_notes=len(unused))
     order = ["participant_id", "start", "end", "segment_id"]
     result = ImportResult(frame(kept).sort_values(order, ignore_index=True), messages,
                           frame(set_aside).sort_values(order, ignore_index=True))
