@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from compendium.anonymise import AnonymisationError, audit, scan_text
+from compendium.anonymise import AnonymisationError, audit
 from compendium.errors import CompendiumError
+from compendium.identifiers import scan_text
 from compendium.paths import Paths
 
 REPO = Path(__file__).resolve().parents[1]
@@ -304,7 +305,7 @@ def test_a_cited_authors_given_name_alone_is_checked(tmp_path: Path) -> None:
 
 def test_page_ranges_with_an_en_dash_are_not_phone_numbers() -> None:
     """Reference lists print page ranges like 133–141; written with spaces the same digits are a 13 number."""
-    from compendium.anonymise import scan_text
+    from compendium.identifiers import scan_text
 
     assert scan_text("Mindfulness, 10(2), 133–141.", "references") == []
     assert scan_text("Journal of Things, 7, 1001—1010.", "references") == []

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compendium.anonymise import AnonymisationError, audit, known_names, load_allowlist, scan_text
+from compendium.anonymise import AnonymisationError, audit
+from compendium.identifiers import known_names, load_allowlist, scan_text
 from compendium.paths import Paths
 
 REPO = Path(__file__).resolve().parents[1]

@@ -300,7 +300,7 @@ def test_coreq_checklist_has_32_items_mapped_to_real_headings(built_copy: Paths,
     # Items that need a value the study has (sample size, durations, quote rule, ...) are all reported.
     import yaml
 
-    from compendium.manuscript import TEMPLATES
+    from compendium.manuscript_template import TEMPLATES
 
     items = yaml.safe_load((TEMPLATES / "coreq.yaml").read_text(encoding="utf-8"))["items"]
     needing = [item["n"] for item in items if item.get("requires")]
@@ -311,7 +311,7 @@ def test_coreq_checklist_has_32_items_mapped_to_real_headings(built_copy: Paths,
 
 def test_coreq_refuses_a_requirement_the_manuscript_does_not_hold() -> None:
     from compendium.errors import CompendiumError
-    from compendium.manuscript import coreq_table
+    from compendium.manuscript_template import coreq_table
 
     with pytest.raises(CompendiumError, match="requires 'sample.n'"):
         coreq_table("# Participants\n", {"d": {"n": 8}})

