@@ -74,10 +74,11 @@ def _run(args: argparse.Namespace) -> None:
         parameters[key] = _literal(value)
     source = p.notebooks / f"{args.stem}.ipynb"
     changed = handrun.check_parameters(source, parameters) if source.is_file() else {}
-    if "recurrence_threshold" in parameters:
+    threshold = parameters.get("recurrence_threshold")
+    if isinstance(threshold, (int, float)):  # a number, as the notebook declares (checked above): now its range
         from .themes import check_threshold
 
-        check_threshold(parameters["recurrence_threshold"])  # fail before a kernel starts
+        check_threshold(threshold)  # fail before a kernel starts
     if "small_group_threshold" in parameters:
         from .descriptives import check_small_group_threshold
 
@@ -140,32 +141,32 @@ def _nbval_prepare(args: argparse.Namespace) -> None:
 
 
 def _manifest(args: argparse.Namespace) -> None:
-    from . import reproduce
+    from .maintenance import reproduce
 
     sys.exit(reproduce.manifest_command(args))
 
 
 def _verify(args: argparse.Namespace) -> None:
-    from . import reproduce
+    from .maintenance import reproduce
 
     sys.exit(reproduce.verify_command(args))
 
 
 def _diff(args: argparse.Namespace) -> None:
-    from . import reproduce
+    from .maintenance import reproduce
 
     sys.exit(reproduce.diff_command(args))
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from . import reproduce
+    from .maintenance import bench
 
-    sys.exit(reproduce.bench_command(args))
+    sys.exit(bench.bench_command(args))
 
 
 def _generate(args: argparse.Namespace) -> None:
     if args.like:  # a synthetic twin of a (restricted) study: same structure and aggregates, no real text
-        from .twin import generate_like
+        from .maintenance.twin import generate_like
 
         generate_like(args.like, args.out, seed=args.seed)
         print(f"generate: wrote a synthetic twin of {args.like} to {args.out} (validate it with "
@@ -175,19 +176,19 @@ def _generate(args: argparse.Namespace) -> None:
         raise CompendiumError(f"generate: expected a number of participants, got {args.participants!r}.",
                               fix="`compendium generate 80 /tmp/study80`, or `compendium generate --like STUDY OUT`")
     args.participants = int(args.participants)
-    from .generate import generate_study
+    from .maintenance.generate import generate_study
 
     generate_study(args.participants, args.out, seed=args.seed)
     print(f"generate: wrote a synthetic study of {args.participants} participants to {args.out}")
 
 
 def _share(args: argparse.Namespace) -> None:
-    from . import share
+    from .maintenance import share
 
     share.command(args)
 
 
-def _shown(path: object, root: object) -> str:
+def _shown(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
     from pathlib import Path
 
     try:
