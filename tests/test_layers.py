@@ -105,3 +105,16 @@ def test_qda_exchange_steps_depend_on_its_sources(makefile: str) -> None:
     assert "$(REFIQDA_SRC)" in rules["$(SUPP_OUT)"] and "$(SRC)" in rules["$(SUPP_OUT)"]
     assert "$(REFIQDA_SRC)" in rules["$(COMPARE_OUT)"]
     assert "src/compendium/teaching" not in makefile and "src/compendium/maintenance/*" not in makefile
+
+
+def test_readme_layout_names_every_pipeline_module() -> None:
+    """Each top-level module is named (or matched by a pattern such as ``manuscript*.py``) in README's Layout."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([\w*]+\.py)`", layout))
+    patterns = [re.compile(re.escape(n).replace(r"\*", r"\w*") + "$") for n in named]
+    missing = [p.name for p in sorted(PACKAGE.glob("*.py")) if p.name not in ("__init__.py", "__main__.py")
+               and not any(pattern.match(p.name) for pattern in patterns)]
+    assert missing == [], f"README, Layout: say where {', '.join(missing)} belong"
+    for folder in ("refiqda/", "teaching/", "maintenance/", "notebooks/", "tests/"):
+        assert f"`{folder}" in layout
