@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..errors import CompendiumError
 from ..files import write_text
 from ..paths import Paths, paths
 from ..provenance import source_commit
@@ -133,14 +134,17 @@ def _naive(root: Path, venv: Path) -> _Timed:
     for cmd in _naive_cmds(root, venv):
         one = _timed(cmd, env=env)
         if one.code:
-            raise SystemExit(f"bench: the naive baseline failed:\n{one.output[-3000:]}")
+            raise CompendiumError(f"bench: the naive baseline failed; its last output:\n{one.output[-3000:]}",
+                                  fix="run that notebook with papermill by hand to see the failure")
         wall, cpu, peak = wall + one.wall, cpu + one.cpu, max(peak, one.peak_mb)
     return _Timed(wall, cpu, peak, 0, "")
 
 
 def _checked(run: _Timed, what: str) -> _Timed:
     if run.code:
-        raise SystemExit(f"bench: {what} failed (exit {run.code}):\n{run.output[-3000:]}")
+        raise CompendiumError(f"bench: {what} failed (exit {run.code}); its last output:\n{run.output[-3000:]}",
+                              fix="run `make all` in the working tree to see the same failure, fix it, then "
+                              "`make bench` again")
     return run
 
 

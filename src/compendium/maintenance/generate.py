@@ -41,7 +41,7 @@ from pathlib import Path
 
 from ..data import SPEAKER_INTERVIEWER
 from ..errors import CompendiumError
-from ..files import write_bytes, write_json, write_text
+from ..files import csv_text, write_bytes, write_json, write_text
 from ..paths import Paths, paths
 from ..transcripts import line_bounds, line_of
 from .names import pseudonyms
@@ -315,14 +315,6 @@ def _count_text(n: int) -> str:
 # ---------------------------------------------------------------- writing
 
 
-def _csv(columns: list[str], rows: list[dict[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="raise")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _check_target(out: Path, source: Paths) -> None:
     """Refuse the real data folder and any non-empty folder the generator did not write."""
     out = out.resolve()
@@ -424,9 +416,9 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     for k, memo in enumerate(memos, start=1):
         memo["memo_id"] = f"M{k:0{memo_width}d}"
 
-    write_text(target.participants, _csv(corpus.participant_columns, participants))
-    write_text(target.coding, _csv(corpus.coding_columns, coding))
-    write_text(target.memos, _csv(corpus.memo_columns, memos))
+    write_text(target.participants, csv_text(corpus.participant_columns, participants))
+    write_text(target.coding, csv_text(corpus.coding_columns, coding))
+    write_text(target.memos, csv_text(corpus.memo_columns, memos))
     for path in (source.codebook, source.datapackage, source.allowlist):
         if path.is_file():
             write_bytes(target.data / path.name, path.read_bytes())

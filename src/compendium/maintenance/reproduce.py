@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import CompendiumError
 from ..files import write_json, write_text
 from ..paths import Paths, paths
 from .. import source
@@ -300,7 +301,9 @@ def build_copy(p: Paths, workdir: Path) -> tuple[Paths, float, str]:
     code, seconds, output = _make(copy, venv, "all", env={"COMPENDIUM_COMMIT": source_commit(p),
                                                           "SOURCE_DATE_EPOCH": str(source.source_date_epoch(p.root))})
     if code != 0:
-        raise SystemExit(f"verify: the rebuild failed (exit {code}):\n{output[-4000:]}")
+        raise CompendiumError(f"verify: the rebuild failed (exit {code}); its last output:\n{output[-4000:]}",
+                              fix="run `make all` in the working tree to see the same failure, fix it, then "
+                              "`make verify` again")
     return Paths(copy), seconds, output
 
 
@@ -317,8 +320,7 @@ def verify_command(args) -> int:
     p = paths()
     expected = read_manifest(p.root / MANIFEST)
     if not expected:
-        print(f"verify: no {MANIFEST} to compare with.\n    fix: run `make manifest` and commit it", file=sys.stderr)
-        return 1
+        raise CompendiumError(f"verify: no {MANIFEST} to compare with.", fix="run `make manifest` and commit it")
     with tempfile.TemporaryDirectory(prefix="compendium-verify-") as tmp:
         print(f"verify: rebuilding from clean in {tmp} (the working tree is not touched) ...", flush=True)
         copy, seconds, _ = build_copy(p, Path(tmp) / "compendium")
