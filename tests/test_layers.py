@@ -65,6 +65,24 @@ def test_pipeline_modules_import_neither_teaching_nor_maintenance() -> None:
     assert layer_violations() == []
 
 
+def test_pipeline_notebooks_import_neither_teaching_nor_maintenance() -> None:
+    """The notebooks 01-04 are pipeline steps too: their code cells stay on the top level and refiqda/."""
+    import json
+
+    notebooks = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert len(notebooks) == 4
+    bad = []
+    for path in notebooks:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        tree = ast.parse(code, filename=path.name)
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.name}: imports {n}" for n in names if _within(n, OUTSIDE_THE_BUILD)]
+    assert bad == []
+
+
 def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     """A pipeline module importing the benchmark, or the CLI doing so on import, is reported."""
     package = tmp_path / "compendium"
