@@ -231,10 +231,10 @@ COMPARE_OUT := $(BUILD)/compare/comparison.csv $(BUILD)/compare/comparison.md $(
 
 compare: $(COMPARE_OUT) ## Compare a second coder's .qdpx (OTHER=...) with coding.csv: build/compare/*.{csv,md,html}
 
-$(BUILD)/second_coder.qdpx: $(TABLE_DATA) $(TRANSCRIPTS) $(REFIQDA_SRC) tests/fixtures/qdpx/second_coder.py | $(STAMP)
+$(BUILD)/second_coder.qdpx: $(TABLE_DATA) $(TRANSCRIPTS) $(REFIQDA_SRC) $(SRC) tests/fixtures/qdpx/second_coder.py | $(STAMP)
 	$(PY) tests/fixtures/qdpx/second_coder.py $@
 
-$(COMPARE_OUT) &: $(OTHER) $(DATA)/coding.csv $(DATA)/codebook.yaml $(REFIQDA_SRC) | $(STAMP)
+$(COMPARE_OUT) &: $(OTHER) $(DATA)/coding.csv $(DATA)/codebook.yaml $(REFIQDA_SRC) $(SRC) | $(STAMP)
 	$(RUN) qdpx compare $(OTHER) --out $(BUILD)/compare
 
 # ---------------------------------------------------------------- sharing a restricted study
