@@ -90,13 +90,12 @@ $(shell mkdir -p "$(BUILD)" && { [ "$$(cat "$(SOURCE_STAMP)" 2>/dev/null)" = "$(
 PIDS        := $(sort $(basename $(notdir $(wildcard $(DATA)/transcripts/P*.txt))))
 TRANSCRIPTS := $(wildcard $(DATA)/transcripts/*.txt)
 TABLE_DATA  := $(DATA)/participants.csv $(DATA)/coding.csv $(DATA)/memos.csv $(DATA)/codebook.yaml $(DATA)/datapackage.json
-# Modules the pipeline runs (corpus generation, benchmarking, the pre-commit guard and
-# the share package do not invalidate results). The QDA exchange (src/compendium/refiqda/)
-# and teaching (src/compendium/teaching/) subpackages are outside SRC too: the wildcard
-# below does not descend into them.
-NOT_PIPELINE := generate.py reproduce.py guard.py share.py
-SRC         := $(filter-out $(addprefix src/compendium/,$(NOT_PIPELINE)),$(wildcard src/compendium/*.py)) \
-               $(wildcard src/compendium/templates/*)
+# The package shows the layers (src/compendium/): the top level is what the pipeline runs, so
+# every module there is a build input of every step; refiqda/ is the QDA exchange, a build input
+# of the supplement and compare steps only (REFIQDA_SRC below); teaching/ is the tutorials and
+# maintenance/ the reproduction checks, benchmark, generator, pre-commit guard and share package:
+# neither is a build input (tests/test_layers.py checks that no pipeline module imports them).
+SRC         := $(wildcard src/compendium/*.py) $(wildcard src/compendium/templates/*)
 VALID       := $(BUILD)/validated.json
 # Per-step input digests written by validation, rewritten only when what that step reads changed
 # (src/compendium/digests.py): a duration in participants.csv re-runs the descriptives, not the cases.
@@ -116,7 +115,7 @@ help: ## List the targets with one line each
 
 # ---------------------------------------------------------------- setup
 setup: $(STAMP) ## Create .venv, install the locked packages and the compendium package, link pandoc, install the pre-commit guard
-	@$(PYTHON_BOOT) src/compendium/guard.py --install "$(CURDIR)"
+	@$(PYTHON_BOOT) src/compendium/maintenance/guard.py --install "$(CURDIR)"
 
 $(PY):
 	@echo "setup: creating $(VENV) with $(PYTHON_BOOT)"
@@ -232,10 +231,10 @@ COMPARE_OUT := $(BUILD)/compare/comparison.csv $(BUILD)/compare/comparison.md $(
 
 compare: $(COMPARE_OUT) ## Compare a second coder's .qdpx (OTHER=...) with coding.csv: build/compare/*.{csv,md,html}
 
-$(BUILD)/second_coder.qdpx: $(TABLE_DATA) $(TRANSCRIPTS) $(REFIQDA_SRC) tests/fixtures/qdpx/second_coder.py | $(STAMP)
+$(BUILD)/second_coder.qdpx: $(TABLE_DATA) $(TRANSCRIPTS) $(REFIQDA_SRC) $(SRC) tests/fixtures/qdpx/second_coder.py | $(STAMP)
 	$(PY) tests/fixtures/qdpx/second_coder.py $@
 
-$(COMPARE_OUT) &: $(OTHER) $(DATA)/coding.csv $(DATA)/codebook.yaml $(REFIQDA_SRC) | $(STAMP)
+$(COMPARE_OUT) &: $(OTHER) $(DATA)/coding.csv $(DATA)/codebook.yaml $(REFIQDA_SRC) $(SRC) | $(STAMP)
 	$(RUN) qdpx compare $(OTHER) --out $(BUILD)/compare
 
 # ---------------------------------------------------------------- sharing a restricted study

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from compendium import reproduce
+from compendium.maintenance import reproduce
 from compendium.provenance import source_commit
 from compendium.source import source_date_epoch
 from compendium.paths import Paths, paths

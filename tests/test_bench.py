@@ -5,7 +5,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from compendium import reproduce
+from compendium.maintenance import bench
 from compendium.paths import Paths, paths
 
 REPO = paths().root
@@ -17,19 +17,19 @@ def test_timed_adds_the_build_servers_cpu_and_reads_its_commands() -> None:
               "with open(os.environ['COMPENDIUM_SERVER_CPU'], 'a') as fh:\n"
               "    fh.write('started\\njob 1.250 run 02_analyse_case --participant P01\\n'\n"
               "             'job 0.500 manuscript\\nstopped 2.000 321.0\\n')\n")
-    run = reproduce._timed([sys.executable, "-c", script])
+    run = bench._timed([sys.executable, "-c", script])
     assert run.code == 0
     assert run.server == 2.0
     assert run.cpu >= 2.0  # the server's CPU is added to the command's own
     assert run.peak_mb >= 321.0
     assert run.jobs == [(1.25, "run 02_analyse_case --participant P01"), (0.5, "manuscript")]
-    where = reproduce._where(run)
+    where = bench._where(run)
     assert "build server warm-up and bookkeeping 0.2" in where
     assert "02_analyse_case 1.2" in where and "manuscript 0.5" in where
 
 
 def test_timed_does_not_wait_when_no_server_started() -> None:
-    run = reproduce._timed([sys.executable, "-c", "pass"])
+    run = bench._timed([sys.executable, "-c", "pass"])
     assert run.code == 0 and run.server == 0.0 and run.jobs == []
 
 
@@ -37,24 +37,24 @@ def test_timed_runs_stand_alone_from_the_calling_make(monkeypatch) -> None:
     monkeypatch.setenv("MAKEFLAGS", "-j2 --jobserver-auth=3,4")
     monkeypatch.setenv("COMPENDIUM_MAKE_PID", "1")
     script = "import os; print(os.environ.get('MAKEFLAGS'), os.environ.get('COMPENDIUM_MAKE_PID'))"
-    assert reproduce._timed([sys.executable, "-c", script]).output.strip() == "None None"
+    assert bench._timed([sys.executable, "-c", script]).output.strip() == "None None"
 
 
 def test_edit_duration_changes_one_cell_and_can_be_undone(tmp_path: Path) -> None:
     shutil.copytree(REPO / "data", tmp_path / "data")
     p = Paths(tmp_path)
     before = p.participants.read_text(encoding="utf-8")
-    reproduce._edit_duration(tmp_path, +1)
+    bench._edit_duration(tmp_path, +1)
     after = p.participants.read_text(encoding="utf-8")
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
     assert len(changed) == 1 and changed[0][0].split(",")[0] == "P01"
-    reproduce._edit_duration(tmp_path, -1)
+    bench._edit_duration(tmp_path, -1)
     assert p.participants.read_text(encoding="utf-8") == before
 
 
 def test_naive_loop_runs_every_notebook_once(tmp_path: Path) -> None:
     shutil.copytree(REPO / "data", tmp_path / "data")
-    cmds = reproduce._naive_cmds(tmp_path, Path(sys.prefix))
+    cmds = bench._naive_cmds(tmp_path, Path(sys.prefix))
     stems = [Path(c[1]).stem for c in cmds]
     assert stems[0] == "01_read_corpus" and stems[-2:] == ["03_analyse_across_cases", "04_describe_sample"]
     assert stems.count("02_analyse_case") == 8

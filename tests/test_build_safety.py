@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from compendium import cli, files, reproduce
+from compendium import cli, files
+from compendium.maintenance import reproduce
 from compendium.anonymise import AnonymisationError, audit, output_files
 from compendium.paths import Paths
-from compendium.reproduce import artefact_hashes
+from compendium.maintenance.reproduce import artefact_hashes
 
 Runner = Callable[..., subprocess.CompletedProcess]
 Copy = Callable[[str], Paths]

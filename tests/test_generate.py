@@ -1,4 +1,4 @@
-"""Tests of the seeded synthetic-study generator (compendium.generate)."""
+"""Tests of the seeded synthetic-study generator (compendium.maintenance.generate)."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +11,8 @@ import pytest
 
 from compendium import anonymise, cli
 from compendium.errors import CompendiumError
-from compendium.generate import MARKER, MEN, SURNAMES, WOMEN, generate_study
+from compendium.maintenance.generate import MARKER, generate_study
+from compendium.maintenance.names import MEN, SURNAMES, WOMEN
 from compendium.paths import Paths, paths, root
 from compendium.validate import SPEAKER, validate
 

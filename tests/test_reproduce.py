@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from compendium.paths import Paths
-from compendium.reproduce import artefact_hashes, compare, read_manifest
+from compendium.maintenance.reproduce import artefact_hashes, compare, read_manifest
 
 pytestmark = pytest.mark.slow  # every test here runs make at least once
 

@@ -20,14 +20,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from compendium import anonymise, consent, guard, share, study, twin
+from compendium import anonymise, consent, study
+from compendium.maintenance import guard, share, twin
 from compendium.data import load_study
 from compendium.errors import CompendiumError, DataError
 from compendium.paths import Paths, paths, work_tree_of
+from compendium.restricted import MARK, REGISTRY_ENV
 from compendium.themes import quote_bank
 from compendium.cases import case_table
 
-MARK = guard.MARK
 NO_QUOTES, NO_ATTRIBUTES, NO_ARCHIVE = "P03", "P05", "P06"
 IDENTIFIERS = {  # what the share test plants in P01's transcript, and the tag category it must become
     "jo.bloggs@example.com": "EMAIL",
@@ -100,7 +101,7 @@ def restricted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
     data = make_restricted_study(tmp_path)
     monkeypatch.setenv("COMPENDIUM_DATA", str(data))
     monkeypatch.delenv("COMPENDIUM_OUT", raising=False)
-    monkeypatch.setenv(guard.REGISTRY_ENV, str(tmp_path / "registry.txt"))
+    monkeypatch.setenv(REGISTRY_ENV, str(tmp_path / "registry.txt"))
     return paths()
 
 
@@ -230,7 +231,7 @@ def test_pre_commit_hook_refuses_restricted_material(restricted: Paths, tmp_path
     assert hook.is_file() and os.access(hook, os.X_OK)
     assert "up to date" in guard.install(repo)
     assert study.check_study(restricted).endswith("8 transcripts fingerprinted for the pre-commit guard")
-    env = {guard.REGISTRY_ENV: os.environ[guard.REGISTRY_ENV], guard.SKIP_ENV: ""}
+    env = {REGISTRY_ENV: os.environ[REGISTRY_ENV], guard.SKIP_ENV: ""}
 
     (repo / "notes.md").write_text("Ordinary notes about the method.\n", encoding="utf-8")
     _git(repo, "add", "notes.md")
@@ -373,12 +374,12 @@ def restricted_build(tmp_path_factory: pytest.TempPathFactory, fresh_copy, run_m
     copy = fresh_copy("restricted_code")
     out = folder / "out"
     before = {f for f in copy.root.rglob("*") if f.is_file()}
-    os.environ[guard.REGISTRY_ENV] = str(folder / "registry.txt")
+    os.environ[REGISTRY_ENV] = str(folder / "registry.txt")
     try:
         built = run_make(copy.root, "all", f"DATA={data}", f"OUT={out}")
         shared = run_make(copy.root, "share", f"DATA={data}", f"OUT={out}")
     finally:
-        os.environ.pop(guard.REGISTRY_ENV, None)
+        os.environ.pop(REGISTRY_ENV, None)
     new = sorted(str(f) for f in copy.root.rglob("*") if f.is_file() and f not in before and "__pycache__" not in f.parts)
     return {"data": data, "out": out, "code": copy.root, "all": built, "share": shared, "new_in_code": new}
 
@@ -451,15 +452,31 @@ def test_offsets_move_with_the_tags() -> None:
 def test_make_setup_installs_the_hook(tmp_path: Path) -> None:
     """`make setup` runs guard.py --install on the clone; run the same command on a new repository."""
     root = paths().root
+    script = root / "src" / "compendium" / "maintenance" / "guard.py"
     recipe = (root / "Makefile").read_text(encoding="utf-8").split("\nsetup:", 1)[1].split("\n\n", 1)[0]
-    assert 'src/compendium/guard.py --install "$(CURDIR)"' in recipe
+    assert 'src/compendium/maintenance/guard.py --install "$(CURDIR)"' in recipe
     _git(tmp_path, "init", "-q", str(tmp_path / "clone"))
-    result = subprocess.run(["python3", str(root / "src" / "compendium" / "guard.py"), "--install", str(tmp_path / "clone")],
+    result = subprocess.run(["python3", str(script), "--install", str(tmp_path / "clone")],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "installed the restricted-material pre-commit hook" in result.stdout
-    outside = subprocess.run(["python3", str(root / "src" / "compendium" / "guard.py"), "--install", str(tmp_path / "none")],
+    hook = (tmp_path / "clone" / ".git" / "hooks" / "pre-commit").read_text(encoding="utf-8")
+    # One file that needs neither the package nor the environment: the shared rules are carried inline.
+    assert "import compendium" not in hook and "from compendium" not in hook and "def fingerprints(" in hook
+    outside = subprocess.run(["python3", str(script), "--install", str(tmp_path / "none")],
                              capture_output=True, text=True)
     assert outside.returncode == 0 and "not a git work tree" in outside.stdout
+
+
+def test_setup_replaces_an_earlier_compendium_hook(tmp_path: Path) -> None:
+    """A clone set up before the guard moved keeps no stale hook: ours (by its tag) is rewritten."""
+    _git(tmp_path, "init", "-q", str(tmp_path / "clone"))
+    hook = tmp_path / "clone" / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    hook.write_text(f"#!/usr/bin/env python3\n# {guard.HOOK_TAG} (installed by make setup)\nold = True\n",
+                    encoding="utf-8")
+    assert "installed" in guard.install(tmp_path / "clone")
+    assert hook.read_text(encoding="utf-8") == guard.hook_text() and "old = True" not in guard.hook_text()
+    assert "up to date" in guard.install(tmp_path / "clone")
 
 
 @pytest.mark.slow

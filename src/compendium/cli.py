@@ -16,7 +16,7 @@ from .errors import CompendiumError
 from .paths import paths
 from .text import numbered
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -46,6 +46,9 @@ def _validate(args: argparse.Namespace) -> None:
 def _audit(args: argparse.Namespace) -> None:
     from . import anonymise
 
+    if args.remove and not args.outputs:
+        raise CompendiumError("audit --remove deletes generated outputs that hold a hit, so it needs --outputs.",
+                              fix="`compendium audit --outputs --remove` (the inputs are never deleted)")
     log = paths().root / args.log if args.log else None
     checked = anonymise.audit(outputs=args.outputs, log=log, remove=args.remove)
     print(f"anonymisation gate: no direct identifiers in {checked} files"
@@ -74,10 +77,11 @@ def _run(args: argparse.Namespace) -> None:
         parameters[key] = _literal(value)
     source = p.notebooks / f"{args.stem}.ipynb"
     changed = handrun.check_parameters(source, parameters) if source.is_file() else {}
-    if "recurrence_threshold" in parameters:
+    threshold = parameters.get("recurrence_threshold")
+    if isinstance(threshold, (int, float)):  # a number, as the notebook declares (checked above): now its range
         from .themes import check_threshold
 
-        check_threshold(parameters["recurrence_threshold"])  # fail before a kernel starts
+        check_threshold(threshold)  # fail before a kernel starts
     if "small_group_threshold" in parameters:
         from .descriptives import check_small_group_threshold
 
@@ -140,32 +144,36 @@ def _nbval_prepare(args: argparse.Namespace) -> None:
 
 
 def _manifest(args: argparse.Namespace) -> None:
-    from . import reproduce
+    from .maintenance import reproduce
 
     sys.exit(reproduce.manifest_command(args))
 
 
 def _verify(args: argparse.Namespace) -> None:
-    from . import reproduce
+    from .maintenance import reproduce
 
     sys.exit(reproduce.verify_command(args))
 
 
 def _diff(args: argparse.Namespace) -> None:
-    from . import reproduce
+    from .maintenance import reproduce
 
     sys.exit(reproduce.diff_command(args))
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from . import reproduce
+    from .maintenance import bench
 
-    sys.exit(reproduce.bench_command(args))
+    sys.exit(bench.bench_command(args))
 
 
 def _generate(args: argparse.Namespace) -> None:
     if args.like:  # a synthetic twin of a (restricted) study: same structure and aggregates, no real text
-        from .twin import generate_like
+        if args.participants is not None:
+            raise CompendiumError(f"generate --like: a twin has the participants of {args.like}; "
+                                  f"the number {args.participants!r} would be ignored.",
+                                  fix="`compendium generate --like STUDY OUT` (no number)")
+        from .maintenance.twin import generate_like
 
         generate_like(args.like, args.out, seed=args.seed)
         print(f"generate: wrote a synthetic twin of {args.like} to {args.out} (validate it with "
@@ -175,19 +183,19 @@ def _generate(args: argparse.Namespace) -> None:
         raise CompendiumError(f"generate: expected a number of participants, got {args.participants!r}.",
                               fix="`compendium generate 80 /tmp/study80`, or `compendium generate --like STUDY OUT`")
     args.participants = int(args.participants)
-    from .generate import generate_study
+    from .maintenance.generate import generate_study
 
     generate_study(args.participants, args.out, seed=args.seed)
     print(f"generate: wrote a synthetic study of {args.participants} participants to {args.out}")
 
 
 def _share(args: argparse.Namespace) -> None:
-    from . import share
+    from .maintenance import share
 
     share.command(args)
 
 
-def _shown(path: object, root: object) -> str:
+def _shown(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
     from pathlib import Path
 
     try:
@@ -295,13 +303,9 @@ def _class_report(args: argparse.Namespace) -> None:
         print(f"class-report: wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .server import submit
-
-    served = submit(sys.argv[1:] if argv is None else argv)  # under make: the run's warm build server
-    if served is not None:
-        return served
-    parser = argparse.ArgumentParser(prog="compendium", description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    """Every command with the options it acts on, each bound to the function that runs it."""
+    parser = argparse.ArgumentParser(prog="compendium", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("validate", help="validate data/synthetic and run the anonymisation gate")
     s.add_argument("--report", help="write a JSON summary here on success")
@@ -309,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("audit", help="anonymisation gate over the inputs (and outputs)")
     s.add_argument("--outputs", action="store_true", help="also scan every generated output")
     s.add_argument("--log", help="write the anonymisation log (JSON) here")
-    s.add_argument("--remove", action="store_true", help="delete generated files that contain a hit")
+    s.add_argument("--remove", action="store_true", help="with --outputs: delete generated files that contain a hit")
     s.set_defaults(func=_audit)
     s = sub.add_parser("run", help="execute a notebook with Papermill into build/notebooks")
     s.add_argument("stem", help="notebook name without .ipynb, e.g. 02_analyse_case")
@@ -372,7 +376,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--from", dest="folder", default=None, help="folder of student folders (default student_work/)")
     s.add_argument("--out", default=None, help="output folder (default build/class-report/)")
     s.set_defaults(func=_class_report)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .server import submit
+
+    served = submit(sys.argv[1:] if argv is None else argv)  # under make: the run's warm build server
+    if served is not None:
+        return served
+    args = build_parser().parse_args(argv)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_interrupt)
     try:

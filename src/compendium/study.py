@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import CompendiumError
-from .guard import MARK
+from .restricted import MARK
 
 __all__ = ["KINDS", "MARK", "CONSENT_FLAGS", "kind", "declared_kind", "check_locations", "is_restricted",
            "mark_table", "mark_figure", "mark_manuscript", "pandoc_args"]
@@ -185,10 +185,10 @@ def check_study(p) -> str:
     if no_quotes:
         line += f"; {no_quotes} participant(s) declined quotation (counted, never quoted)"
     if what == "restricted":
-        from . import guard
+        from . import restricted
 
         texts = [path.read_text(encoding="utf-8") for path in sorted(p.transcripts.glob("*.txt"))]
-        stored = guard.register(texts, p.root)
+        stored = restricted.register(texts, p.root)
         line += (f"; outputs in {p.out_root}, marked; {len(texts)} transcripts fingerprinted for the pre-commit guard"
                  if stored else f"; outputs in {p.out_root}, marked")
     return line

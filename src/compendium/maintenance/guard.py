@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Git pre-commit guard: no restricted output or transcript text gets committed.
 
-``make setup`` copies this file (standard library only, so it runs in any clone
-or worktree, with or without the virtual environment) to the repository's
-``hooks/pre-commit``. On every ``git commit`` it reads each staged file as
+``make setup`` runs this file as a script (``src/compendium/maintenance/guard.py
+--install``) and writes it, as one standard-library-only file that runs in any
+clone or worktree with or without the virtual environment, to the
+repository's ``hooks/pre-commit``. On every ``git commit`` it reads each staged file as
 staged (also inside DOCX/QDPX/ZIP members and compressed PDF streams) and
 refuses the commit when
 
@@ -11,18 +12,16 @@ refuses the commit when
   output, or
 * a file shares a run of :data:`SHINGLE` words with a restricted transcript.
 
-A restricted build (``compendium validate`` on a restricted study) records
-the transcripts as fingerprints (truncated SHA-256 of every run of
-:data:`SHINGLE` words, never the text) in ``<git dir>/compendium-restricted/``,
-a folder git never commits or pushes. ``COMPENDIUM_GUARD_REGISTRY`` names
-another registry file (the tests use it).
+The mark and the fingerprints (what a restricted build records, see
+:mod:`compendium.restricted`) are read from that pipeline module, so the hook
+and the build can never disagree; the installed hook carries a copy of it in
+place of the import (:func:`hook_text`).
 
 Skipping on purpose: ``COMPENDIUM_ALLOW_RESTRICTED_COMMIT=1 git commit ...``
 (the hook prints what it let through), or git's own ``--no-verify``.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -32,55 +31,14 @@ import zlib
 from io import BytesIO
 from pathlib import Path
 
-# Built from two halves so that the sentence itself never sits in a tracked source file.
-MARK = "RESTRICTED: built from identifiable data; " + "do not share"
-SHINGLE = 12
+# <restricted>: the installed hook carries src/compendium/restricted.py here instead of these lines.
+if not __package__:  # run as a script (make setup, or another hook): the package is two folders up
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from compendium.restricted import MARK, SHINGLE, fingerprints, registry, run_git
+# </restricted>
+
 SKIP_ENV = "COMPENDIUM_ALLOW_RESTRICTED_COMMIT"
-REGISTRY_ENV = "COMPENDIUM_GUARD_REGISTRY"
 HOOK_TAG = "compendium-restricted-guard"  # identifies our hook when (re)installing
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
-
-
-def words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
-
-
-def fingerprints(text: str, size: int = SHINGLE) -> set[str]:
-    """Truncated hashes of every run of ``size`` consecutive words."""
-    w = words(text)
-    return {hashlib.sha256(" ".join(w[i:i + size]).encode("utf-8")).hexdigest()[:16] for i in range(len(w) - size + 1)}
-
-
-def _git(args: list[str], cwd: Path | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True).stdout.decode("utf-8", "replace")
-
-
-def registry(cwd: Path | None = None) -> Path | None:
-    """The fingerprint file of the repository holding ``cwd`` (None outside git)."""
-    env = os.environ.get(REGISTRY_ENV, "").strip()
-    if env:
-        return Path(env)
-    try:
-        common = _git(["rev-parse", "--path-format=absolute", "--git-common-dir"], cwd).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return Path(common) / "compendium-restricted" / "fingerprints.txt"
-
-
-def register(texts: list[str], cwd: Path | None = None) -> int:
-    """Add the fingerprints of ``texts`` to the registry; returns how many are now stored (0: no repository)."""
-    path = registry(cwd)
-    if path is None:
-        return 0
-    known = set(path.read_text(encoding="ascii").split()) if path.is_file() else set()
-    new = set().union(*(fingerprints(t) for t in texts)) if texts else set()
-    if not new - known:
-        return len(known)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(sorted(known | new)) + "\n", encoding="ascii")
-    os.replace(tmp, path)
-    return len(known | new)
 
 
 def _texts(data: bytes, depth: int = 0) -> list[str]:
@@ -158,10 +116,21 @@ def pre_commit() -> int:
     return 1
 
 
+def hook_text() -> str:
+    """This file as the installed hook: tagged, with ``compendium/restricted.py`` in place of its import."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    rules = (Path(__file__).resolve().parents[1] / "restricted.py").read_text(encoding="utf-8")
+    start = source.index("# <restricted>")
+    end = source.index("# </restricted>\n", start) + len("# </restricted>\n")
+    inlined = f"# <restricted>: a copy of src/compendium/restricted.py, made by make setup\n{rules}# </restricted>\n"
+    text = source[:start] + inlined + source[end:]
+    return text.replace("#!/usr/bin/env python3\n", f"#!/usr/bin/env python3\n# {HOOK_TAG} (installed by make setup)\n", 1)
+
+
 def install(repo: Path) -> str:
-    """Install this file as ``pre-commit`` in the hooks folder of ``repo``; returns what was done."""
+    """Install :func:`hook_text` as ``pre-commit`` in the hooks folder of ``repo``; returns what was done."""
     try:
-        hooks = Path(_git(["rev-parse", "--path-format=absolute", "--git-path", "hooks"], repo).strip())
+        hooks = Path(run_git(["rev-parse", "--path-format=absolute", "--git-path", "hooks"], repo).strip())
     except (OSError, subprocess.CalledProcessError):
         return "not a git work tree: no pre-commit hook installed"
     target = hooks / "pre-commit"
@@ -169,8 +138,7 @@ def install(repo: Path) -> str:
         return (f"{target} exists and is not the compendium's: left alone; add `python3 {Path(__file__).resolve()}` "
                 "to it to guard restricted material")
     hooks.mkdir(parents=True, exist_ok=True)
-    source = Path(__file__).read_text(encoding="utf-8")
-    text = source.replace("#!/usr/bin/env python3\n", f"#!/usr/bin/env python3\n# {HOOK_TAG} (installed by make setup)\n", 1)
+    text = hook_text()
     if target.is_file() and target.read_text(encoding="utf-8") == text:
         return f"pre-commit hook up to date ({target})"
     tmp = target.with_suffix(".tmp")

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from .errors import CompendiumError
-from .files import csv_text, read_csv_rows, write_text
-from .generate import MEN, WOMEN
-from .paths import Paths
+from ..errors import CompendiumError
+from ..files import csv_text, read_csv_rows, write_text
+from ..paths import Paths
+from .names import MEN, WOMEN
 
 __all__ = ["generate_like", "aggregates", "MARKER"]
 
@@ -94,7 +94,7 @@ def generate_like(study: Path | str, out: Path | str, seed: int = 2022) -> Path:
                 new[flag] = "true"
         twin_rows.append(new)
     if len(withheld) > 1:  # attributes nobody may see per person: permuted among those who withheld them
-        from .consent import ATTRIBUTES
+        from ..consent import ATTRIBUTES
 
         order = [r["participant_id"] for r in withheld]
         shuffled = order[1:] + order[:1]

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import yaml
 
-from . import anonymise, consent
-from .errors import CompendiumError
-from .files import csv_text, read_csv_rows, write_bytes, write_json, write_text
-from .guard import MARK
-from .paths import Paths, paths
+from .. import anonymise, consent
+from ..errors import CompendiumError
+from ..files import csv_text, read_csv_rows, write_bytes, write_json, write_text
+from ..restricted import MARK
+from ..paths import Paths, paths
 
 __all__ = ["make_share", "check_share", "deidentify_text", "Replacer", "command"]
 

@@ -39,56 +39,18 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import SPEAKER_INTERVIEWER
-from .errors import CompendiumError
-from .files import write_bytes, write_json, write_text
-from .paths import Paths, paths
-from .transcripts import line_bounds, line_of
+from ..data import SPEAKER_INTERVIEWER
+from ..errors import CompendiumError
+from ..files import csv_text, write_bytes, write_json, write_text
+from ..paths import Paths, paths
+from ..transcripts import line_bounds, line_of
+from .names import pseudonyms
 
-__all__ = ["generate_study", "MARKER", "WOMEN", "MEN", "SURNAMES", "MAX_PARTICIPANTS"]
+__all__ = ["generate_study", "MARKER", "MAX_PARTICIPANTS"]
 
 MARKER = "generated_study.json"  # written first into every output folder; lets a re-run overwrite it
 MAX_PARTICIPANTS = 9999  # the schema's id pattern P[0-9]{2,4}
 MAX_MEMOS = 9999  # memo ids M[0-9]{2,4}: later participants get no memos of their own beyond this
-
-# Pseudonyms: ordinary given names (none of the eight canonical pseudonyms, to
-# avoid confusing a generated case with a hand-written one). When a list runs
-# out, a surname is added: "Alice Oakley". Every given name used that way is
-# then also a pseudonym on its own, so the anonymisation gate accepts it
-# mid-sentence; the surnames are chosen to be absent from the gate's first-name
-# dictionary (tests/test_generate.py checks this), because the gate checks a
-# capitalised word after a lower-case letter ("...ice Oakley").
-WOMEN = (
-    "Abigail Alice Alison Amanda Andrea Angela Anna Anne Barbara Belinda Bethany Brenda Bronwyn Caitlin "
-    "Carmen Caroline Catherine Charlotte Chloe Christine Claire Deborah Denise Diana Donna Eleanor Elena "
-    "Elise Emily Emma Erin Fiona Frances Gemma Georgia Grace Hannah Harriet Heather Helen Holly Imogen "
-    "Irene Isabel Jacqueline Jane Janet Jessica Joanne Josephine Karen Kate Kathleen Kirsten Laura Leanne "
-    "Linda Lisa Louise Lucy Lydia Madeleine Maria Marion Megan Melanie Melissa Miriam Monica Naomi Natalie "
-    "Nina Olivia Pamela Patricia Paula Penelope Priya Rachel Rebecca Rose Ruth Sally Samantha Sandra Sarah "
-    "Sharon Sophie Stephanie Tamara Tanya Teresa Tessa Valerie Vanessa Victoria Wendy Yvonne Zoe Ingrid "
-    "Meera Leila Rosa"
-).split()
-MEN = (
-    "Aaron Adam Adrian Alan Alexander Andrew Anthony Arjun Ben Brendan Brian Bruce Cameron Carl Christopher "
-    "Colin Connor Craig Damian Daniel Darren David Dean Declan Dominic Douglas Duncan Edward Elliot Ethan "
-    "Felix Francis Gareth Gavin George Gordon Graham Gregory Harry Henry Hugh Ian Isaac Jack Jacob James "
-    "Jason Jeremy Jonathan Joseph Joshua Julian Justin Keith Kevin Lachlan Liam Luke Malcolm Marcus Mark "
-    "Martin Matthew Neil Nathan Nicholas Noah Oliver Oscar Owen Patrick Paul Peter Philip Raymond Richard "
-    "Robert Roger Rohan Ross Rowan Russell Ryan Samuel Scott Sean Simon Stephen Stuart Thomas Timothy "
-    "Tobias Trevor Vincent Warren Wayne William Xavier Yusuf Zachary Ravi Tomas"
-).split()
-SURNAMES = (
-    "Abbott Acton Alderton Appleby Ashworth Atherton Bagshaw Bainbridge Barnard Barraclough Beckett Bellamy "
-    "Bickford Birtles Blackwood Bramwell Brockway Broughton Calloway Chatterton Cobbold Colquhoun Cotterill "
-    "Cranston Crowther Dalrymple Dawlish Denholm Dunstable Eastwood Edgerton Fairbrother Fairweather Forsyth "
-    "Fothergill Gatley Gladwell Goodall Greenhalgh Gresham Halliwell Hambly Hargreaves Haworth Heathcote "
-    "Hepworth Hollingsworth Horsfall Huxtable Ingleby Jarrold Kettering Kilbride Kingswood Lambourne Langford "
-    "Leadbetter Lockwood Longworth Lyttleton Maitland Marchbank Merriweather Millward Moffatt Netherwood "
-    "Northcott Oakley Ormerod Pemberton Penhaligon Pickering Pilkington Prendergast Quarrie Radcliffe "
-    "Rawlinson Redfern Rigby Rockcliffe Rushworth Saltmarsh Satterthwaite Shackleton Southwell Stainforth "
-    "Stockdale Sutcliffe Tattersall Thistlewood Thornbury Trelawney Tunnicliffe Underwood Upton Vickery "
-    "Wadsworth Wainwright Whitfield Whittaker Winterbottom Woodhouse Worsley Yardley Yeoman"
-).split()
 
 # Chances used when recombining a transcript.
 KEEP_CODED = 0.85  # a coded middle exchange stays
@@ -346,25 +308,6 @@ def _render(blocks: list[_Block], corpus: _Corpus, pid: str, pseudonym: str
     return "\n".join(lines) + "\n", coding
 
 
-def _pseudonyms(rng: random.Random, genders: list[str]) -> list[str]:
-    """Unique pseudonyms, given names matched to the source's gender."""
-    lists = {"Man": rng.sample(MEN, len(MEN)), "Woman": rng.sample(WOMEN, len(WOMEN))}
-    surnames = rng.sample(SURNAMES, len(SURNAMES))
-    used = {"Man": 0, "Woman": 0}
-    names = []
-    for gender in genders:
-        key = "Man" if gender == "Man" else "Woman"  # no source is non-binary; the notes' pronouns decide
-        given, k = lists[key], used[key]
-        used[key] += 1
-        if k < len(given):
-            names.append(given[k])
-        else:
-            names.append(f"{given[k % len(given)]} {surnames[(k // len(given) - 1) % len(surnames)]}")
-    if len(set(names)) != len(names):  # only if n exceeds the lists' capacity (about 11,000 per gender)
-        raise CompendiumError("generate: ran out of distinct pseudonyms.", fix="ask for fewer participants.")
-    return names
-
-
 def _count_text(n: int) -> str:
     return COUNT_WORDS[n] if n < len(COUNT_WORDS) else str(n)
 
@@ -372,18 +315,10 @@ def _count_text(n: int) -> str:
 # ---------------------------------------------------------------- writing
 
 
-def _csv(columns: list[str], rows: list[dict[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="raise")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _check_target(out: Path, source: Paths) -> None:
     """Refuse the real data folder and any non-empty folder the generator did not write."""
     out = out.resolve()
-    protected = {source.data.resolve(), Paths(Path(__file__).resolve().parents[2]).data.resolve()}
+    protected = {source.data.resolve(), Paths(Path(__file__).resolve().parents[3]).data.resolve()}
     for data in protected:
         if Paths(out).data.resolve() == data or out == data or out.is_relative_to(data):
             raise CompendiumError(
@@ -422,7 +357,7 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     if not corpus.sources:
         raise CompendiumError(f"{source.participants}: no participants to recombine.", fix="restore the file.")
     target = Paths(out)
-    write_json(out / MARKER, {"generator": "compendium.generate.generate_study", "participants": n,
+    write_json(out / MARKER, {"generator": "compendium.maintenance.generate.generate_study", "participants": n,
                               "seed": seed, "source_data_sha256": corpus.digest})
 
     # Deal sources out in shuffled rounds so each is used about equally often.
@@ -434,7 +369,7 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     master = random.Random(seed)
     width = 4 if n > 999 else 3
     pids = [f"P{i + 1:0{width}d}" for i in range(n)]
-    names = _pseudonyms(master, [corpus.sources[s].row["gender"] for s in order])
+    names = pseudonyms(master, [corpus.sources[s].row["gender"] for s in order])
     source_rows = [s.row for s in corpus.sources.values()]
     months = _months(min(r["interview_month"] for r in source_rows), max(r["interview_month"] for r in source_rows))
     interview_months = sorted(master.choice(months) for _ in range(n))  # ids follow interview order
@@ -481,9 +416,9 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     for k, memo in enumerate(memos, start=1):
         memo["memo_id"] = f"M{k:0{memo_width}d}"
 
-    write_text(target.participants, _csv(corpus.participant_columns, participants))
-    write_text(target.coding, _csv(corpus.coding_columns, coding))
-    write_text(target.memos, _csv(corpus.memo_columns, memos))
+    write_text(target.participants, csv_text(corpus.participant_columns, participants))
+    write_text(target.coding, csv_text(corpus.coding_columns, coding))
+    write_text(target.memos, csv_text(corpus.memo_columns, memos))
     for path in (source.codebook, source.datapackage, source.allowlist):
         if path.is_file():
             write_bytes(target.data / path.name, path.read_bytes())
