@@ -40,10 +40,10 @@ class AnonymisationError(CompendiumError):
         lines += [f"  - {h}" for h in hits]
         if removed:
             lines.append("    removed the generated file(s) that contained them: " + ", ".join(removed))
-        lines.append("    fix: remove or replace the identifying text (the data folder is the only place it could "
-                     "come from); if it is a false positive, add it to data/synthetic/anonymisation_allowlist.yaml "
-                     "with a reason.")
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(lines),
+                         fix="remove or replace the identifying text (the data folder is the only place it could "
+                         "come from); if it is a false positive, add it to data/synthetic/anonymisation_allowlist.yaml "
+                         "with a reason.")
 
 
 # --------------------------------------------------------------------------- reading files as text

@@ -64,8 +64,9 @@ def check_html(path: Path, images: list[str]) -> None:
         problems.append(f"{len(seen_images)} images where the template places {len(images)}")
     if problems:
         raise OutputCheckError(f"{path.name}: the rendered HTML holds what the template did not put there: "
-                               f"{'; '.join(sorted(set(problems))[:10])}.\n    fix: look for markup in the data "
-                               "(`make validate`) or in manuscript/template.md; no output was replaced")
+                               f"{'; '.join(sorted(set(problems))[:10])}.",
+                               fix="look for markup in the data (`make validate`) or in manuscript/template.md; "
+                               "no output was replaced")
 
 
 def check_docx(path: Path, figures: int) -> None:
@@ -79,8 +80,8 @@ def check_docx(path: Path, figures: int) -> None:
     bad = [a or b for a, b in external if not (a or b).startswith(LINK_PREFIXES)]
     if len(media) != figures or bad:
         raise OutputCheckError(f"{path.name}: {len(media)} embedded media files (expected {figures}) and external "
-                               f"targets {bad[:5]}.\n    fix: look for markup in the data (`make validate`); no output "
-                               "was replaced")
+                               f"targets {bad[:5]}.",
+                               fix="look for markup in the data (`make validate`); no output was replaced")
 
 
 def check_jats(path: Path) -> None:
@@ -94,5 +95,5 @@ def check_jats(path: Path) -> None:
     missing = [x for x in ("front/article-meta/title-group/article-title", "front/article-meta/abstract",
                            "front/article-meta/kwd-group", "back/ref-list") if root.find(x) is None]
     if missing:
-        raise OutputCheckError(f"{path.name}: missing {', '.join(missing)}.\n    fix: check manuscript/jats.lua and "
-                               "the Abstract and Keywords in manuscript/template.md")
+        raise OutputCheckError(f"{path.name}: missing {', '.join(missing)}.",
+                               fix="check manuscript/jats.lua and the Abstract and Keywords in manuscript/template.md")
