@@ -7,6 +7,7 @@ fresh copy of the sources (``fresh_copy``) or a clone of the finished build
 with its timestamps kept (``clone_built``), so that ``make`` only redoes what
 the change requires.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,14 @@ VENV = Path(sys.prefix)
 # Variables a parent `make` (e.g. `make test`) would pass down; a build in a copy must not inherit them.
 MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR")
 # Set by the pipeline while a notebook runs; never meaningful for a new process.
-PIPELINE_VARIABLES = ("COMPENDIUM_PROVENANCE", "COMPENDIUM_ROOT", "PYTHONPATH", "SOURCE_DATE_EPOCH",
-                      "COMPENDIUM_DATA", "COMPENDIUM_OUT")
+PIPELINE_VARIABLES = (
+    "COMPENDIUM_PROVENANCE",
+    "COMPENDIUM_ROOT",
+    "PYTHONPATH",
+    "SOURCE_DATE_EPOCH",
+    "COMPENDIUM_DATA",
+    "COMPENDIUM_OUT",
+)
 BUILD_TIMEOUT = 1200  # seconds; a cold build takes 20-40 s on two cores
 
 
@@ -45,8 +52,10 @@ os.environ.pop("COMPENDIUM_MAKE_PID", None)
 # A test that starts processes (the command line, make, kernels) costs seconds; `make test-fast` leaves them out,
 # and the tests that generate and validate a large synthetic study in this process.
 PROCESS_HINTS = ("subprocess.", "run_cli(", "run_make(", "execute_notebook(")
-LARGE_STUDY = ("test_four_digit_ids_and_surnamed_pseudonyms_pass_the_name_check",
-               "test_output_passes_validation_and_anonymisation_gate[80]")
+LARGE_STUDY = (
+    "test_four_digit_ids_and_surnamed_pseudonyms_pass_the_name_check",
+    "test_output_passes_validation_and_anonymisation_gate[80]",
+)
 
 
 def _starts_processes(item: pytest.Item) -> bool:
@@ -101,9 +110,14 @@ def run_make() -> Callable[..., Run]:
     def run(root: Path, *targets: str) -> Run:
         # The copy's .venv links to the test environment (a VENV=<path> argument would break on spaces).
         reproduce._link_venv(root, VENV)
-        return subprocess.run(["make", "-C", str(root), "-o", ".venv/.installed", *targets],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=BUILD_TIMEOUT)
+        return subprocess.run(
+            ["make", "-C", str(root), "-o", ".venv/.installed", *targets],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+        )
 
     return run
 
@@ -114,10 +128,15 @@ def run_cli() -> Callable[..., Run]:
     env = _base_env()
 
     def run(root: Path, *args: str) -> Run:
-        return subprocess.run([str(VENV / "bin" / "python"), "-m", "compendium", *args], cwd=root,
-                              env={**env, "COMPENDIUM_ROOT": str(root), "PYTHONPATH": str(root / "src"),
-                                   "MPLBACKEND": "Agg"},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=BUILD_TIMEOUT)
+        return subprocess.run(
+            [str(VENV / "bin" / "python"), "-m", "compendium", *args],
+            cwd=root,
+            env={**env, "COMPENDIUM_ROOT": str(root), "PYTHONPATH": str(root / "src"), "MPLBACKEND": "Agg"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+        )
 
     return run
 
@@ -138,7 +157,9 @@ def built_copy(fresh_copy: Callable[[str], Paths], run_make: Callable[..., Run])
     """A copy of the sources after one ``make all`` from clean; read it, never change it."""
     copy = fresh_copy("built")
     result = run_make(copy.root, "all")
-    assert result.returncode == 0, f"make all failed in {copy.root} (exit {result.returncode}):\n{result.stdout[-4000:]}"
+    assert result.returncode == 0, (
+        f"make all failed in {copy.root} (exit {result.returncode}):\n{result.stdout[-4000:]}"
+    )
     return copy
 
 

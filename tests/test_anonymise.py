@@ -5,6 +5,7 @@ turns in a transcript, as new memos, and into the exploratory notes of the
 coding table. The gate must report each with its file, line and category; the
 clean copy must pass; the allow-list must need a reason for every entry.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,9 +39,18 @@ BIB = """@book{neff2011,
 
 # (id, category, sentence to plant, text the hit must contain)
 PLANTS = [
-    ("email", "e-mail address", "you can write to me at jane.doe@example.com.au if you like", "jane.doe@example.com.au"),
-    ("url-https", "URL", "there is a handout at https://www.example.org/handouts/kindness for parents",
-     "https://www.example.org/handouts/kindness"),
+    (
+        "email",
+        "e-mail address",
+        "you can write to me at jane.doe@example.com.au if you like",
+        "jane.doe@example.com.au",
+    ),
+    (
+        "url-https",
+        "URL",
+        "there is a handout at https://www.example.org/handouts/kindness for parents",
+        "https://www.example.org/handouts/kindness",
+    ),
     ("url-www", "URL", "the service is at www.example.org.au for families", "www.example.org.au"),
     ("url-bare-domain", "URL", "she runs mindfulfamilies.com.au these days", "mindfulfamilies.com.au"),
     ("mobile", "phone number", "my mobile is 0412 345 678 if the line drops", "0412 345 678"),
@@ -62,9 +72,19 @@ PLANTS = [
     ("dob-slashes", "date (possible date of birth)", "her date of birth is 03/03/1989 on the form", "03/03/1989"),
     ("dob-abbreviation", "date (possible date of birth)", "the file says DOB 3.3.89 in pencil", "DOB"),
     ("date-day-month-year", "date (possible date of birth)", "it all started on 14 July 1990 for her", "14 July 1990"),
-    ("date-month-day-year", "date (possible date of birth)", "it all started on July 14, 1990 for her", "July 14, 1990"),
+    (
+        "date-month-day-year",
+        "date (possible date of birth)",
+        "it all started on July 14, 1990 for her",
+        "July 14, 1990",
+    ),
     ("date-numeric", "date (possible date of birth)", "it all started on 14/07/1990 for her", "14/07/1990"),
-    ("date-ordinal-of", "date (possible date of birth)", "she was born the 3rd of March 1989 at home", "3rd of March 1989"),
+    (
+        "date-ordinal-of",
+        "date (possible date of birth)",
+        "she was born the 3rd of March 1989 at home",
+        "3rd of March 1989",
+    ),
     ("name", "personal name", "my client Sarah told me that straight away", "Sarah"),
     ("name-after-comma", "personal name", "and I said, Priya, you matter too", "Priya"),
 ]
@@ -73,6 +93,7 @@ TARGETS = ["transcript", "memo", "coding note"]
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def copy_compendium(dest: Path, bib: str | None = BIB) -> Paths:
     """pyproject.toml, data/ and (optionally) a bibliography in ``dest``."""
@@ -127,6 +148,7 @@ def hits_of(p: Paths) -> list:
 
 # --------------------------------------------------------------------------- planted identifiers
 
+
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, dict[str, int], list]]:
     """Per target: the file holding the plants, the line of each plant, and the hits of one audit."""
@@ -149,19 +171,22 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, di
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize(("plant_id", "category", "sentence", "expected"), PLANTS, ids=PLANT_IDS)
-def test_planted_identifier_is_caught(planted: dict, target: str, plant_id: str, category: str,
-                                      sentence: str, expected: str) -> None:
+def test_planted_identifier_is_caught(
+    planted: dict, target: str, plant_id: str, category: str, sentence: str, expected: str
+) -> None:
     file, lines, hits = planted[target]
     line = lines[plant_id]
     here = [h for h in hits if h.file == file and h.line == line]
     assert any(h.category == category and expected in h.text for h in here), (
-        f"{sentence!r} planted in {file}, line {line}: expected a {category} hit containing {expected!r}, got {here}")
+        f"{sentence!r} planted in {file}, line {line}: expected a {category} hit containing {expected!r}, got {here}"
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize(("plant_id", "category", "sentence", "expected"), PLANTS, ids=PLANT_IDS)
-def test_planted_identifier_is_reported_once_in_its_category(planted: dict, target: str, plant_id: str,
-                                                             category: str, sentence: str, expected: str) -> None:
+def test_planted_identifier_is_reported_once_in_its_category(
+    planted: dict, target: str, plant_id: str, category: str, sentence: str, expected: str
+) -> None:
     """One identifier, one report: no second hit in another category for the same text."""
     file, lines, hits = planted[target]
     here = [h for h in hits if h.file == file and h.line == lines[plant_id]]
@@ -191,8 +216,9 @@ def test_cli_audit_reports_without_traceback(tmp_path: Path) -> None:
     p = copy_compendium(tmp_path / "c")
     insert_turns(p.transcript("P01"), 4, ["Jennifer: Ring me on 0412 345 678 any time."])
     env = {**os.environ, "COMPENDIUM_ROOT": str(p.root), "PYTHONPATH": str(REPO / "src")}
-    result = subprocess.run([sys.executable, "-m", "compendium", "audit"], cwd=p.root, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "compendium", "audit"], cwd=p.root, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "data/synthetic/transcripts/P01.txt, line 5: phone number: '0412 345 678'" in result.stderr
@@ -201,6 +227,7 @@ def test_cli_audit_reports_without_traceback(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- clean data, known names
 
+
 def test_clean_copy_passes(tmp_path: Path) -> None:
     p = copy_compendium(tmp_path / "c")
     assert audit(p) == 14  # 8 transcripts, participants, coding, memos, codebook, datapackage, allow-list
@@ -208,10 +235,14 @@ def test_clean_copy_passes(tmp_path: Path) -> None:
 
 def test_pseudonyms_and_cited_authors_are_not_flagged(tmp_path: Path) -> None:
     p = copy_compendium(tmp_path / "c")
-    insert_turns(p.transcript("P01"), 4, [
-        "Jennifer: I think my colleague Lauren would say the same, and so would Susan.",
-        "Jennifer: It is what the book by Kristin Neff says, and what the guide by Jonathan Smith says.",
-    ])
+    insert_turns(
+        p.transcript("P01"),
+        4,
+        [
+            "Jennifer: I think my colleague Lauren would say the same, and so would Susan.",
+            "Jennifer: It is what the book by Kristin Neff says, and what the guide by Jonathan Smith says.",
+        ],
+    )
     assert audit(p) == 14  # 8 transcripts, participants, coding, memos, codebook, datapackage, allow-list
 
 
@@ -232,6 +263,7 @@ def test_a_name_that_is_not_a_pseudonym_is_flagged_where_a_pseudonym_is_not() ->
 
 # --------------------------------------------------------------------------- allow-list
 
+
 def shipped_entries() -> int:
     """How many entries the data's allow-list ships with."""
     import yaml
@@ -245,18 +277,26 @@ def write_allowlist(p: Paths, entries: str) -> None:
 
 def test_allowlist_entry_with_reason_suppresses_false_positives(tmp_path: Path) -> None:
     p = copy_compendium(tmp_path / "c")
-    insert_turns(p.transcript("P01"), 4, [
-        "Jennifer: She moved to Adelaide for work.",
-        "Jennifer: I always give them the crisis line, 13 11 14, before they leave.",
-    ])
+    insert_turns(
+        p.transcript("P01"),
+        4,
+        [
+            "Jennifer: She moved to Adelaide for work.",
+            "Jennifer: I always give them the crisis line, 13 11 14, before they leave.",
+        ],
+    )
     assert {(h.category, h.text) for h in hits_of(p)} == {("personal name", "Adelaide"), ("phone number", "13 11 14")}
-    write_allowlist(p, (
-        "  - text: Adelaide\n"
-        "    category: personal name\n"
-        "    reason: A capital city, not a person.\n"
-        "  - pattern: '13 ?11 ?14'\n"
-        "    category: phone number\n"
-        "    reason: A national crisis line printed on public posters, not a person's number.\n"))
+    write_allowlist(
+        p,
+        (
+            "  - text: Adelaide\n"
+            "    category: personal name\n"
+            "    reason: A capital city, not a person.\n"
+            "  - pattern: '13 ?11 ?14'\n"
+            "    category: phone number\n"
+            "    reason: A national crisis line printed on public posters, not a person's number.\n"
+        ),
+    )
     assert audit(p) == 14  # 8 transcripts, participants, coding, memos, codebook, datapackage, allow-list
 
 
@@ -267,8 +307,11 @@ def test_allowlist_entry_only_covers_its_category(tmp_path: Path) -> None:
     assert [(h.category, h.text) for h in hits_of(p)] == [("personal name", "Adelaide")]
 
 
-@pytest.mark.parametrize("reason", ["", "    reason:\n", "    reason: ''\n", "    reason: '   '\n"],
-                         ids=["missing", "null", "empty", "blank"])
+@pytest.mark.parametrize(
+    "reason",
+    ["", "    reason:\n", "    reason: ''\n", "    reason: '   '\n"],
+    ids=["missing", "null", "empty", "blank"],
+)
 def test_allowlist_entry_without_reason_is_an_error(tmp_path: Path, reason: str) -> None:
     p = copy_compendium(tmp_path / "c")
     write_allowlist(p, "  - text: Adelaide\n    category: personal name\n" + reason)
@@ -280,10 +323,14 @@ def test_allowlist_entry_without_reason_is_an_error(tmp_path: Path, reason: str)
     assert "reason" in message and "fix:" in message
 
 
-@pytest.mark.parametrize("entry", [
-    "  - Adelaide\n",
-    "  - pattern: '(unclosed'\n    category: personal name\n    reason: A broken regular expression.\n",
-], ids=["not-a-mapping", "invalid-pattern"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "  - Adelaide\n",
+        "  - pattern: '(unclosed'\n    category: personal name\n    reason: A broken regular expression.\n",
+    ],
+    ids=["not-a-mapping", "invalid-pattern"],
+)
 def test_malformed_allowlist_entry_is_reported_in_words(tmp_path: Path, entry: str) -> None:
     """A mistake in the allow-list is the researcher's input: a CompendiumError naming the entry, no traceback."""
     p = copy_compendium(tmp_path / "c")
@@ -292,7 +339,9 @@ def test_malformed_allowlist_entry_is_reported_in_words(tmp_path: Path, entry: s
     with pytest.raises(CompendiumError) as caught:
         audit(p)
     message = str(caught.value)
-    assert "anonymisation_allowlist.yaml" in message and f"entry {shipped_entries() + 1}" in message and "fix:" in message
+    assert (
+        "anonymisation_allowlist.yaml" in message and f"entry {shipped_entries() + 1}" in message and "fix:" in message
+    )
 
 
 def test_a_cited_authors_given_name_alone_is_checked(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
 """`make bench`'s measuring parts: CPU accounting with the detached build server, the edits it makes."""
+
 from __future__ import annotations
 
 import shutil
@@ -13,10 +14,12 @@ REPO = paths().root
 
 def test_timed_adds_the_build_servers_cpu_and_reads_its_commands() -> None:
     # Stands in for a make run whose build server reports as src/compendium/server.py does.
-    script = ("import os\n"
-              "with open(os.environ['COMPENDIUM_SERVER_CPU'], 'a') as fh:\n"
-              "    fh.write('started\\njob 1.250 run 02_analyse_case --participant P01\\n'\n"
-              "             'job 0.500 manuscript\\nstopped 2.000 321.0\\n')\n")
+    script = (
+        "import os\n"
+        "with open(os.environ['COMPENDIUM_SERVER_CPU'], 'a') as fh:\n"
+        "    fh.write('started\\njob 1.250 run 02_analyse_case --participant P01\\n'\n"
+        "             'job 0.500 manuscript\\nstopped 2.000 321.0\\n')\n"
+    )
     run = bench._timed([sys.executable, "-c", script])
     assert run.code == 0
     assert run.server == 2.0

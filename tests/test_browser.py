@@ -21,6 +21,7 @@ free loopback port with a one-off token. Chromium comes from the system
 skipped. A screenshot of the T4 workspace is saved to
 ``build/screenshots/widget.png`` of the real repository.
 """
+
 from __future__ import annotations
 
 import csv
@@ -46,8 +47,14 @@ from compendium.teaching.lab import working_copies
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 STUDENT = "ana"
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "students" / STUDENT / "coding.csv"
 PET, NEXT_PET, GROUP = "Rest is a betrayal of mum", "Kindness is unsafe at home", "Kindness costs the family"
@@ -55,8 +62,13 @@ TIMEOUT_MS = 90_000
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout
 
 
@@ -65,10 +77,12 @@ def chromium() -> str:
     """The Chromium `make test` found or installed (tools/chromium.sh); its absence fails, never skips."""
     exe = os.environ.get("COMPENDIUM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(exe).is_file():
-        pytest.fail("Chromium is not installed, so the browser test cannot run.\n"
-                    "    fix: run the tests with `make test`, which finds or installs Chromium "
-                    "(tools/chromium.sh), or set COMPENDIUM_CHROMIUM=/path/to/chromium",
-                    pytrace=False)
+        pytest.fail(
+            "Chromium is not installed, so the browser test cannot run.\n"
+            "    fix: run the tests with `make test`, which finds or installs Chromium "
+            "(tools/chromium.sh), or set COMPENDIUM_CHROMIUM=/path/to/chromium",
+            pytrace=False,
+        )
     return exe
 
 
@@ -101,39 +115,64 @@ def lab(tmp_path: Path) -> Iterator[dict]:
     working_copies(Paths(copy))
     jupyter = tmp_path / "jupyter"
     # No "official news?" prompt over the page.
-    write_json(jupyter / "config" / "labconfig" / "page_config.json",
-               {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    write_json(
+        jupyter / "config" / "labconfig" / "page_config.json",
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}},
+    )
     token, port = secrets.token_hex(16), _free_port()
     src = Path(__file__).resolve().parents[1] / "src"
-    env = {**os.environ, "COMPENDIUM_ROOT": str(copy), "PYTHONPATH": str(src), "JUPYTER_PLATFORM_DIRS": "1",
-           "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_DATA_DIR": str(jupyter / "data"),
-           "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"), "IPYTHONDIR": str(jupyter / "ipython"),
-           "JUPYTERLAB_SETTINGS_DIR": str(jupyter / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(jupyter / "workspaces"), "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--port-retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={copy / 'student_work' / 'notebooks'}", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    env = {
+        **os.environ,
+        "COMPENDIUM_ROOT": str(copy),
+        "PYTHONPATH": str(src),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
+        "JUPYTER_DATA_DIR": str(jupyter / "data"),
+        "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
+        "IPYTHONDIR": str(jupyter / "ipython"),
+        "JUPYTERLAB_SETTINGS_DIR": str(jupyter / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(jupyter / "workspaces"),
+        "MPLBACKEND": "Agg",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={copy / 'student_work' / 'notebooks'}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log_path = tmp_path / "jupyterlab.log"
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
                 if proc.poll() is not None:
-                    pytest.fail(f"JupyterLab exited with code {proc.returncode}:\n"
-                                f"{log_path.read_text(errors='replace')[-3000:]}", pytrace=False)
+                    pytest.fail(
+                        f"JupyterLab exited with code {proc.returncode}:\n"
+                        f"{log_path.read_text(errors='replace')[-3000:]}",
+                        pytrace=False,
+                    )
                 try:
                     with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
                         break
                 except (urllib.error.URLError, OSError):
                     if time.monotonic() > deadline:
-                        pytest.fail(f"JupyterLab did not answer within 60 s:\n"
-                                    f"{log_path.read_text(errors='replace')[-3000:]}", pytrace=False)
+                        pytest.fail(
+                            f"JupyterLab did not answer within 60 s:\n{log_path.read_text(errors='replace')[-3000:]}",
+                            pytrace=False,
+                        )
                     time.sleep(0.3)
             yield {"base": base, "token": token, "copy": copy, "log": log_path}
         finally:
@@ -156,8 +195,9 @@ def _open(page, lab: dict, notebook: str, title: str, ready: str) -> None:
     page.locator(ready).scroll_into_view_if_needed()
 
 
-def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(chromium: str, lab: dict,
-                                                                             tmp_path: Path) -> None:
+def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(
+    chromium: str, lab: dict, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     real = paths()
@@ -222,15 +262,19 @@ def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(c
             page.wait_for_timeout(500)
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
-            print(f"screenshot of the failure: {tmp_path / 'failure.png'}\nJupyterLab log (end):\n"
-                  + lab["log"].read_text(errors="replace")[-3000:])
+            print(
+                f"screenshot of the failure: {tmp_path / 'failure.png'}\nJupyterLab log (end):\n"
+                + lab["log"].read_text(errors="replace")[-3000:]
+            )
             raise
         finally:
             browser.close()
 
     pets = json.loads((work / "pets.json").read_text(encoding="utf-8"))
-    assert pets == {"P01": [{"name": PET, "segments": ["P01-U01", "P01-U02"]}],
-                    "P02": [{"name": NEXT_PET, "segments": ["P02-U01"]}]}
+    assert pets == {
+        "P01": [{"name": PET, "segments": ["P01-U01", "P01-U02"]}],
+        "P02": [{"name": NEXT_PET, "segments": ["P02-U01"]}],
+    }
     groups = json.loads((work / "groups.json").read_text(encoding="utf-8"))
     assert groups == [{"name": GROUP, "pets": [["P01", PET], ["P02", NEXT_PET]]}]
     with open(work / "coding.csv", encoding="utf-8", newline="") as fh:

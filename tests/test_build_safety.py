@@ -4,6 +4,7 @@ paths with spaces, stale outputs marked, Ctrl-C and a full disk ending with one 
 Each test maps to a numbered failure of issue 13 (2: the gate, 3: concurrent builds,
 4: paths with spaces, 5: stale outputs after a failure, 7: interrupts and a full disk).
 """
+
 from __future__ import annotations
 
 import errno
@@ -45,22 +46,43 @@ def _append_to_cell(path: Path, row: int, column: str, text: str) -> None:
     path.write_text(out.getvalue(), encoding="utf-8")
 
 
-@pytest.mark.parametrize(("where", "plant", "expected"), [
-    ("participants", lambda p: _append_to_cell(p.participants, 2, "qualification", "(ask lee.h@example.com)"),
-     "data/synthetic/participants.csv, line 3: e-mail address: 'lee.h@example.com'"),
-    ("codebook", lambda p: p.codebook.write_text(p.codebook.read_text(encoding="utf-8").replace(
-        "definition: ", "definition: Ring 0412 345 678 first. ", 1), encoding="utf-8"),
-     "phone number: '0412 345 678'"),
-    ("allowlist reason", lambda p: p.allowlist.write_text(p.allowlist.read_text(encoding="utf-8")
-                                                          + "  - text: nothing\n    reason: card 2123 45670 1\n",
-                                                          encoding="utf-8"),
-     "anonymisation_allowlist.yaml, line"),
-    ("memo", lambda p: _append_to_cell(p.memos, 1, "text", "She lives at 19 beach rd."),
-     "street address: '19 beach rd"),
-])
+@pytest.mark.parametrize(
+    ("where", "plant", "expected"),
+    [
+        (
+            "participants",
+            lambda p: _append_to_cell(p.participants, 2, "qualification", "(ask lee.h@example.com)"),
+            "data/synthetic/participants.csv, line 3: e-mail address: 'lee.h@example.com'",
+        ),
+        (
+            "codebook",
+            lambda p: p.codebook.write_text(
+                p.codebook.read_text(encoding="utf-8").replace(
+                    "definition: ", "definition: Ring 0412 345 678 first. ", 1
+                ),
+                encoding="utf-8",
+            ),
+            "phone number: '0412 345 678'",
+        ),
+        (
+            "allowlist reason",
+            lambda p: p.allowlist.write_text(
+                p.allowlist.read_text(encoding="utf-8") + "  - text: nothing\n    reason: card 2123 45670 1\n",
+                encoding="utf-8",
+            ),
+            "anonymisation_allowlist.yaml, line",
+        ),
+        (
+            "memo",
+            lambda p: _append_to_cell(p.memos, 1, "text", "She lives at 19 beach rd."),
+            "street address: '19 beach rd",
+        ),
+    ],
+)
 @pytest.mark.slow
-def test_every_input_file_is_scanned_before_anything_is_written(fresh_copy: Copy, run_make: Runner,
-                                                                where: str, plant, expected: str) -> None:
+def test_every_input_file_is_scanned_before_anything_is_written(
+    fresh_copy: Copy, run_make: Runner, where: str, plant, expected: str
+) -> None:
     p = fresh_copy("plant_" + where.replace(" ", "_"))
     plant(p)
     result = run_make(p.root, "all")
@@ -105,17 +127,21 @@ def test_every_output_format_is_scanned_and_offending_outputs_are_removed(fresh_
     p.supplement.mkdir(parents=True)
     (p.supplement / "codebook.qdc").write_text(
         '<?xml version="1.0"?><CodeBook><Codes><Code name="x" guid="1"><Description>mail '
-        'k.ray@example.org</Description></Code></Codes></CodeBook>', encoding="utf-8")
+        "k.ray@example.org</Description></Code></Codes></CodeBook>",
+        encoding="utf-8",
+    )
     with zipfile.ZipFile(p.supplement / "project.qdpx", "w") as archive:
         archive.writestr("project.qde", '<?xml version="1.0"?><Project name="p"/>')
         archive.writestr("sources/a.txt", "Amy: ring me on 0423 987 654 tonight\n")
     _docx(p.output / "manuscript.docx", "We thank Dr Okonkwo for the referral.")
     _pdf(p.output / "manuscript.pdf", "She grew up at 118 old coach hwy.")
-    (p.output / "manuscript.html").write_text("<html><body><p>See someone.io today.</p></body></html>",
-                                              encoding="utf-8")
+    (p.output / "manuscript.html").write_text(
+        "<html><body><p>See someone.io today.</p></body></html>", encoding="utf-8"
+    )
     (p.output / "notebooks").mkdir()
     (p.output / "notebooks" / "01_read_corpus.html").write_text(
-        "<html><body><pre>born in July 1983</pre></body></html>", encoding="utf-8")
+        "<html><body><pre>born in July 1983</pre></body></html>", encoding="utf-8"
+    )
     p.tables.mkdir(parents=True)
     (p.tables / "table1_sample.csv").write_text("a,b\nMedicare,4260 18159 1\n", encoding="utf-8")
     p.values.mkdir(parents=True)
@@ -142,8 +168,12 @@ def test_the_build_writes_an_anonymisation_log(built_copy: Paths) -> None:
     outputs = {str(f.relative_to(built_copy.root)) for f in output_files(built_copy)}
     assert outputs <= checked
     assert any(f.startswith("manuscript/supplement/") for f in checked)
-    assert {"manuscript/output/manuscript.pdf", "manuscript/output/manuscript.docx",
-            "data/synthetic/participants.csv", "data/synthetic/codebook.yaml"} <= checked
+    assert {
+        "manuscript/output/manuscript.pdf",
+        "manuscript/output/manuscript.docx",
+        "data/synthetic/participants.csv",
+        "data/synthetic/codebook.yaml",
+    } <= checked
     assert log["hits"] == [] and log["rules"]
     assert all(item["reason"] for item in log["allowlisted"])
     assert sum(entry["times_used"] for entry in log["allowlist"]) == len(log["allowlisted"])
@@ -158,8 +188,13 @@ def _build_env() -> dict[str, str]:
 
 
 def _make_process(root: Path) -> subprocess.Popen:
-    return subprocess.Popen(["make", "-C", str(root), "-o", ".venv/.installed", "all"], env=_build_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        ["make", "-C", str(root), "-o", ".venv/.installed", "all"],
+        env=_build_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 @pytest.mark.slow
@@ -186,16 +221,20 @@ def test_verify_and_bench_pass_no_venv_path_to_make(tmp_path: Path, monkeypatch:
     root = tmp_path / "copy"
     root.mkdir()
     calls = []
-    monkeypatch.setattr(reproduce.subprocess, "run",
-                        lambda args, **kw: calls.append(args) or subprocess.CompletedProcess(args, 0, "", ""))
+    monkeypatch.setattr(
+        reproduce.subprocess,
+        "run",
+        lambda args, **kw: calls.append(args) or subprocess.CompletedProcess(args, 0, "", ""),
+    )
     reproduce._make(root, venv, "all")
     assert calls == [["make", "-C", str(root), "all"]]
     assert (root / ".venv").is_symlink() and (root / ".venv").resolve() == venv.resolve()
 
 
 @pytest.mark.slow
-def test_make_all_and_verify_in_a_folder_with_a_space_and_umlaut(built_copy: Paths, tmp_path: Path,
-                                                                  run_make: Runner) -> None:
+def test_make_all_and_verify_in_a_folder_with_a_space_and_umlaut(
+    built_copy: Paths, tmp_path: Path, run_make: Runner
+) -> None:
     root = tmp_path / "my compendium ü" / "compendium"
     shutil.copytree(built_copy.root, root, symlinks=True)
     (root / "data" / "synthetic" / "transcripts" / "P02.txt").touch()
@@ -211,8 +250,9 @@ def test_make_all_and_verify_in_a_folder_with_a_space_and_umlaut(built_copy: Pat
 
 # ============================================================ 5. a failed build leaves nothing that looks current
 @pytest.mark.slow
-def test_a_failed_build_marks_stale_outputs_and_the_next_build_redoes_only_them(clone_built: Copy,
-                                                                                run_make: Runner) -> None:
+def test_a_failed_build_marks_stale_outputs_and_the_next_build_redoes_only_them(
+    clone_built: Copy, run_make: Runner
+) -> None:
     p = clone_built("stale")
     template = p.root / "manuscript" / "template.md"
     original = template.read_text(encoding="utf-8")
@@ -236,8 +276,9 @@ def test_a_failed_build_marks_stale_outputs_and_the_next_build_redoes_only_them(
 
 
 # ============================================================ 7. Ctrl-C and a full disk
-def test_a_full_disk_keeps_the_old_file_and_leaves_no_partial_one(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_keeps_the_old_file_and_leaves_no_partial_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "table.csv"
     files.write_text(target, "old,complete\n")
 
@@ -253,14 +294,17 @@ def test_a_full_disk_keeps_the_old_file_and_leaves_no_partial_one(tmp_path: Path
     assert sorted(f.name for f in tmp_path.iterdir()) == ["table.csv"]
 
 
-def _cli(root: Path, argv: list[str], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+def _cli(
+    root: Path, argv: list[str], capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str]:
     monkeypatch.setenv("COMPENDIUM_ROOT", str(root))
     code = cli.main(argv)
     return code, capsys.readouterr().err
 
 
-def test_cli_ends_a_full_disk_with_one_message(fresh_copy: Copy, capsys: pytest.CaptureFixture,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_ends_a_full_disk_with_one_message(
+    fresh_copy: Copy, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = fresh_copy("full_disk")
     (p.build / "failed").mkdir(parents=True)
     (p.build / "failed" / "02_analyse_case_P01.ipynb").write_text('{"cells": [', encoding="utf-8")  # cut short
@@ -277,8 +321,9 @@ def test_cli_ends_a_full_disk_with_one_message(fresh_copy: Copy, capsys: pytest.
     assert not (p.build / "failed" / "02_analyse_case_P01.ipynb").exists(), "a truncated notebook copy was kept"
 
 
-def test_cli_ends_ctrl_c_with_one_line(fresh_copy: Copy, capsys: pytest.CaptureFixture,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_ends_ctrl_c_with_one_line(
+    fresh_copy: Copy, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = fresh_copy("ctrl_c")
     from compendium import validate
 
@@ -293,18 +338,30 @@ def test_cli_ends_ctrl_c_with_one_line(fresh_copy: Copy, capsys: pytest.CaptureF
 
 SLEEPER = {
     "cells": [
-        {"cell_type": "code", "id": "parameters", "execution_count": None, "metadata": {"tags": ["parameters"]},
-         "outputs": [],
-         "source": "write_outputs = True"},
-        {"cell_type": "code", "id": "sleep", "execution_count": None, "metadata": {}, "outputs": [],
-         "source": "import json, pathlib, time\n"
-                   "from ipykernel.connect import get_connection_info\n"
-                   "info = json.loads(get_connection_info())\n"
-                   "pathlib.Path('../build/sleeper.started').write_text(info['ip'])\n"
-                   "time.sleep(600)"},
+        {
+            "cell_type": "code",
+            "id": "parameters",
+            "execution_count": None,
+            "metadata": {"tags": ["parameters"]},
+            "outputs": [],
+            "source": "write_outputs = True",
+        },
+        {
+            "cell_type": "code",
+            "id": "sleep",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": "import json, pathlib, time\n"
+            "from ipykernel.connect import get_connection_info\n"
+            "info = json.loads(get_connection_info())\n"
+            "pathlib.Path('../build/sleeper.started').write_text(info['ip'])\n"
+            "time.sleep(600)",
+        },
     ],
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    "nbformat": 4, "nbformat_minor": 5,
+    "nbformat": 4,
+    "nbformat_minor": 5,
 }
 
 
@@ -317,9 +374,15 @@ def test_ctrl_c_during_a_notebook_stops_the_kernel_and_removes_its_sockets(fresh
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     env.update(COMPENDIUM_ROOT=str(p.root), PYTHONPATH=str(p.root / "src"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "compendium", "run", "99_sleeper"], cwd=p.root, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a terminal's Ctrl-C is not ignored
+        [sys.executable, "-m", "compendium", "run", "99_sleeper"],
+        cwd=p.root,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # a terminal's Ctrl-C is not ignored
     try:
         while not started.exists() and process.poll() is None:
             try:
@@ -337,7 +400,8 @@ def test_ctrl_c_during_a_notebook_stops_the_kernel_and_removes_its_sockets(fresh
     assert process.returncode == 130
     assert err.strip().splitlines() == [
         "interrupted: `compendium run` stopped by Ctrl-C; its outputs were not updated (run `make all` to finish "
-        "the build)"], err
+        "the build)"
+    ], err
     assert not list(Path(prefix).parent.glob(Path(prefix).name + "*")), "kernel sockets were left behind"
     assert not (p.executed / "99_sleeper.ipynb").exists()
 
@@ -349,14 +413,27 @@ def test_ctrl_c_during_make_all_stops_every_step_and_marks_the_build_stale(clone
     # Every case step is due and sleeps once it is running, so Ctrl-C lands while notebooks run.
     case = p.notebooks / "02_analyse_case.ipynb"
     nb = json.loads(case.read_text(encoding="utf-8"))
-    nb["cells"].append({"cell_type": "code", "id": "sleep", "execution_count": None, "metadata": {}, "outputs": [],
-                        "source": "import pathlib, time\npathlib.Path('../build/sleeping.txt').write_text('x')\n"
-                                  "time.sleep(600)"})
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "id": "sleep",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": "import pathlib, time\npathlib.Path('../build/sleeping.txt').write_text('x')\ntime.sleep(600)",
+        }
+    )
     case.write_text(json.dumps(nb), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k != "COMPENDIUM_LOCKED"}
-    process = subprocess.Popen(["make", "-C", str(p.root), "-o", ".venv/.installed", "all"], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        ["make", "-C", str(p.root), "-o", ".venv/.installed", "all"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     running = p.build / "sleeping.txt"  # written by the planted cell: a case notebook is running
     try:
         while not running.exists() and process.poll() is None:

@@ -4,6 +4,7 @@ The tables are the ones the pipeline writes (``manuscript/tables/*.csv`` of a
 clean build in a temporary copy); the expected cells come from the study's
 published values in ``tests/fixtures/study_facts.yaml``, not from our data.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -24,8 +25,14 @@ def facts() -> dict:
 def test_table1_matches_the_study_cell_for_cell(built_copy, facts):
     built = pd.read_csv(built_copy.tables / "table1_sample.csv", dtype=str, keep_default_na=False)
     expected = pd.DataFrame(table1_rows(facts))
-    expected.columns = ["Pseudonym", "Age band", "Gender", "Qualification", "Predominant framework(s)",
-                        "Years with population"]
+    expected.columns = [
+        "Pseudonym",
+        "Age band",
+        "Gender",
+        "Qualification",
+        "Predominant framework(s)",
+        "Years with population",
+    ]
     assert list(built.columns) == list(expected.columns)
     assert built.values.tolist() == expected.values.tolist()
 

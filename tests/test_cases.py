@@ -1,11 +1,20 @@
 """Known-answer tests for :mod:`compendium.cases` on a hand-made two-person study."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from compendium.cases import (NOTE_KINDS, case_segments, case_table, check_participant, experiential_statements,
-                              exploratory_notes, format_lines, personal_experiential_themes)
+from compendium.cases import (
+    NOTE_KINDS,
+    case_segments,
+    case_table,
+    check_participant,
+    experiential_statements,
+    exploratory_notes,
+    format_lines,
+    personal_experiential_themes,
+)
 from compendium.data import Study
 from compendium.errors import CompendiumError
 
@@ -34,16 +43,27 @@ def study() -> Study:
     for sid, pid, text, excerpt, theme in SEGMENTS:
         start = text.index(excerpt)
         n = sid[-1]
-        rows.append({"segment_id": sid, "participant_id": pid, "start": start, "end": start + len(excerpt),
-                     "excerpt": excerpt, "theme_id": theme, "note_descriptive": f"d{n}",
-                     "note_linguistic": f"l{n}", "note_conceptual": f"c{n}",
-                     "experiential_statement": f"statement {sid}"})
+        rows.append(
+            {
+                "segment_id": sid,
+                "participant_id": pid,
+                "start": start,
+                "end": start + len(excerpt),
+                "excerpt": excerpt,
+                "theme_id": theme,
+                "note_descriptive": f"d{n}",
+                "note_linguistic": f"l{n}",
+                "note_conceptual": f"c{n}",
+                "experiential_statement": f"statement {sid}",
+            }
+        )
     participants = pd.DataFrame({"participant_id": ["P01", "P02"], "pseudonym": ["Ann", "Ben"]})
     codebook = pd.DataFrame({"id": ["1", "1.2", "1.10"], "label": ["Ant", "Bee", "Jay"]})
     return Study(participants, pd.DataFrame(rows), codebook, pd.DataFrame(), {"P01": ANN, "P02": BEN})
 
 
 # ---------------------------------------------------------------------------- check_participant
+
 
 def test_check_participant_returns_a_known_id() -> None:
     assert check_participant(study(), "P02") == "P02"
@@ -65,12 +85,14 @@ def test_case_segments_refuses_an_unknown_participant() -> None:
 
 # ---------------------------------------------------------------------------- format_lines
 
+
 @pytest.mark.parametrize("first, last, text", [(12, 12, "12"), (12, 14, "12-14"), (1, 2, "1-2")])
 def test_format_lines(first: int, last: int, text: str) -> None:
     assert format_lines(first, last) == text
 
 
 # ---------------------------------------------------------------------------- case_segments
+
 
 def test_case_segments_transcript_order_and_line_numbers() -> None:
     segs = case_segments(study(), "P01")
@@ -86,7 +108,7 @@ def test_case_segments_offsets_agree_with_excerpts() -> None:
     """The fixture itself: every excerpt is the transcript slice, so line numbers can be checked by eye."""
     s = study()
     for r in s.coding.itertuples():
-        assert s.transcripts[r.participant_id][r.start:r.end] == r.excerpt
+        assert s.transcripts[r.participant_id][r.start : r.end] == r.excerpt
 
 
 def test_segment_ending_at_a_newline_stays_on_its_line() -> None:
@@ -107,6 +129,7 @@ def test_case_segments_of_the_other_participant() -> None:
 
 # ---------------------------------------------------------------------------- exploratory notes
 
+
 def test_exploratory_notes_grouped_by_kind_then_transcript_order() -> None:
     notes = exploratory_notes(case_segments(study(), "P01"))
     assert notes.columns.tolist() == ["kind", "segment_id", "line_start", "note"]
@@ -118,6 +141,7 @@ def test_exploratory_notes_grouped_by_kind_then_transcript_order() -> None:
 
 
 # ---------------------------------------------------------------------------- experiential statements
+
 
 def test_experiential_statements_with_line_references() -> None:
     st = experiential_statements(case_segments(study(), "P01"))
@@ -131,6 +155,7 @@ def test_experiential_statements_with_line_references() -> None:
 
 
 # ---------------------------------------------------------------------------- PETs
+
 
 def test_personal_experiential_themes_counts_and_lines() -> None:
     pets = personal_experiential_themes(case_segments(study(), "P01"))
@@ -147,10 +172,20 @@ def test_personal_experiential_themes_in_theme_order() -> None:
 
 # ---------------------------------------------------------------------------- case_table
 
+
 def test_case_table_columns_and_order() -> None:
     t = case_table(study(), "P01")
-    assert t.columns.tolist() == ["participant_id", "pseudonym", "theme_id", "theme_label", "segment_id",
-                                  "line_start", "line_end", "experiential_statement", "excerpt"]
+    assert t.columns.tolist() == [
+        "participant_id",
+        "pseudonym",
+        "theme_id",
+        "theme_label",
+        "segment_id",
+        "line_start",
+        "line_end",
+        "experiential_statement",
+        "excerpt",
+    ]
     # theme order (1.2 before 1.10), then transcript order within a theme
     assert t[["theme_id", "segment_id", "line_start", "line_end"]].values.tolist() == [
         ["1.2", "P01-S02", 2, 3],

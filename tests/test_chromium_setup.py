@@ -4,6 +4,7 @@ Each case runs the script with a PATH of stand-ins, so no package is really
 installed and nothing is fetched: a Chromium that answers ``--version``, an
 ``apt-get`` that installs one (or fails), a Python whose Playwright fails.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,13 @@ def bin_dir(tmp_path: Path) -> Path:
 
 
 def _run(bin_dir: Path, python: str = "false", **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["/bin/bash", str(SCRIPT), python], capture_output=True, text=True,
-                          env={"PATH": str(bin_dir), "HOME": str(bin_dir.parent), **env}, timeout=60)
+    return subprocess.run(
+        ["/bin/bash", str(SCRIPT), python],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(bin_dir), "HOME": str(bin_dir.parent), **env},
+        timeout=60,
+    )
 
 
 def test_an_installed_chromium_is_used_as_it_is(bin_dir: Path) -> None:
@@ -52,9 +58,13 @@ def test_without_chromium_debian_package_is_installed_with_a_line_saying_so(bin_
     if os.geteuid() != 0:
         pytest.fail("this case needs root (the script installs with apt only as root); run the tests as root")
     log = bin_dir.parent / "apt.log"
-    _stub(bin_dir, "apt-get", f"#!/bin/bash\necho \"$@\" >> {log}\n"
-          f"if [ \"$1\" = install ] || [ \"$2\" = install ]; then printf '%s' \"{FAKE_CHROMIUM}\" > {bin_dir}/chromium;"
-          f" chmod 755 {bin_dir}/chromium; fi\n")
+    _stub(
+        bin_dir,
+        "apt-get",
+        f'#!/bin/bash\necho "$@" >> {log}\n'
+        f'if [ "$1" = install ] || [ "$2" = install ]; then printf \'%s\' "{FAKE_CHROMIUM}" > {bin_dir}/chromium;'
+        f" chmod 755 {bin_dir}/chromium; fi\n",
+    )
     result = _run(bin_dir)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(bin_dir / "chromium")

@@ -1,4 +1,5 @@
 """The command line offers an option only where it acts: one that would be ignored is refused."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,10 @@ def test_options_of_maintenance_commands_sit_on_them_alone() -> None:
 
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    options = {name: sorted(o for a in p._actions for o in a.option_strings if o not in ("-h", "--help"))
-               for name, p in sub.choices.items()}
+    options = {
+        name: sorted(o for a in p._actions for o in a.option_strings if o not in ("-h", "--help"))
+        for name, p in sub.choices.items()
+    }
     assert options["bench"] == ["--out", "--quick", "--runs", "--sizes"]
     assert options["manifest"] == options["verify"] == options["diff"] == options["accept"] == []
     assert not any("--runs" in v or "--quick" in v for k, v in options.items() if k != "bench")

@@ -1,4 +1,5 @@
 """Known-answer tests for :mod:`compendium.corpus` (turns and the corpus overview)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -49,8 +50,16 @@ def study() -> Study:
 
 def test_corpus_overview_known_answer() -> None:
     o = corpus_overview(study())
-    assert o.columns.tolist() == ["participant_id", "pseudonym", "lines", "participant_turns", "interviewer_turns",
-                                  "participant_words", "segments", "coded_share"]
+    assert o.columns.tolist() == [
+        "participant_id",
+        "pseudonym",
+        "lines",
+        "participant_turns",
+        "interviewer_turns",
+        "participant_words",
+        "segments",
+        "coded_share",
+    ]
     assert o.values.tolist() == [
         ["P02", "Ben", 3, 1, 2, 3, 1, 0.33],  # 1 of 3 words coded
         ["P01", "Ann", 4, 2, 2, 8, 2, 0.5],  # 4 of 8 words coded

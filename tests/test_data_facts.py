@@ -7,6 +7,7 @@ table, who the paper names under each theme, durations and the aggregates the
 paper reports only in its text). Nothing here is a copy of our own data, and
 nothing is read from outside the repository.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ STUDY_FACTS = Path(__file__).parent / "fixtures" / "study_facts.yaml"
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def load_study_facts() -> dict[str, Any]:
     """The study's published values (the fixture the project owns; see its header for the source)."""
@@ -103,19 +105,30 @@ def _true(df: pd.DataFrame, column: str) -> int:
 
 # --------------------------------------------------------------------------- participants
 
+
 def test_study_facts_table1_has_eight_rows(table1: list[dict[str, str]]) -> None:
     assert len(table1) == 8
-    assert list(table1[0]) == ["Pseudonym", "Age band", "Gender", "Qualification",
-                               "Predominant framework(s)", "Years with population"]
+    assert list(table1[0]) == [
+        "Pseudonym",
+        "Age band",
+        "Gender",
+        "Qualification",
+        "Predominant framework(s)",
+        "Years with population",
+    ]
 
 
-def test_participants_reproduce_table1_cell_for_cell(participants: pd.DataFrame,
-                                                      table1: list[dict[str, str]]) -> None:
+def test_participants_reproduce_table1_cell_for_cell(participants: pd.DataFrame, table1: list[dict[str, str]]) -> None:
     ours = participants.sort_values("participant_id")
     assert list(ours["participant_id"]) == [f"P{i:02d}" for i in range(1, 9)]
-    columns = {"Pseudonym": "pseudonym", "Age band": "age_band", "Gender": "gender",
-               "Qualification": "qualification", "Predominant framework(s)": "frameworks",
-               "Years with population": "years_with_population"}
+    columns = {
+        "Pseudonym": "pseudonym",
+        "Age band": "age_band",
+        "Gender": "gender",
+        "Qualification": "qualification",
+        "Predominant framework(s)": "frameworks",
+        "Years with population": "years_with_population",
+    }
     expected = [tuple(row[c] for c in columns) for row in table1]
     found = [tuple(row) for row in ours[list(columns.values())].itertuples(index=False)]
     assert len(found) == len(expected) == 8
@@ -140,8 +153,9 @@ def test_parental_and_own_mental_health_counts(participants: pd.DataFrame, facts
     assert _true(participants, "own_mental_health_challenges") == facts["aggregates"]["own_mental_health_challenges"]
 
 
-def test_durations_whole_minutes_in_the_published_range_and_mean(participants: pd.DataFrame,
-                                                                  facts: dict[str, Any]) -> None:
+def test_durations_whole_minutes_in_the_published_range_and_mean(
+    participants: pd.DataFrame, facts: dict[str, Any]
+) -> None:
     published = facts["durations"]
     raw = list(participants["duration_min"])
     assert all(re.fullmatch(r"[0-9]+", v) for v in raw), f"durations must be whole minutes: {raw}"
@@ -172,8 +186,7 @@ def test_professions(participants: pd.DataFrame, facts: dict[str, Any]) -> None:
     assert list(social) == published["social_worker_qualification"]
 
 
-def test_gender_as_published(participants: pd.DataFrame, table1: list[dict[str, str]],
-                             facts: dict[str, Any]) -> None:
+def test_gender_as_published(participants: pd.DataFrame, table1: list[dict[str, str]], facts: dict[str, Any]) -> None:
     assert _count(participants, "gender") == facts["aggregates"]["gender"]
     assert _count(participants, "gender") == dict(Counter(row["Gender"] for row in table1))
 
@@ -186,6 +199,7 @@ def test_interviews_within_the_recruitment_period(participants: pd.DataFrame, fa
 
 
 # --------------------------------------------------------------------------- transcripts
+
 
 def test_transcripts_are_utf8_lf_without_bom(p: Paths, participants: pd.DataFrame) -> None:
     for pid in participants["participant_id"]:
@@ -206,7 +220,8 @@ def test_every_line_has_a_speaker_label(participants: pd.DataFrame, transcripts:
         for number, line in enumerate(transcripts[pid].split("\n")[:-1], start=1):
             speaker, sep, turn = line.partition(": ")
             assert sep and speaker in {INTERVIEWER, pseudonym} and turn.strip(), (
-                f"{pid}.txt line {number}: expected 'Interviewer: ' or '{pseudonym}: ', found {line[:40]!r}")
+                f"{pid}.txt line {number}: expected 'Interviewer: ' or '{pseudonym}: ', found {line[:40]!r}"
+            )
             speakers[speaker] += 1
         assert speakers[INTERVIEWER] > 0 and speakers[pseudonym] > 0, f"{pid}.txt: both speakers must talk"
 
@@ -224,6 +239,7 @@ def test_at_least_ten_coded_segments_per_participant(coding: pd.DataFrame, parti
 
 
 # --------------------------------------------------------------------------- codebook
+
 
 def test_study_facts_theme_list_is_consistent(facts: dict[str, Any], fact_themes: dict[str, str]) -> None:
     by_level = Counter(LEVELS[tid.count(".") + 1] for tid in fact_themes)
@@ -257,13 +273,15 @@ def test_codebook_codable_and_texts(codebook: dict[str, dict]) -> None:
 
 # --------------------------------------------------------------------------- coding
 
+
 @pytest.fixture(scope="module")
 def named(facts: dict[str, Any]) -> dict[str, list[str]]:
     return {str(k): v for k, v in facts["named_under_theme"].items()}
 
 
-def test_named_participants_contribute_to_their_themes(named: dict[str, list[str]], participants: pd.DataFrame,
-                                                       coding: pd.DataFrame, codebook: dict[str, dict]) -> None:
+def test_named_participants_contribute_to_their_themes(
+    named: dict[str, list[str]], participants: pd.DataFrame, coding: pd.DataFrame, codebook: dict[str, dict]
+) -> None:
     ids = dict(zip(participants["pseudonym"], participants["participant_id"]))
     contributors = coding.groupby("theme_id")["participant_id"].agg(set).to_dict()
     assert len(named) == 8
@@ -272,15 +290,19 @@ def test_named_participants_contribute_to_their_themes(named: dict[str, list[str
         for name in names:
             assert name in ids, f"study_facts.yaml names {name!r}, who is not a pseudonym in participants.csv"
             assert ids[name] in contributors.get(theme, set()), (
-                f"the study names {name} ({ids[name]}) under theme {theme}, but no segment of theirs is coded there")
+                f"the study names {name} ({ids[name]}) under theme {theme}, but no segment of theirs is coded there"
+            )
 
 
-def test_themes_voiced_by_all_have_every_participant(coding: pd.DataFrame, participants: pd.DataFrame,
-                                                     facts: dict[str, Any]) -> None:
+def test_themes_voiced_by_all_have_every_participant(
+    coding: pd.DataFrame, participants: pd.DataFrame, facts: dict[str, Any]
+) -> None:
     assert facts["voiced_by_all"], "study_facts.yaml lists no theme voiced by every participant"
     for theme in facts["voiced_by_all"]:
         voiced = set(coding.loc[coding["theme_id"] == theme, "participant_id"])
-        assert voiced == set(participants["participant_id"]), f"theme {theme} lacks {set(participants['participant_id']) - voiced}"
+        assert voiced == set(participants["participant_id"]), (
+            f"theme {theme} lacks {set(participants['participant_id']) - voiced}"
+        )
 
 
 def test_every_codable_theme_recurs_in_three_cases(coding: pd.DataFrame, codebook: dict[str, dict]) -> None:
@@ -294,7 +316,7 @@ def test_excerpts_equal_their_spans(coding: pd.DataFrame, transcripts: dict[str,
     for row in coding.itertuples(index=False):
         text = transcripts[row.participant_id]
         assert 0 <= row.start < row.end <= len(text), row.segment_id
-        assert text[row.start:row.end] == row.excerpt, row.segment_id
+        assert text[row.start : row.end] == row.excerpt, row.segment_id
 
 
 def test_segments_do_not_overlap(coding: pd.DataFrame) -> None:
@@ -317,6 +339,7 @@ def test_segment_ids_belong_to_their_participant(coding: pd.DataFrame) -> None:
 
 # --------------------------------------------------------------------------- memos
 
+
 def test_memos_are_dated_iso(memos: pd.DataFrame) -> None:
     for memo_id, value in zip(memos["memo_id"], memos["date"]):
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", value), f"{memo_id}: {value!r}"
@@ -332,10 +355,13 @@ def test_reflexive_and_analysis_memo_per_participant(memos: pd.DataFrame, partic
 def test_memos_follow_their_interview(memos: pd.DataFrame, participants: pd.DataFrame) -> None:
     month = dict(zip(participants["participant_id"], participants["interview_month"]))
     for row in memos[memos["participant_id"] != ""].itertuples(index=False):
-        assert row.date[:7] >= month[row.participant_id], f"{row.memo_id} is dated before {row.participant_id}'s interview"
+        assert row.date[:7] >= month[row.participant_id], (
+            f"{row.memo_id} is dated before {row.participant_id}'s interview"
+        )
 
 
 # --------------------------------------------------------------------------- datapackage
+
 
 @pytest.fixture(scope="module")
 def package(p: Paths) -> dict:
@@ -357,13 +383,16 @@ def test_primary_and_foreign_keys(package: dict) -> None:
     assert schemas["participants"]["primaryKey"] == ["participant_id"]
     assert schemas["coding"]["primaryKey"] == ["segment_id"]
     assert schemas["memos"]["primaryKey"] == ["memo_id"]
-    to_participants = {"fields": ["participant_id"],
-                       "reference": {"resource": "participants", "fields": ["participant_id"]}}
+    to_participants = {
+        "fields": ["participant_id"],
+        "reference": {"resource": "participants", "fields": ["participant_id"]},
+    }
     assert to_participants in schemas["coding"]["foreignKeys"]
     assert to_participants in schemas["memos"]["foreignKeys"]
 
 
 # --------------------------------------------------------------------------- the gates
+
 
 def test_validate_passes_on_the_real_data(p: Paths) -> None:
     assert validate(p) == {"transcripts": 8, "themes": 12}

@@ -1,25 +1,113 @@
 """Known-answer tests for :mod:`compendium.descriptives` on a hand-made four-person sample."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from compendium.descriptives import (SENSITIVE, TABLE1_COLUMNS, aggregate_counts, duration_stats, number_word,
-                                     sample_values, suppress_small, table1)
+from compendium.descriptives import (
+    SENSITIVE,
+    TABLE1_COLUMNS,
+    aggregate_counts,
+    duration_stats,
+    number_word,
+    sample_values,
+    suppress_small,
+    table1,
+)
 from compendium.errors import CompendiumError
 
-COLUMNS = ["participant_id", "pseudonym", "age_band", "gender", "qualification", "profession_group", "frameworks",
-           "years_with_population", "background", "parent_mental_illness", "own_mental_health_challenges",
-           "interview_mode", "interview_month", "duration_min", "member_check", "voucher_donated"]
+COLUMNS = [
+    "participant_id",
+    "pseudonym",
+    "age_band",
+    "gender",
+    "qualification",
+    "profession_group",
+    "frameworks",
+    "years_with_population",
+    "background",
+    "parent_mental_illness",
+    "own_mental_health_challenges",
+    "interview_mode",
+    "interview_month",
+    "duration_min",
+    "member_check",
+    "voucher_donated",
+]
 ROWS = [
-    ("P01", "Ann", "36–45", "Woman", "Clinical psychologist", "Psychologist", "CBT, ACT", "5–10",
-     "White Australian", False, True, "Video call", "2020-12", 49, "none", False),
-    ("P02", "Ben", "26–35", "Man", "Occupational therapist", "Occupational therapist", "ACT", "20+",
-     "Migrated, Asian", True, False, "Telephone", "2021-03", 71, "email reflection", True),
-    ("P03", "Cy", "36–45", "Woman", "Psychologist & family therapist", "Psychologist", "Narrative", "20+",
-     "Migrated, white European", False, True, "Video call", "2020-11", 55, "none", False),
-    ("P04", "Dee", "56–65", "Woman", "Mental health social worker & family therapist", "Social worker", "IFS",
-     "5–10", "White Australian", False, False, "In person", "2021-05", 63, "transcript edited", False),
+    (
+        "P01",
+        "Ann",
+        "36–45",
+        "Woman",
+        "Clinical psychologist",
+        "Psychologist",
+        "CBT, ACT",
+        "5–10",
+        "White Australian",
+        False,
+        True,
+        "Video call",
+        "2020-12",
+        49,
+        "none",
+        False,
+    ),
+    (
+        "P02",
+        "Ben",
+        "26–35",
+        "Man",
+        "Occupational therapist",
+        "Occupational therapist",
+        "ACT",
+        "20+",
+        "Migrated, Asian",
+        True,
+        False,
+        "Telephone",
+        "2021-03",
+        71,
+        "email reflection",
+        True,
+    ),
+    (
+        "P03",
+        "Cy",
+        "36–45",
+        "Woman",
+        "Psychologist & family therapist",
+        "Psychologist",
+        "Narrative",
+        "20+",
+        "Migrated, white European",
+        False,
+        True,
+        "Video call",
+        "2020-11",
+        55,
+        "none",
+        False,
+    ),
+    (
+        "P04",
+        "Dee",
+        "56–65",
+        "Woman",
+        "Mental health social worker & family therapist",
+        "Social worker",
+        "IFS",
+        "5–10",
+        "White Australian",
+        False,
+        False,
+        "In person",
+        "2021-05",
+        63,
+        "transcript edited",
+        False,
+    ),
 ]
 
 
@@ -29,10 +117,17 @@ def sample() -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------- Table 1
 
+
 def test_table1_columns_and_order() -> None:
     t = table1(sample())
-    assert t.columns.tolist() == ["Pseudonym", "Age band", "Gender", "Qualification", "Predominant framework(s)",
-                                  "Years with population"]
+    assert t.columns.tolist() == [
+        "Pseudonym",
+        "Age band",
+        "Gender",
+        "Qualification",
+        "Predominant framework(s)",
+        "Years with population",
+    ]
     assert t["Pseudonym"].tolist() == ["Ann", "Ben", "Cy", "Dee"]  # participants order
     assert t.iloc[1].tolist() == ["Ben", "26–35", "Man", "Occupational therapist", "ACT", "20+"]
 
@@ -52,11 +147,19 @@ def test_table1_index_is_reset() -> None:
 
 # ---------------------------------------------------------------------------- durations
 
+
 def test_duration_stats_known_answer_with_sample_sd() -> None:
     # mean 59.5; squared deviations 110.25 + 132.25 + 20.25 + 12.25 = 275; sample SD sqrt(275 / 3) = 9.574
     # (the population SD would be sqrt(275 / 4) = 8.29); median (55 + 63) / 2 = 59
     assert duration_stats(pd.Series([49, 71, 55, 63])) == {
-        "n": 4, "min": 49, "max": 71, "mean": 59.5, "sd": 9.57, "median": 59.0, "total": 238}
+        "n": 4,
+        "min": 49,
+        "max": 71,
+        "mean": 59.5,
+        "sd": 9.57,
+        "median": 59.0,
+        "total": 238,
+    }
 
 
 def test_duration_stats_odd_count_and_types() -> None:
@@ -105,7 +208,8 @@ def test_aggregate_counts_known_answer() -> None:
     assert agg.columns.tolist() == ["attribute", "column", "category", "n", "sensitive"]
     assert [tuple(r) for r in agg[["column", "category", "n", "sensitive"]].values.tolist()] == EXPECTED_COUNTS
     assert agg.loc[agg["column"] == "parent_mental_illness", "attribute"].unique().tolist() == [
-        "Parent with a mental illness"]
+        "Parent with a mental illness"
+    ]
 
 
 def test_aggregate_counts_add_up_to_the_sample() -> None:
@@ -114,6 +218,7 @@ def test_aggregate_counts_add_up_to_the_sample() -> None:
 
 
 # ---------------------------------------------------------------------------- suppression
+
 
 def test_suppress_small_hides_only_small_sensitive_groups() -> None:
     shown = suppress_small(aggregate_counts(sample()), 3)
@@ -128,15 +233,24 @@ def test_suppress_small_hides_only_small_sensitive_groups() -> None:
     assert all(isinstance(v, str) for v in shown["n"])
 
 
-@pytest.mark.parametrize("threshold, expected", [
-    (1, ["1", "2", "3", "1", "5"]),
-    (2, ["< 2", "2", "3", "1", "5"]),
-    (3, ["< 3", "< 3", "3", "1", "5"]),
-    (6, ["< 6", "< 6", "< 6", "1", "< 6"]),
-])
+@pytest.mark.parametrize(
+    "threshold, expected",
+    [
+        (1, ["1", "2", "3", "1", "5"]),
+        (2, ["< 2", "2", "3", "1", "5"]),
+        (3, ["< 3", "< 3", "3", "1", "5"]),
+        (6, ["< 6", "< 6", "< 6", "1", "< 6"]),
+    ],
+)
 def test_suppress_small_threshold(threshold: int, expected: list[str]) -> None:
-    counts = pd.DataFrame({"attribute": ["B", "B", "B", "G", "B"], "category": ["a", "b", "c", "d", "e"],
-                           "n": [1, 2, 3, 1, 5], "sensitive": [True, True, True, False, True]})
+    counts = pd.DataFrame(
+        {
+            "attribute": ["B", "B", "B", "G", "B"],
+            "category": ["a", "b", "c", "d", "e"],
+            "n": [1, 2, 3, 1, 5],
+            "sensitive": [True, True, True, False, True],
+        }
+    )
     assert suppress_small(counts, threshold)["n"].tolist() == expected
 
 
@@ -159,6 +273,7 @@ def test_suppress_small_threshold_error_speaks_to_a_researcher() -> None:
 
 
 # ---------------------------------------------------------------------------- sample values
+
 
 def test_sample_values_known_answer() -> None:
     assert sample_values(sample()) == {
@@ -196,7 +311,9 @@ def test_sample_values_are_plain_python_numbers() -> None:
 
 # ---------------------------------------------------------------------------- number_word
 
-@pytest.mark.parametrize("n, word", [(0, "zero"), (1, "one"), (5, "five"), (9, "nine"), (10, "10"), (12, "12"),
-                                     (476, "476")])
+
+@pytest.mark.parametrize(
+    "n, word", [(0, "zero"), (1, "one"), (5, "five"), (9, "nine"), (10, "10"), (12, "12"), (476, "476")]
+)
 def test_number_word(n: int, word: str) -> None:
     assert number_word(n) == word

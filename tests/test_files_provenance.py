@@ -1,4 +1,5 @@
 """Atomic writes (:mod:`compendium.files`) and provenance records (:mod:`compendium.provenance`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,6 +23,7 @@ def listing(folder: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- atomic writes
+
 
 def test_write_text_creates_folders_and_leaves_no_temp_file(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "notes.txt"
@@ -74,6 +76,7 @@ def test_write_json_is_stable(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- tables
 
+
 def md_rows(text: str) -> list[list[str]]:
     return [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines()]
 
@@ -103,6 +106,7 @@ def test_write_table_markdown_keeps_text_verbatim(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- figures
+
 
 def heatmap() -> plt.Figure:
     counts = pd.DataFrame({"Ann": [2, 0], "Ben": [1, 3]}, index=pd.Index(["1.2", "1.10"], name="theme_id"))
@@ -142,6 +146,7 @@ def test_svg_has_no_date(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- provenance
 
+
 def test_record_is_a_no_op_outside_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(provenance.ENV, raising=False)
     provenance.record("read", tmp_path / "x")
@@ -167,12 +172,18 @@ def test_record_and_collect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert [e["kind"] for e in entries] == ["read", "read", "write", "write", "read"]
     assert entries[2]["path"] == str(root / "out" / "t.csv")
     assert provenance.collect(log, "01_demo", Paths(root)) == {
-        "notebook": "01_demo", "inputs": ["data/in.csv"], "outputs": ["out/t.csv", "out/v.json"]}
+        "notebook": "01_demo",
+        "inputs": ["data/in.csv"],
+        "outputs": ["out/t.csv", "out/v.json"],
+    }
 
 
 def test_collect_without_a_log(tmp_path: Path) -> None:
     assert provenance.collect(tmp_path / "missing.log", "nb", Paths(tmp_path)) == {
-        "notebook": "nb", "inputs": [], "outputs": []}
+        "notebook": "nb",
+        "inputs": [],
+        "outputs": [],
+    }
 
 
 def test_sha256_known_answer(tmp_path: Path) -> None:
@@ -188,10 +199,18 @@ def test_provenance_table(tmp_path: Path) -> None:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(content)
     records = {
-        "04_describe.json": {"notebook": "04_describe", "inputs": ["data/b.csv", "data/a.csv"],
-                             "outputs": ["manuscript/tables/t1.csv", "manuscript/tables/t1.md",
-                                         "figures/durations.svg", "figures/durations.png",
-                                         "manuscript/values/descriptives.json", "manuscript/tables/lonely.md"]},
+        "04_describe.json": {
+            "notebook": "04_describe",
+            "inputs": ["data/b.csv", "data/a.csv"],
+            "outputs": [
+                "manuscript/tables/t1.csv",
+                "manuscript/tables/t1.md",
+                "figures/durations.svg",
+                "figures/durations.png",
+                "manuscript/values/descriptives.json",
+                "manuscript/tables/lonely.md",
+            ],
+        },
         "01_read.json": {"notebook": "01_read", "inputs": ["data/c.yaml"], "outputs": ["manuscript/tables/c.csv"]},
     }
     (tmp_path / "build" / "provenance").mkdir(parents=True)
@@ -202,7 +221,8 @@ def test_provenance_table(tmp_path: Path) -> None:
         return hashlib.sha256(inputs[rel]).hexdigest()
 
     combined_04 = hashlib.sha256(
-        "\n".join(sorted(f"{digest(r)}  {r}" for r in ("data/a.csv", "data/b.csv"))).encode()).hexdigest()
+        "\n".join(sorted(f"{digest(r)}  {r}" for r in ("data/a.csv", "data/b.csv"))).encode()
+    ).hexdigest()
     combined_01 = hashlib.sha256(f"{digest('data/c.yaml')}  data/c.yaml".encode()).hexdigest()
 
     summary, table = provenance.provenance_table(p)
@@ -228,7 +248,8 @@ def test_provenance_table_changes_when_an_input_changes(tmp_path: Path) -> None:
     (tmp_path / "build" / "provenance").mkdir(parents=True)
     (tmp_path / "build" / "provenance" / "x.json").write_text(
         json.dumps({"notebook": "x", "inputs": ["data/a.csv"], "outputs": ["manuscript/tables/x.csv"]}),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     before = provenance.provenance_table(Paths(tmp_path))[0]["inputs_sha256"].item()
     (tmp_path / "data" / "a.csv").write_text("2\n", encoding="utf-8")
     after = provenance.provenance_table(Paths(tmp_path))[0]["inputs_sha256"].item()

@@ -1,4 +1,5 @@
 """Tests of the seeded synthetic-study generator (compendium.maintenance.generate)."""
+
 from __future__ import annotations
 
 import csv
@@ -43,7 +44,8 @@ def test_ids_pseudonyms_and_speaker_labels(study80: Path) -> None:
     assert [r["participant_id"] for r in people] == [f"P{i:03d}" for i in range(1, 81)]
     assert len({r["pseudonym"] for r in people}) == 80
     assert not {"Jennifer", "Lauren", "Amy", "Susan", "Michael", "Nicole", "Julie", "Eric"} & {
-        r["pseudonym"] for r in people}
+        r["pseudonym"] for r in people
+    }
     for r in people:
         assert 45 <= int(r["duration_min"]) <= 75
         text = Paths(study80).transcript(r["participant_id"]).read_text(encoding="utf-8")
@@ -59,7 +61,7 @@ def test_every_excerpt_matches_its_span_in_the_new_transcript(study80: Path) -> 
     texts = {pid: p.transcript(pid).read_text(encoding="utf-8") for pid in {r["participant_id"] for r in coding}}
     assert len(texts) == 80  # every participant has at least one coded segment
     for r in coding:
-        assert texts[r["participant_id"]][int(r["start"]):int(r["end"])] == r["excerpt"], r["segment_id"]
+        assert texts[r["participant_id"]][int(r["start"]) : int(r["end"])] == r["excerpt"], r["segment_id"]
         assert re.fullmatch(r"P[0-9]{3}-S[0-9]{2}", r["segment_id"])
     ids = [r["segment_id"] for r in coding]
     assert len(ids) == len(set(ids))
@@ -74,8 +76,10 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path
     assert len(a) == 20 + 6 + 2 + support  # transcripts, data files, two markers, notebooks and manuscript
     assert a.keys() == c.keys()
     assert a["data/synthetic/participants.csv"] != c["data/synthetic/participants.csv"]
-    assert a["data/synthetic/transcripts/P001.txt"] != c["data/synthetic/transcripts/P001.txt"] or \
-        a["data/synthetic/coding.csv"] != c["data/synthetic/coding.csv"]
+    assert (
+        a["data/synthetic/transcripts/P001.txt"] != c["data/synthetic/transcripts/P001.txt"]
+        or a["data/synthetic/coding.csv"] != c["data/synthetic/coding.csv"]
+    )
     assert a["data/synthetic/codebook.yaml"] == paths().codebook.read_bytes()
 
 
@@ -101,8 +105,9 @@ def test_four_digit_ids_and_surnamed_pseudonyms_pass_the_name_check(tmp_path: Pa
     ids = tuple(r["participant_id"] for r in people if " " in r["pseudonym"])[:60]
     lines = [line for line in p.coding.read_text(encoding="utf-8").splitlines() if line.startswith(ids)]
     assert any(n in line for line in lines for n in two_part)
-    assert anonymise.scan_text("\n".join(lines), "coding.csv", anonymise.load_allowlist(p),
-                               anonymise.known_names(p)) == []
+    assert (
+        anonymise.scan_text("\n".join(lines), "coding.csv", anonymise.load_allowlist(p), anonymise.known_names(p)) == []
+    )
     memo_ids = [r["memo_id"] for r in _rows(p.memos)]
     assert memo_ids[0] == "M0001" and len(memo_ids) == len(set(memo_ids))
 
@@ -120,7 +125,8 @@ def test_output_is_a_compendium_root(study80: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(study80 / "data")
     assert root() == study80.resolve()
     assert (study80 / "notebooks" / "01_read_corpus.ipynb").read_bytes() == (
-        paths().notebooks / "01_read_corpus.ipynb").read_bytes()
+        paths().notebooks / "01_read_corpus.ipynb"
+    ).read_bytes()
 
 
 def test_refuses_the_real_data_folder() -> None:

@@ -7,6 +7,7 @@ Every item must be caught in its expected gate category, except the ones the
 corpus marks ``known_miss`` (with the reason), which must still be missed, so the
 corpus and the README's list of limits stay true.
 """
+
 from __future__ import annotations
 
 import shutil

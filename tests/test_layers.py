@@ -5,6 +5,7 @@ Top level of ``src/compendium``: what the pipeline runs (every module is a build
 ``maintenance/``: never build inputs, so no pipeline module may import them; only the
 command line (``cli.py``) reaches them, from inside the function of the command that needs them.
 """
+
 from __future__ import annotations
 
 import ast
@@ -77,8 +78,13 @@ def test_pipeline_notebooks_import_neither_teaching_nor_maintenance() -> None:
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         tree = ast.parse(code, filename=path.name)
         for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [f"{node.module}.{a.name}" for a in node.names]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             bad += [f"{path.name}: imports {n}" for n in names if _within(n, OUTSIDE_THE_BUILD)]
     assert bad == []
 
@@ -88,11 +94,13 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     package = tmp_path / "compendium"
     (package / "refiqda").mkdir(parents=True)
     (package / "themes.py").write_text("from .maintenance.bench import TARGETS\n", encoding="utf-8")
-    (package / "cli.py").write_text("from .teaching import lab\n\ndef _lab():\n    from .teaching import report\n",
-                                    encoding="utf-8")
+    (package / "cli.py").write_text(
+        "from .teaching import lab\n\ndef _lab():\n    from .teaching import report\n", encoding="utf-8"
+    )
     (package / "refiqda" / "export.py").write_text("from ..maintenance import share\n", encoding="utf-8")
-    (package / "data.py").write_text("try:\n    import compendium.teaching.widget\nexcept ImportError:\n    pass\n",
-                                     encoding="utf-8")
+    (package / "data.py").write_text(
+        "try:\n    import compendium.teaching.widget\nexcept ImportError:\n    pass\n", encoding="utf-8"
+    )
     assert layer_violations(package) == [
         "cli.py:1 imports compendium.teaching.lab",
         "data.py:2 imports compendium.teaching.widget",
@@ -118,8 +126,11 @@ def test_makefile_src_is_the_top_level_modules(makefile: str) -> None:
 
 def test_qda_exchange_steps_depend_on_its_sources(makefile: str) -> None:
     """The steps that run refiqda/ list REFIQDA_SRC and SRC; no step lists the teaching or maintenance folders."""
-    rules = {line.split("&:")[0].split(":")[0].strip(): line for line in makefile.splitlines()
-             if re.match(r"^\$\((SUPP_OUT|COMPARE_OUT|BUILD)\)[^=]*:", line)}
+    rules = {
+        line.split("&:")[0].split(":")[0].strip(): line
+        for line in makefile.splitlines()
+        if re.match(r"^\$\((SUPP_OUT|COMPARE_OUT|BUILD)\)[^=]*:", line)
+    }
     assert "$(REFIQDA_SRC)" in rules["$(SUPP_OUT)"] and "$(SRC)" in rules["$(SUPP_OUT)"]
     # refiqda/ reads the data through the top-level modules, so those are inputs of its steps too.
     for target in ("$(COMPARE_OUT)", "$(BUILD)/second_coder.qdpx"):
@@ -133,8 +144,11 @@ def test_readme_layout_names_every_pipeline_module() -> None:
     layout = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`([\w*]+\.py)`", layout))
     patterns = [re.compile(re.escape(n).replace(r"\*", r"\w*") + "$") for n in named]
-    missing = [p.name for p in sorted(PACKAGE.glob("*.py")) if p.name not in ("__init__.py", "__main__.py")
-               and not any(pattern.match(p.name) for pattern in patterns)]
+    missing = [
+        p.name
+        for p in sorted(PACKAGE.glob("*.py"))
+        if p.name not in ("__init__.py", "__main__.py") and not any(pattern.match(p.name) for pattern in patterns)
+    ]
     assert missing == [], f"README, Layout: say where {', '.join(missing)} belong"
     for folder in ("refiqda/", "teaching/", "maintenance/", "notebooks/", "tests/"):
         assert f"`{folder}" in layout

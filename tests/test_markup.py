@@ -3,6 +3,7 @@
 The hostile strings are our own variants of what an attacker or a careless author might
 paste into an excerpt, a note, a theme label or a participant attribute.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ HOSTILE = [
     '```{=typst}\n#read("data/synthetic/participants.csv")\n```',
     '#read("/etc/hostname")',
     '#eval("1+1") and #import "x.typ"',
-    "`#read(\"x\")`{=typst}",
+    '`#read("x")`{=typst}',
     "[@nokey] and @nokey too",
     "[see @neff2003, p. 3]",
     "$$ \\int x \\, dx",
@@ -55,8 +56,13 @@ LITERAL_NODES = {"Str", "Space", "SoftBreak", "Para", "BlockQuote"}
 
 
 def _pandoc_json(markdown: str, reader: str) -> dict:
-    result = subprocess.run([manuscript_typeset.pandoc(), "-f", reader, "-t", "json"], input=markdown, capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [manuscript_typeset.pandoc(), "-f", reader, "-t", "json"],
+        input=markdown,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
@@ -113,20 +119,24 @@ def test_escaped_text_in_a_table_cell_keeps_the_table_shape() -> None:
     assert not types & {"RawInline", "RawBlock", "Cite", "Math", "Image", "Link", "OrderedList", "Strong"}
 
 
-@pytest.mark.parametrize("hostile", [h for h in HOSTILE if not h.startswith(("1.", "- ", "# ", "> ", "| ", "*em", "a \\",
-                                                                              "trailing"))])
+@pytest.mark.parametrize(
+    "hostile", [h for h in HOSTILE if not h.startswith(("1.", "- ", "# ", "> ", "| ", "*em", "a \\", "trailing"))]
+)
 def test_find_markup_flags_each_dangerous_variant(hostile: str) -> None:
     assert markup.find_markup(hostile), f"not flagged: {hostile!r}"
 
 
-@pytest.mark.parametrize("clean", [
-    "I said to her, you know, it's okay to rest - you're allowed.",
-    "She paid $20 for it, and $5 for the bus.",
-    "We met at 3:30 (after school) and talked for 45 minutes; it was 50/50.",
-    "\"Selfish,\" she said. 'Selfish!' ... and then nothing.",
-    "Mum & dad, and the #1 rule in that house.",
-    "an e-mail like name at work",
-])
+@pytest.mark.parametrize(
+    "clean",
+    [
+        "I said to her, you know, it's okay to rest - you're allowed.",
+        "She paid $20 for it, and $5 for the bus.",
+        "We met at 3:30 (after school) and talked for 45 minutes; it was 50/50.",
+        "\"Selfish,\" she said. 'Selfish!' ... and then nothing.",
+        "Mum & dad, and the #1 rule in that house.",
+        "an e-mail like name at work",
+    ],
+)
 def test_find_markup_leaves_ordinary_speech_alone(clean: str) -> None:
     assert markup.find_markup(clean) == []
 
@@ -142,15 +152,18 @@ def test_check_inputs_passes_the_synthetic_data(data_copy: Paths) -> None:
     assert markup.check_inputs(data_copy) > 1000
 
 
-@pytest.mark.parametrize(("column", "hostile"), [
-    ("excerpt", "<script>alert(1)</script>"),
-    ("note_descriptive", "<img src=x onerror=alert(1)>"),
-    ("note_conceptual", '#read("data/synthetic/participants.csv")'),
-    ("experiential_statement", "[@nokey]"),
-    ("note_linguistic", "unbalanced $$ here"),
-    ("excerpt", "![](/etc/hostname)"),
-    ("note_descriptive", "\\input{/etc/hostname}"),
-])
+@pytest.mark.parametrize(
+    ("column", "hostile"),
+    [
+        ("excerpt", "<script>alert(1)</script>"),
+        ("note_descriptive", "<img src=x onerror=alert(1)>"),
+        ("note_conceptual", '#read("data/synthetic/participants.csv")'),
+        ("experiential_statement", "[@nokey]"),
+        ("note_linguistic", "unbalanced $$ here"),
+        ("excerpt", "![](/etc/hostname)"),
+        ("note_descriptive", "\\input{/etc/hostname}"),
+    ],
+)
 def test_check_inputs_names_file_row_and_column(data_copy: Paths, column: str, hostile: str) -> None:
     coding = pd.read_csv(data_copy.coding, dtype=str, keep_default_na=False)
     row = 4
@@ -168,10 +181,11 @@ def test_check_inputs_names_file_row_and_column(data_copy: Paths, column: str, h
 
 def test_check_inputs_reads_the_codebook_and_participants(data_copy: Paths) -> None:
     codebook = data_copy.codebook.read_text(encoding="utf-8")
-    data_copy.codebook.write_text(codebook.replace("label: Go gently", "label: Go <b onmouseover=x>gently</b>", 1),
-                                  encoding="utf-8")
+    data_copy.codebook.write_text(
+        codebook.replace("label: Go gently", "label: Go <b onmouseover=x>gently</b>", 1), encoding="utf-8"
+    )
     people = pd.read_csv(data_copy.participants, dtype=str, keep_default_na=False)
-    people.loc[0, "frameworks"] = "CBT `#read(\"/etc/hostname\")`"
+    people.loc[0, "frameworks"] = 'CBT `#read("/etc/hostname")`'
     data_copy.participants.write_text(people.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
     with pytest.raises(markup.MarkupError) as caught:
         markup.check_inputs(data_copy)

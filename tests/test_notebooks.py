@@ -4,6 +4,7 @@ The subprocess tests run side by side (module fixtures start them together) so
 the file stays fast; each uses its own temporary folder and never writes into
 the working tree.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,8 +40,11 @@ def dumps(nb: dict) -> str:
 
 
 def env_for(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("COMPENDIUM_PROVENANCE", "PYTEST_ADDOPTS",
-                                                              "PYTEST_CURRENT_TEST")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("COMPENDIUM_PROVENANCE", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")
+    }
     env["COMPENDIUM_ROOT"] = str(root)
     env["PYTHONPATH"] = str(REPO / "src")
     return env
@@ -48,38 +52,59 @@ def env_for(root: Path) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------- canonical()
 
+
 def executed_notebook() -> dict:
     """A notebook as Jupyter/Papermill leave it: counts, outputs, timings, random ids, extra metadata."""
     return {
-        "nbformat": 4, "nbformat_minor": 4,
+        "nbformat": 4,
+        "nbformat_minor": 4,
         "metadata": {
             "kernelspec": KERNELSPEC,
-            "language_info": {"name": "python", "version": "3.11.9", "file_extension": ".py",
-                              "mimetype": "text/x-python", "codemirror_mode": {"name": "ipython"}},
+            "language_info": {
+                "name": "python",
+                "version": "3.11.9",
+                "file_extension": ".py",
+                "mimetype": "text/x-python",
+                "codemirror_mode": {"name": "ipython"},
+            },
             "papermill": {"start_time": "2022-06-01T10:00:00", "duration": 3.2, "parameters": {"x": 2}},
             "widgets": {"application/vnd.jupyter.widget-state+json": {}},
             "celltoolbar": "Tags",
         },
         "cells": [
             {"cell_type": "markdown", "id": "a1b2c3", "metadata": {"collapsed": True}, "source": "# Title\nWords"},
-            {"cell_type": "code", "id": "9f8e7d", "execution_count": 5,
-             "metadata": {"tags": ["parameters"], "execution": {"iopub.status.busy": "2022-06-01"}},
-             "outputs": [{"output_type": "stream", "name": "stdout", "text": "not kept\n"}],
-             "source": "x: int = 1\ny: str = 'a'\n"},
-            {"cell_type": "code", "id": "zzz", "execution_count": 9,
-             "metadata": {"papermill": {"duration": 1.5, "status": "completed"}},
-             "outputs": [
-                 {"output_type": "execute_result", "execution_count": 9, "metadata": {"x": 1},
-                  "data": {"text/plain": ["42"], "text/html": ["<b>42</b>"]}},
-                 {"output_type": "stream", "name": "stderr", "text": "a warning\n"},
-                 {"output_type": "stream", "name": "stdout", "text": "total 3\n"},
-                 {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBORw0KGgo="}},
-                 {"output_type": "display_data", "metadata": {},
-                  "data": {"text/plain": ["<Figure>"], "image/png": "iVBORw0KGgo="}},
-             ],
-             "source": [f"{CHECK_MARK}\n", "print(3)\n", "42"]},
-            {"cell_type": "code", "id": "q", "execution_count": 10, "metadata": {}, "outputs": [],
-             "source": ["z = 3"]},
+            {
+                "cell_type": "code",
+                "id": "9f8e7d",
+                "execution_count": 5,
+                "metadata": {"tags": ["parameters"], "execution": {"iopub.status.busy": "2022-06-01"}},
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "not kept\n"}],
+                "source": "x: int = 1\ny: str = 'a'\n",
+            },
+            {
+                "cell_type": "code",
+                "id": "zzz",
+                "execution_count": 9,
+                "metadata": {"papermill": {"duration": 1.5, "status": "completed"}},
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 9,
+                        "metadata": {"x": 1},
+                        "data": {"text/plain": ["42"], "text/html": ["<b>42</b>"]},
+                    },
+                    {"output_type": "stream", "name": "stderr", "text": "a warning\n"},
+                    {"output_type": "stream", "name": "stdout", "text": "total 3\n"},
+                    {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBORw0KGgo="}},
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"text/plain": ["<Figure>"], "image/png": "iVBORw0KGgo="},
+                    },
+                ],
+                "source": [f"{CHECK_MARK}\n", "print(3)\n", "42"],
+            },
+            {"cell_type": "code", "id": "q", "execution_count": 10, "metadata": {}, "outputs": [], "source": ["z = 3"]},
         ],
     }
 
@@ -87,25 +112,46 @@ def executed_notebook() -> dict:
 def test_canonical_known_answer() -> None:
     out = canonical(executed_notebook())
     assert (out["nbformat"], out["nbformat_minor"]) == (4, 5)
-    assert out["metadata"] == {"kernelspec": KERNELSPEC, "language_info": {
-        "name": "python", "file_extension": ".py", "mimetype": "text/x-python"}}
+    assert out["metadata"] == {
+        "kernelspec": KERNELSPEC,
+        "language_info": {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"},
+    }
     md, params, checked, plain = out["cells"]
     assert md == {"cell_type": "markdown", "id": "cell-01", "metadata": {}, "source": ["# Title\n", "Words"]}
-    assert params == {"cell_type": "code", "id": "cell-02", "execution_count": None,
-                      "metadata": {"tags": ["parameters"]}, "outputs": [],
-                      "source": ["x: int = 1\n", "y: str = 'a'\n"]}
+    assert params == {
+        "cell_type": "code",
+        "id": "cell-02",
+        "execution_count": None,
+        "metadata": {"tags": ["parameters"]},
+        "outputs": [],
+        "source": ["x: int = 1\n", "y: str = 'a'\n"],
+    }
     # the checked cell keeps text/plain and stdout only, with its ordinal among code cells (2) as a stable count
-    assert checked == {"cell_type": "code", "id": "cell-03", "execution_count": 2, "metadata": {},
-                       "source": [f"{CHECK_MARK}\n", "print(3)\n", "42"],
-                       "outputs": [
-                           {"output_type": "execute_result", "execution_count": 2, "metadata": {},
-                            "data": {"text/plain": ["42"]}},
-                           {"output_type": "stream", "name": "stdout", "text": "total 3\n"},
-                           {"output_type": "execute_result", "execution_count": 2, "metadata": {},
-                            "data": {"text/plain": ["<Figure>"]}},
-                       ]}
-    assert plain == {"cell_type": "code", "id": "cell-04", "execution_count": None, "metadata": {},
-                     "outputs": [], "source": ["z = 3"]}
+    assert checked == {
+        "cell_type": "code",
+        "id": "cell-03",
+        "execution_count": 2,
+        "metadata": {},
+        "source": [f"{CHECK_MARK}\n", "print(3)\n", "42"],
+        "outputs": [
+            {"output_type": "execute_result", "execution_count": 2, "metadata": {}, "data": {"text/plain": ["42"]}},
+            {"output_type": "stream", "name": "stdout", "text": "total 3\n"},
+            {
+                "output_type": "execute_result",
+                "execution_count": 2,
+                "metadata": {},
+                "data": {"text/plain": ["<Figure>"]},
+            },
+        ],
+    }
+    assert plain == {
+        "cell_type": "code",
+        "id": "cell-04",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": [],
+        "source": ["z = 3"],
+    }
 
 
 def test_canonical_is_idempotent_valid_and_leaves_its_input_alone() -> None:
@@ -119,16 +165,24 @@ def test_canonical_is_idempotent_valid_and_leaves_its_input_alone() -> None:
 
 # ---------------------------------------------------------------------------- normalise()
 
+
 def test_normalise_removes_papermill_timings() -> None:
     nb = executed_notebook()
-    nb["metadata"]["papermill"] = {"start_time": "t0", "end_time": "t1", "duration": 3.2, "input_path": "in",
-                                   "output_path": "out", "environment_variables": {}, "version": "2.6.0",
-                                   "parameters": {"participant": "P01"}, "exception": None}
+    nb["metadata"]["papermill"] = {
+        "start_time": "t0",
+        "end_time": "t1",
+        "duration": 3.2,
+        "input_path": "in",
+        "output_path": "out",
+        "environment_variables": {},
+        "version": "2.6.0",
+        "parameters": {"participant": "P01"},
+        "exception": None,
+    }
     out = normalise(nb)
     assert out["metadata"]["papermill"] == {"parameters": {"participant": "P01"}, "exception": None}
     assert "widgets" not in out["metadata"]
-    assert out["metadata"]["language_info"] == {"name": "python", "file_extension": ".py",
-                                                "mimetype": "text/x-python"}
+    assert out["metadata"]["language_info"] == {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"}
     assert [c["metadata"] for c in out["cells"]] == [{}, {"tags": ["parameters"]}, {}, {}]
     assert [c["id"] for c in out["cells"]] == ["cell-01", "cell-02", "cell-03", "cell-04"]
     # an executed copy keeps its outputs and counts: only volatile metadata goes
@@ -151,9 +205,14 @@ def test_cell_ids_are_stable_across_runs() -> None:
 
 # ---------------------------------------------------------------------------- the stored notebooks
 
+
 def test_the_four_pipeline_notebooks_exist() -> None:
-    assert [p.name for p in PIPELINE] == ["01_read_corpus.ipynb", "02_analyse_case.ipynb",
-                                          "03_analyse_across_cases.ipynb", "04_describe_sample.ipynb"]
+    assert [p.name for p in PIPELINE] == [
+        "01_read_corpus.ipynb",
+        "02_analyse_case.ipynb",
+        "03_analyse_across_cases.ipynb",
+        "04_describe_sample.ipynb",
+    ]
     tutorial = NOTEBOOKS / "tutorial"
     if tutorial.is_dir():
         assert {p for p in ALL_NOTEBOOKS if p.parent == tutorial} == set(tutorial.glob("*.ipynb"))
@@ -179,6 +238,7 @@ def test_stored_notebook_is_valid_and_stripped(path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- check_canonical on a copy
+
 
 @pytest.fixture()
 def copied(tmp_path: Path) -> Paths:
@@ -232,10 +292,13 @@ def test_canonical_command_fails_then_fix_repairs(copied: Paths) -> None:
     assert fix.returncode == 0, fix.stderr
     assert "canonical: rewrote notebooks/02_analyse_case.ipynb" in fix.stdout
     assert check_canonical(copied) == []
-    assert (copied.notebooks / "02_analyse_case.ipynb").read_bytes() == (NOTEBOOKS / "02_analyse_case.ipynb").read_bytes()
+    assert (copied.notebooks / "02_analyse_case.ipynb").read_bytes() == (
+        NOTEBOOKS / "02_analyse_case.ipynb"
+    ).read_bytes()
 
 
 # ---------------------------------------------------------------------------- house structure
+
 
 def code_of(cell: dict) -> ast.Module:
     return ast.parse("".join(cell["source"]))
@@ -293,8 +356,9 @@ def test_no_definitions_in_notebooks(path: Path) -> None:
         if cell["cell_type"] != "code":
             continue
         for node in ast.walk(code_of(cell)):
-            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)), \
+            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)), (
                 f"{path.name} {cell['id']}: define functions in src/compendium, not in a notebook"
+            )
 
 
 def test_structure_check_would_catch_a_computed_parameter() -> None:
@@ -333,7 +397,12 @@ def nbval_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[subp
         target.write_text(dumps(content), encoding="utf-8")
         procs[name] = subprocess.Popen(
             [sys.executable, "-m", "pytest", str(target), "--nbval-lax", "-p", "no:cacheprovider"],
-            cwd=folder, env=env_for(REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=folder,
+            env=env_for(REPO),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     results = {}
     for name, proc in procs.items():
         out, _ = proc.communicate(timeout=120)
@@ -357,6 +426,7 @@ def test_nbval_fails_when_a_checked_output_changes(nbval_runs: dict) -> None:
 
 # ---------------------------------------------------------------------------- the runner's guards
 
+
 @pytest.fixture(scope="module")
 def runner_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("repo")
@@ -374,10 +444,17 @@ def runner_results(runner_copy: Path) -> dict[str, subprocess.CompletedProcess]:
         "participant": ["run", "02_analyse_case", "--participant", "P99"],
         "threshold": ["run", "03_analyse_across_cases", "-p", "recurrence_threshold=1.5"],
     }
-    procs = {name: subprocess.Popen([sys.executable, "-m", "compendium", *args], cwd=runner_copy,
-                                    env=env_for(runner_copy), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-             for name, args in commands.items()}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "compendium", *args],
+            cwd=runner_copy,
+            env=env_for(runner_copy),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, args in commands.items()
+    }
     results = {}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=60)

@@ -1,5 +1,6 @@
 """Figures: full theme labels (wrapped, never cut), a discrete colour scale for counts, a mean label
 clear of its line."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -11,13 +12,19 @@ import pandas as pd
 
 from compendium import plots
 
-LABELS = {"1.1": "Lasting sense of 'something's wrong with me'",
-          "3.1": "Considerations for clients whose parents experience mental illness", "3.2": "Short"}
+LABELS = {
+    "1.1": "Lasting sense of 'something's wrong with me'",
+    "3.1": "Considerations for clients whose parents experience mental illness",
+    "3.2": "Short",
+}
 
 
 def heatmap() -> plt.Figure:
-    counts = pd.DataFrame([[0, 1, 2], [3, 0, 1], [2, 2, 0]], index=pd.Index(list(LABELS), name="theme_id"),
-                          columns=["Amy", "Eric", "Susan"])
+    counts = pd.DataFrame(
+        [[0, 1, 2], [3, 0, 1], [2, 2, 0]],
+        index=pd.Index(list(LABELS), name="theme_id"),
+        columns=["Amy", "Eric", "Susan"],
+    )
     return plots.recurrence_heatmap(counts, LABELS)
 
 

@@ -1,4 +1,5 @@
 """Tests for compendium.refiqda: REFI-QDA (QDA-XML 1.0) export and import."""
+
 from __future__ import annotations
 
 import importlib
@@ -60,8 +61,9 @@ def fixture_entries(qde_text: str | None = None) -> dict[str, bytes]:
     """The hand-made fixture: its project.qde, P03 as CRLF with a BOM, P05 unchanged."""
     amy = load_transcript("P03").replace("\n", "\r\n")
     return {
-        "project.qde": (qde_text if qde_text is not None else (FIXTURE / "project.qde").read_text(encoding="utf-8"))
-        .encode("utf-8"),
+        "project.qde": (
+            qde_text if qde_text is not None else (FIXTURE / "project.qde").read_text(encoding="utf-8")
+        ).encode("utf-8"),
         AMY_SOURCE: codecs.BOM_UTF8 + amy.encode("utf-8"),
         P05_SOURCE: load_transcript("P05").encode("utf-8"),
     }
@@ -77,6 +79,7 @@ def fixture_text() -> str:
 
 # ---------------------------------------------------------------- export
 
+
 def test_guids_are_uuid5_of_our_ids_in_a_fixed_namespace() -> None:
     # Known answer: changing the namespace or the naming scheme would break every
     # project a researcher has already opened in a QDA program.
@@ -85,8 +88,7 @@ def test_guids_are_uuid5_of_our_ids_in_a_fixed_namespace() -> None:
     assert refiqda.guid("code", "1.1") != refiqda.guid("code", "1.2")
 
 
-def test_exports_validate_against_the_refi_qda_schemas(exported: tuple[Path, Path],
-                                                       archive: dict[str, bytes]) -> None:
+def test_exports_validate_against_the_refi_qda_schemas(exported: tuple[Path, Path], archive: dict[str, bytes]) -> None:
     codebook, _ = exported
     xmlschema.XMLSchema(str(schemas() / "Codebook.xsd")).validate(str(codebook))
     xmlschema.XMLSchema(str(schemas() / "Project.xsd")).validate(io.BytesIO(archive["project.qde"]))
@@ -116,9 +118,9 @@ def test_codebook_nests_themes_with_one_colour_per_superordinate_theme(exported:
     assert go_gently.getparent() is seen["3.1"] and seen["3.1"].getparent() is seen["3"]
 
 
-def test_archive_holds_project_and_transcripts_with_fixed_entries(archive: dict[str, bytes],
-                                                                  exported: tuple[Path, Path],
-                                                                  qde: etree._Element) -> None:
+def test_archive_holds_project_and_transcripts_with_fixed_entries(
+    archive: dict[str, bytes], exported: tuple[Path, Path], qde: etree._Element
+) -> None:
     with zipfile.ZipFile(exported[1]) as zf:
         infos = zf.infolist()
     names = [i.filename for i in infos]
@@ -137,8 +139,7 @@ def test_archive_holds_project_and_transcripts_with_fixed_entries(archive: dict[
         assert archive[member].decode("utf-8") == load_transcript(source.get("name"))
 
 
-def test_every_selection_slices_its_source_to_the_coded_excerpt(archive: dict[str, bytes],
-                                                                qde: etree._Element) -> None:
+def test_every_selection_slices_its_source_to_the_coded_excerpt(archive: dict[str, bytes], qde: etree._Element) -> None:
     coding = load_coding().set_index("segment_id")
     notes = {n.get("guid"): n for n in qde.iterfind("q:Notes/q:Note", NS)}
     count = 0
@@ -148,7 +149,8 @@ def test_every_selection_slices_its_source_to_the_coded_excerpt(archive: dict[st
             if selection.get("name").startswith("Case "):  # the case link (whole transcript)
                 assert (selection.get("startPosition"), selection.get("endPosition")) == ("0", str(len(text)))
                 assert [r.get("targetGUID") for r in selection.iterfind("q:Coding/q:CodeRef", NS)] == [
-                    refiqda.guid("case", source.get("name"))]
+                    refiqda.guid("case", source.get("name"))
+                ]
                 continue
             segment = coding.loc[selection.get("name").split(" ")[0]]
             start, end = int(selection.get("startPosition")), int(selection.get("endPosition"))
@@ -159,8 +161,11 @@ def test_every_selection_slices_its_source_to_the_coded_excerpt(archive: dict[st
             assert [r.get("targetGUID") for r in refs] == [refiqda.guid("code", segment["theme_id"])]
             linked = [notes[r.get("targetGUID")] for r in selection.iterfind("q:NoteRef", NS)]
             assert [(n.get("name"), n.findtext("q:PlainTextContent", namespaces=NS)) for n in linked] == [
-                (f"Exploratory notes {segment.name}", "\n\n".join(
-                    f"{label}: {segment[column]}" for column, label in refiqda.NOTE_KINDS.items()))]
+                (
+                    f"Exploratory notes {segment.name}",
+                    "\n\n".join(f"{label}: {segment[column]}" for column, label in refiqda.NOTE_KINDS.items()),
+                )
+            ]
             # the same note is an annotation on the segment's span, referred to from the source (QualCoder)
             span = linked[0].find("q:PlainTextSelection", NS)
             assert (span.get("startPosition"), span.get("endPosition")) == (str(start), str(end))
@@ -169,23 +174,36 @@ def test_every_selection_slices_its_source_to_the_coded_excerpt(archive: dict[st
     assert count == len(coding) == 126
 
 
-def test_only_the_published_table1_attributes_leave_the_project(qde: etree._Element,
-                                                                archive: dict[str, bytes]) -> None:
+def test_only_the_published_table1_attributes_leave_the_project(qde: etree._Element, archive: dict[str, bytes]) -> None:
     variables = {v.get("guid"): v.get("name") for v in qde.iterfind("q:Variables/q:Variable", NS)}
     assert sorted(variables.values()) == sorted(
-        ["Age band", "Gender", "Qualification", "Predominant framework(s)", "Years with population"])
+        ["Age band", "Gender", "Qualification", "Predominant framework(s)", "Years with population"]
+    )
     participants = load_participants().set_index("participant_id")
     columns = {label: column for column, (label, _) in refiqda.SHARED_ATTRIBUTES.items()}
     for case in qde.iterfind("q:Cases/q:Case", NS):
         row = participants.loc[case.get("name")]
-        values = {variables[v.find("q:VariableRef", NS).get("targetGUID")]: v.findtext("q:TextValue", namespaces=NS)
-                  for v in case.iterfind("q:VariableValue", NS)}
+        values = {
+            variables[v.find("q:VariableRef", NS).get("targetGUID")]: v.findtext("q:TextValue", namespaces=NS)
+            for v in case.iterfind("q:VariableValue", NS)
+        }
         assert values == {label: row[column] for label, column in columns.items()}
         assert [r.get("targetGUID") for r in case.iterfind("q:SourceRef", NS)] == [
-            refiqda.guid("source", case.get("name"))]
+            refiqda.guid("source", case.get("name"))
+        ]
     text = archive["project.qde"].decode("utf-8")
-    for secret in ("parent_mental_illness", "own_mental_health", "member_check", "voucher", "Background",
-                   "White Australian", "Migrated, ", "follow-up answers", "email reflection", "transcript edited"):
+    for secret in (
+        "parent_mental_illness",
+        "own_mental_health",
+        "member_check",
+        "voucher",
+        "Background",
+        "White Australian",
+        "Migrated, ",
+        "follow-up answers",
+        "email reflection",
+        "transcript edited",
+    ):
         assert secret not in text
 
 
@@ -232,8 +250,9 @@ def test_zip_dates_follow_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> 
         dates()
 
 
-def test_export_without_schemas_is_said_aloud(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str], exported: tuple[Path, Path]) -> None:
+def test_export_without_schemas_is_said_aloud(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], exported: tuple[Path, Path]
+) -> None:
     # A copy of the repository with nothing beside it (as `make verify` builds) still exports, and says so.
     monkeypatch.setattr(schema_module, "schema_candidates", lambda p: [tmp_path / "missing"])
     with pytest.raises(refiqda.RefiQdaError, match="schemas .* were not found"):
@@ -262,6 +281,7 @@ def test_export_refuses_to_write_into_the_data_folder() -> None:
 
 # ---------------------------------------------------------------- import
 
+
 def test_round_trip_gives_back_the_coding_table(exported: tuple[Path, Path]) -> None:
     result = refiqda.import_qdpx(exported[1])
     pd.testing.assert_frame_equal(result.coding, load_coding())
@@ -269,7 +289,8 @@ def test_round_trip_gives_back_the_coding_table(exported: tuple[Path, Path]) -> 
     assert result.messages == [
         "8 selections coded to a case code (a case's link to its document) read as case links, not as segments.",
         f"{len(load_memos())} notes not attached to a coded segment (memos and the like) "
-        "were not imported: import reads coding only and never changes memos.csv."]
+        "were not imported: import reads coding only and never changes memos.csv.",
+    ]
     assert result.changes == ["no change against coding.csv"]
     csv = result.coding.to_csv(index=False, lineterminator="\n")
     assert csv == paths().coding.read_text(encoding="utf-8")
@@ -278,23 +299,67 @@ def test_round_trip_gives_back_the_coding_table(exported: tuple[Path, Path]) -> 
 EXPECTED_FIXTURE = [
     # segment_id, participant, start, end, excerpt, theme, descriptive, linguistic, conceptual, statement
     ("P03-S17", "P03", 3604, 3639, "this deep sense that they're faulty", "1.1", "", "", "", ""),
-    ("P03-S18", "P03", 4802, 4837, "A lot of my clients were the carer.", "1.2",
-     "Caring for a parent named as the usual story of these clients.", "", "", "Clients were the carers at home"),
-    ("P03-S19", "P03", 6019, 6041, "Slowly. Really slowly.", "3.1.1",
-     "Amy answers the question of how with a single word about speed, then repeats it.",
-     "The repetition with an intensifier ('Really') works as emphasis.",
-     "Slowness is framed as the method itself, not a delay before it.",
-     "Going slowly because warmth once meant danger"),
-    ("P03-S20", "P03", 7852, 7902, "So you're kind of showing them.\nAmy: Showing, yes.", "3.1.2",
-     "The interviewer sums up and Amy agrees: the clinician shows rather than tells.",
-     "Amy takes up the interviewer's verb and repeats it.",
-     "Worth is modelled in the relationship before it is named.", "Showing worth before naming it"),
+    (
+        "P03-S18",
+        "P03",
+        4802,
+        4837,
+        "A lot of my clients were the carer.",
+        "1.2",
+        "Caring for a parent named as the usual story of these clients.",
+        "",
+        "",
+        "Clients were the carers at home",
+    ),
+    (
+        "P03-S19",
+        "P03",
+        6019,
+        6041,
+        "Slowly. Really slowly.",
+        "3.1.1",
+        "Amy answers the question of how with a single word about speed, then repeats it.",
+        "The repetition with an intensifier ('Really') works as emphasis.",
+        "Slowness is framed as the method itself, not a delay before it.",
+        "Going slowly because warmth once meant danger",
+    ),
+    (
+        "P03-S20",
+        "P03",
+        7852,
+        7902,
+        "So you're kind of showing them.\nAmy: Showing, yes.",
+        "3.1.2",
+        "The interviewer sums up and Amy agrees: the clinician shows rather than tells.",
+        "Amy takes up the interviewer's verb and repeats it.",
+        "Worth is modelled in the relationship before it is named.",
+        "Showing worth before naming it",
+    ),
     # overlaps our P05-S09 (same theme): matched by span, so a re-spanned P05-S09
-    ("P05-S09", "P05", 7527, 7561, "I'm really glad you came in today.", "3.1.2", "", "",
-     "Welcoming the child aloud lends him a sense of worth he can later take up himself.",
-     "Saying out loud that the child is welcome"),
-    ("P05-S16", "P05", 7527, 7561, "I'm really glad you came in today.", "3.1", "", "", "",
-     "Saying out loud that the child is welcome"),
+    (
+        "P05-S09",
+        "P05",
+        7527,
+        7561,
+        "I'm really glad you came in today.",
+        "3.1.2",
+        "",
+        "",
+        "Welcoming the child aloud lends him a sense of worth he can later take up himself.",
+        "Saying out loud that the child is welcome",
+    ),
+    (
+        "P05-S16",
+        "P05",
+        7527,
+        7561,
+        "I'm really glad you came in today.",
+        "3.1",
+        "",
+        "",
+        "",
+        "Saying out loud that the child is welcome",
+    ),
 ]
 
 
@@ -302,19 +367,35 @@ def expected_frame(rows: list[tuple]) -> pd.DataFrame:
     table = refiqda.coding_table()  # the columns and types of datapackage.json's coding table
     records = [dict(zip(table.columns[:10], row), analyst="Second author", coding_round=1) for row in rows]
     return pd.DataFrame(records, columns=table.columns).astype(
-        {c: (int if c in table.integers else str) for c in table.columns})
+        {c: (int if c in table.integers else str) for c in table.columns}
+    )
 
 
 def test_import_of_another_programs_project(tmp_path: Path) -> None:
     result = refiqda.import_qdpx(fixture_qdpx(tmp_path))
     pd.testing.assert_frame_equal(result.coding, expected_frame(EXPECTED_FIXTURE))
-    pd.testing.assert_frame_equal(result.set_aside, expected_frame(
-        [("P03-S21", "P03", 10372, 10457,
-          "Interviewer: Has the last year changed any of this, with the pandemic and everything?",
-          "Telehealth", "", "", "", "")]))
+    pd.testing.assert_frame_equal(
+        result.set_aside,
+        expected_frame(
+            [
+                (
+                    "P03-S21",
+                    "P03",
+                    10372,
+                    10457,
+                    "Interviewer: Has the last year changed any of this, with the pandemic and everything?",
+                    "Telehealth",
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            ]
+        ),
+    )
     for frame in (result.coding, result.set_aside):
         for row in frame.itertuples():
-            assert load_transcript(row.participant_id)[row.start:row.end] == row.excerpt
+            assert load_transcript(row.participant_id)[row.start : row.end] == row.excerpt
 
     messages = result.messages
     assert len(messages) == 10, messages
@@ -324,16 +405,22 @@ def test_import_of_another_programs_project(tmp_path: Path) -> None:
         assert len(found) == 1, (parts, messages)
         return found[0]
 
-    one("7 codes matched to our themes by name", "'Go gently' -> 3.1.1", "'rapport  building' -> 3.1.2",
-        "'Lasting sense of ‘something’s wrong with me’' -> 1.1")
+    one(
+        "7 codes matched to our themes by name",
+        "'Go gently' -> 3.1.1",
+        "'rapport  building' -> 3.1.2",
+        "'Lasting sense of ‘something’s wrong with me’' -> 1.1",
+    )
     one("1 source started with a UTF-8 byte-order mark", "removed", "Interview with Amy")
     one("'Interview with Amy'", "CRLF", "5 selections were converted")
     one("1 segment had no segment id of ours", "matched to coding.csv by participant and span")
     one("6 segments matched no segment of coding.csv", "P03-S17, P03-S18, P03-S19, P03-S20, P03-S21, P05-S16")
     one("6 segments had no coding round", "round 1")
     one("Code 'Telehealth' is not in codebook.yaml", "1 segment set aside", "P03-S21")
-    one("1 segment without an experiential statement (P03-S17)",
-        "4 segments with one or more exploratory notes missing (P03-S17, P03-S18, P05-S09, P05-S16)")
+    one(
+        "1 segment without an experiential statement (P03-S17)",
+        "4 segments with one or more exploratory notes missing (P03-S17, P03-S18, P05-S09, P05-S16)",
+    )
     one("1 note had no kind", "'Annotation 1'", "note_descriptive")
     one("1 note not attached to a coded segment", "was not imported")
     # what changed, in research terms, only for the participants the file covers
@@ -348,8 +435,10 @@ def test_source_without_case_or_participant_name_is_reported_not_guessed(tmp_pat
     qde_text = fixture_text().replace('name="P05 interview"', 'name="Focus group notes"')
     result = refiqda.import_qdpx(fixture_qdpx(tmp_path, qde_text))
     assert set(result.coding["participant_id"]) == {"P03"}
-    assert any("'Focus group notes' is not linked to a participant" in m and "1 selection was not imported" in m
-               for m in result.messages)
+    assert any(
+        "'Focus group notes' is not linked to a participant" in m and "1 selection was not imported" in m
+        for m in result.messages
+    )
 
 
 def test_source_edited_in_the_program_is_relocated_by_text(tmp_path: Path, archive: dict[str, bytes]) -> None:
@@ -371,7 +460,7 @@ def test_source_edited_in_the_program_is_relocated_by_text(tmp_path: Path, archi
     expected = load_coding()
     expected.loc[0, "start"] += len(prefix)
     expected.loc[0, "end"] += len(prefix)
-    expected.loc[0, "excerpt"] = edited[expected.loc[0, "start"]:expected.loc[0, "end"]]
+    expected.loc[0, "excerpt"] = edited[expected.loc[0, "start"] : expected.loc[0, "end"]]
     pd.testing.assert_frame_equal(result.coding, expected)
     p01 = int((expected["participant_id"] == "P01").sum())
     message = next(m for m in result.messages if "differs from transcripts/P01.txt" in m)
@@ -379,6 +468,7 @@ def test_source_edited_in_the_program_is_relocated_by_text(tmp_path: Path, archi
 
 
 # ---------------------------------------------------------------- bad input
+
 
 def expect_error(path: Path, *parts: str) -> str:
     with pytest.raises(refiqda.RefiQdaError) as info:
@@ -424,23 +514,39 @@ def test_error_when_the_xml_is_not_well_formed(tmp_path: Path) -> None:
 def test_error_when_the_xml_does_not_follow_the_schema(tmp_path: Path) -> None:
     # <Cases> before <CodeBook> breaks the order the schema requires
     text = fixture_text()
-    cases = text[text.index("  <Cases>"):text.index("  <Sources>")]
+    cases = text[text.index("  <Cases>") : text.index("  <Sources>")]
     text = text.replace(cases, "").replace("  <CodeBook>", cases + "  <CodeBook>")
-    expect_error(fixture_qdpx(tmp_path, text), "does not follow the QDA-XML 1.0 Project.xsd schema",
-                 "Unexpected child with tag '{urn:QDA-XML:project:1.0}CodeBook'")
+    expect_error(
+        fixture_qdpx(tmp_path, text),
+        "does not follow the QDA-XML 1.0 Project.xsd schema",
+        "Unexpected child with tag '{urn:QDA-XML:project:1.0}CodeBook'",
+    )
 
 
 def test_error_when_a_selection_lies_outside_its_source(tmp_path: Path) -> None:
     path = fixture_qdpx(tmp_path, fixture_text().replace('endPosition="10491"', 'endPosition="99999"'))
-    expect_error(path, "selection 'Has the last year changed any of this'", "'Interview with Amy'", "spans 10406-99999",
-                 "0-15916 characters, line breaks counted as two", "line 72")
+    expect_error(
+        path,
+        "selection 'Has the last year changed any of this'",
+        "'Interview with Amy'",
+        "spans 10406-99999",
+        "0-15916 characters, line breaks counted as two",
+        "line 72",
+    )
 
 
 def test_error_when_a_coderef_points_to_a_missing_code(tmp_path: Path) -> None:
-    text = fixture_text().replace('<CodeRef targetGUID="{10000000-AAAA-4BBB-8CCC-000000000311}"/>',
-                                  '<CodeRef targetGUID="{99999999-AAAA-4BBB-8CCC-000000000311}"/>')
-    expect_error(fixture_qdpx(tmp_path, text), "'Slowly. Really slowly.'",
-                 "targetGUID='{99999999-AAAA-4BBB-8CCC-000000000311}'", "CodeBook has no code", "line 45")
+    text = fixture_text().replace(
+        '<CodeRef targetGUID="{10000000-AAAA-4BBB-8CCC-000000000311}"/>',
+        '<CodeRef targetGUID="{99999999-AAAA-4BBB-8CCC-000000000311}"/>',
+    )
+    expect_error(
+        fixture_qdpx(tmp_path, text),
+        "'Slowly. Really slowly.'",
+        "targetGUID='{99999999-AAAA-4BBB-8CCC-000000000311}'",
+        "CodeBook has no code",
+        "line 45",
+    )
 
 
 def test_error_when_a_source_file_is_missing_from_the_archive(tmp_path: Path) -> None:
@@ -450,6 +556,7 @@ def test_error_when_a_source_file_is_missing_from_the_archive(tmp_path: Path) ->
 
 
 # ---------------------------------------------------------------- command line
+
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
     code = cli.main(["qdpx", *map(str, argv)])
@@ -469,8 +576,7 @@ def test_command_exports_and_imports(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "per theme: 1.1 13, 1.2 21," in printed
 
 
-def test_command_writes_set_aside_segments_beside_the_table(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_writes_set_aside_segments_beside_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     printed = run(capsys, "import", fixture_qdpx(tmp_path), "--out", tmp_path / "second.csv")[1]
     assert len(pd.read_csv(tmp_path / "second.csv")) == 6
     aside = pd.read_csv(tmp_path / "second_set_aside.csv", dtype=str)
@@ -478,8 +584,9 @@ def test_command_writes_set_aside_segments_beside_the_table(tmp_path: Path,
     assert "note: Code 'Telehealth' is not in codebook.yaml" in printed
 
 
-def test_command_without_out_prints_a_summary_and_writes_nothing(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_without_out_prints_a_summary_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = fixture_qdpx(tmp_path)
     printed = run(capsys, "import", path)[1]
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
@@ -487,8 +594,9 @@ def test_command_without_out_prints_a_summary_and_writes_nothing(tmp_path: Path,
     assert "per participant: P03 4, P05 2" in printed
 
 
-def test_command_never_writes_into_the_data_folder(tmp_path: Path, exported: tuple[Path, Path],
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_never_writes_into_the_data_folder(
+    tmp_path: Path, exported: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     target = paths().data / "imported.csv"
     code, _, err = run(capsys, "import", exported[1], "--out", target)
     assert code == 1 and "refusing to write into" in err and "Traceback" not in err
@@ -501,14 +609,17 @@ def test_command_import_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None
     assert info.value.code == 2 and "the following arguments are required: file" in capsys.readouterr().err
 
 
-def test_every_element_that_can_carry_a_user_and_a_date_has_them(qde: etree._Element,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_element_that_can_carry_a_user_and_a_date_has_them(
+    qde: etree._Element, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # From Project.xsd: the attributes each of our elements may carry (PlainTextSelection inside a Note too).
-    wanted = {"Project": ("creatingUserGUID", "creationDateTime", "modifyingUserGUID", "modifiedDateTime"),
-              "TextSource": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
-              "PlainTextSelection": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
-              "Note": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
-              "Coding": ("creatingUser", "creationDateTime")}
+    wanted = {
+        "Project": ("creatingUserGUID", "creationDateTime", "modifyingUserGUID", "modifiedDateTime"),
+        "TextSource": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+        "PlainTextSelection": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+        "Note": ("creatingUser", "creationDateTime", "modifyingUser", "modifiedDateTime"),
+        "Coding": ("creatingUser", "creationDateTime"),
+    }
     seen = Counter()
     for element in qde.iter():
         name = etree.QName(element).localname
@@ -519,6 +630,7 @@ def test_every_element_that_can_carry_a_user_and_a_date_has_them(qde: etree._Ele
     # the dates come from the build date, so another SOURCE_DATE_EPOCH gives other dates and nothing else
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     from compendium.data import load_study
+
     other = etree.fromstring(export_module.project_xml(load_study()))
     assert other.get("creationDateTime") == "2023-11-14T22:13:20Z"
     dates = {e.get("creationDateTime") for e in other.iter() if etree.QName(e).localname == "Coding"}
@@ -537,8 +649,9 @@ def test_export_refuses_notes_that_would_not_come_back_whole(tmp_path: Path) -> 
         export_module.project_xml(replace(study, coding=coding))
 
 
-def test_export_refuses_two_segments_on_one_span_by_one_analyst(monkeypatch: pytest.MonkeyPatch,
-                                                                tmp_path: Path) -> None:
+def test_export_refuses_two_segments_on_one_span_by_one_analyst(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from dataclasses import replace
 
     from compendium.data import load_study

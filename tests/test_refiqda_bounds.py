@@ -1,4 +1,5 @@
 """The ``.qdpx`` importer bounds what it reads, whatever the archive claims (issue 13, item 6)."""
+
 from __future__ import annotations
 
 import io
@@ -45,8 +46,9 @@ def expect(path: Path, capsys: pytest.CaptureFixture[str], *parts: str) -> str:
     return err
 
 
-def test_a_zip_bomb_whose_header_lies_is_refused_with_bounded_memory(tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_zip_bomb_whose_header_lies_is_refused_with_bounded_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = lie_about_size(deflated({"project.qde": bomb(200 * 1024 * 1024)}), 250_000)
     path = tmp_path / "bomb.qdpx"
     path.write_bytes(data)
@@ -62,9 +64,9 @@ def test_a_zip_bomb_whose_header_lies_is_refused_with_bounded_memory(tmp_path: P
     assert peak < 32 * 1024 * 1024  # never near the 200 MB it would decompress to
 
 
-def test_a_member_larger_than_the_cap_is_cut_off_while_decompressing(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_member_larger_than_the_cap_is_cut_off_while_decompressing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(archive_module, "MAX_MEMBER_BYTES", 4 * 1024 * 1024)
     path = tmp_path / "big.qdpx"
     path.write_bytes(deflated({"project.qde": bomb(64 * 1024 * 1024)}))  # honest header, 64 MB
@@ -100,17 +102,18 @@ def test_all_members_together_are_capped(tmp_path: Path) -> None:
     assert reader.read_so_far == 1_200_000
 
 
-def test_an_archive_with_too_many_entries_is_refused_before_decompressing(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_archive_with_too_many_entries_is_refused_before_decompressing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(archive_module, "MAX_ENTRIES", 50)
     path = tmp_path / "entries.qdpx"
     path.write_bytes(deflated({f"sources/{i}.txt": b"x" for i in range(51)}))
     expect(path, capsys, "holds 51 entries, more than this import reads (50)")
 
 
-def test_a_project_with_too_many_xml_elements_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_project_with_too_many_xml_elements_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(schema_module.parse_xml, "__defaults__", (1000,))
     user = b'<User guid="00000000-0000-4000-8000-000000000000"/>'
     many = b'<Project xmlns="urn:QDA-XML:project:1.0" name="x"><Users>' + user * 1001 + b"</Users></Project>"
@@ -120,9 +123,11 @@ def test_a_project_with_too_many_xml_elements_is_refused(tmp_path: Path, monkeyp
 
 
 def test_entities_are_never_expanded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    laughs = (b'<?xml version="1.0"?><!DOCTYPE Project [<!ENTITY a "aaaaaaaaaa">'
-              b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
-              b'<Project xmlns="urn:QDA-XML:project:1.0" name="&c;"/>')
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE Project [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b'<Project xmlns="urn:QDA-XML:project:1.0" name="&c;"/>'
+    )
     path = tmp_path / "laughs.qdpx"
     path.write_bytes(deflated({"project.qde": laughs}))
     assert cli.main(["qdpx", "import", str(path)]) in (0, 1)

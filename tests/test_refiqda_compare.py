@@ -1,4 +1,5 @@
 """Second-coder comparison on a planted second coder whose agreement figures are worked out here, independently."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,9 @@ from compendium.paths import paths
 from compendium.refiqda import compare as compare_module
 from compendium.refiqda.export import project_xml, qdpx_bytes
 
-SPEC = importlib.util.spec_from_file_location("second_coder", Path(__file__).parent / "fixtures" / "qdpx" /
-                                              "second_coder.py")
+SPEC = importlib.util.spec_from_file_location(
+    "second_coder", Path(__file__).parent / "fixtures" / "qdpx" / "second_coder.py"
+)
 second_coder = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(second_coder)
 
@@ -33,8 +35,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 def characters(coding, pid: str, theme: str) -> set[int]:
-    return {i for seg in coding[(coding.participant_id == pid) & (coding.theme_id == theme)].itertuples()
-            for i in range(seg.start, seg.end)}
+    return {
+        i
+        for seg in coding[(coding.participant_id == pid) & (coding.theme_id == theme)].itertuples()
+        for i in range(seg.start, seg.end)
+    }
 
 
 def kappa_2x2(both: int, ours_only: int, theirs_only: int, neither: int) -> float:
@@ -67,14 +72,18 @@ def test_character_agreement_and_kappa_match_an_independent_count(report: tuple[
     for level, theme, pid, pairs in cases:
         a, b, c, d = table(ours, theirs, texts, pairs)
         row = found["rows"][(level, theme, pid)]
-        assert (int(row["chars_overlap"]), int(row["chars_ours"]), int(row["chars_theirs"]),
-                int(row["chars_total"])) == (a, a + b, a + c, a + b + c + d)
+        assert (
+            int(row["chars_overlap"]),
+            int(row["chars_ours"]),
+            int(row["chars_theirs"]),
+            int(row["chars_total"]),
+        ) == (a, a + b, a + c, a + b + c + d)
         assert float(row["percent_agreement"]) == pytest.approx(100 * (a + d) / (a + b + c + d), abs=0.005)
         assert float(row["kappa"]) == pytest.approx(kappa_2x2(a, b, c, d), abs=0.00005)
         # QualCoder's figure, from its report's definition: over the a + b + c characters coded by anyone
         union = a + b + c
         if union:
-            p_e = (a + b) * (a + c) / union ** 2 * (c * b) / union ** 2
+            p_e = (a + b) * (a + c) / union**2 * (c * b) / union**2
             assert float(row["kappa_qualcoder"]) == pytest.approx((a / union - p_e) / (1 - p_e), abs=0.00005)
         else:
             assert row["kappa_qualcoder"] == ""
@@ -94,8 +103,11 @@ def test_segment_counts_follow_the_planted_differences(report: tuple[Path, dict]
     ours_only = len(ours) - both
     theirs_only = sum(not overlapping(s, ours) for s in theirs.itertuples())
     overall = found["rows"][("overall", "all", "all")]
-    assert (int(overall["segments_both"]), int(overall["segments_ours_only"]),
-            int(overall["segments_theirs_only"])) == (both, ours_only, theirs_only)
+    assert (
+        int(overall["segments_both"]),
+        int(overall["segments_ours_only"]),
+        int(overall["segments_theirs_only"]),
+    ) == (both, ours_only, theirs_only)
     # the plan itself: every 7th segment left out, every 7th recoded, two planted segments of theirs only
     n = len(ours)
     dropped = len(range(0, n, 7))
@@ -111,8 +123,28 @@ def test_report_names_the_kappa_and_shows_disagreements_as_text(report: tuple[Pa
     page = (out / "comparison.html").read_text(encoding="utf-8")
     assert "Disagreements in context" in page and '<mark class="ours">' in page and '<mark class="theirs">' in page
     tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", page))
-    assert tags <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "code", "mark",
-                    "table", "thead", "tbody", "tr", "th", "td", "section", "br"}
+    assert tags <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "h1",
+        "h2",
+        "h3",
+        "p",
+        "code",
+        "mark",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "section",
+        "br",
+    }
     assert "<script" not in page.lower()
 
 
@@ -121,7 +153,7 @@ def test_transcript_text_is_escaped_in_the_page() -> None:
     start = hostile.index("<script>")
     html = compare_module._context_html(hostile, [("ours", (start, start + 25)), ("theirs", (start + 5, start + 40))])
     assert "<script" not in html and "<img" not in html
-    text = re.sub(r'</?mark[^>]*>', "", html)
+    text = re.sub(r"</?mark[^>]*>", "", html)
     assert "&lt;script&gt;" in text and "&lt;img src=x onerror=alert(2)&gt;" in text and "&amp; more" in text
 
 
@@ -145,8 +177,7 @@ def test_compare_never_writes_into_the_data_folder(tmp_path: Path, capsys: pytes
     assert not target.exists()
 
 
-def test_comparing_our_own_export_gives_complete_agreement(tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_comparing_our_own_export_gives_complete_agreement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     study = load_study()
     other = write_bytes(tmp_path / "ours.qdpx", qdpx_bytes(study, project_xml(study)))
     assert cli.main(["qdpx", "compare", str(other), "--out", str(tmp_path / "out")]) == 0

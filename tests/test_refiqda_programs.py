@@ -6,6 +6,7 @@ habits and from what QualCoder's importer says about them; no exported file of
 those programs was copied. The tests zip each with sources built from our
 transcripts the way that program stores them.
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -36,29 +37,37 @@ def crlf(pid: str) -> bytes:
 
 
 def nvivo(tmp_path: Path) -> Path:
-    return zipped(tmp_path / "nvivo.qdpx", {
-        "project.qde": qde("nvivo").encode("utf-8"),
-        "Sources/{50C00000-0000-4000-8000-0000000000A2}.txt": crlf("P02"),
-        "Sources/{50C00000-0000-4000-8000-000000000002}.docx": b"PK\x03\x04 (a Word file; not read)",
-        "Sources/{50C00000-0000-4000-8000-0000000000F1}.pdf": b"%PDF-1.7 (not read)",
-        "Sources/{A0000000-0000-4000-8000-000000000001}.txt":
-            b"She treats caring for her mother as simply her job.\r\n",
-    })
+    return zipped(
+        tmp_path / "nvivo.qdpx",
+        {
+            "project.qde": qde("nvivo").encode("utf-8"),
+            "Sources/{50C00000-0000-4000-8000-0000000000A2}.txt": crlf("P02"),
+            "Sources/{50C00000-0000-4000-8000-000000000002}.docx": b"PK\x03\x04 (a Word file; not read)",
+            "Sources/{50C00000-0000-4000-8000-0000000000F1}.pdf": b"%PDF-1.7 (not read)",
+            "Sources/{A0000000-0000-4000-8000-000000000001}.txt": b"She treats caring for her mother as simply her job.\r\n",
+        },
+    )
 
 
 def maxqda(tmp_path: Path, text: str | None = None) -> Path:
-    return zipped(tmp_path / "maxqda.qdpx", {
-        "project.qde": (text or qde("maxqda24")).encode("utf-8"),
-        "sources/1E2F3A4B-0004-4C5D-8E6F-7A8B9C0D1E04.txt": load_transcript("P04").encode("utf-8"),
-    })
+    return zipped(
+        tmp_path / "maxqda.qdpx",
+        {
+            "project.qde": (text or qde("maxqda24")).encode("utf-8"),
+            "sources/1E2F3A4B-0004-4C5D-8E6F-7A8B9C0D1E04.txt": load_transcript("P04").encode("utf-8"),
+        },
+    )
 
 
 def atlas(tmp_path: Path) -> Path:
-    return zipped(tmp_path / "atlas.qdpx", {
-        "project.qde": qde("atlasti").encode("utf-8"),
-        "sources/d0c00000-0000-4e1f-9a2b-000000000006.txt": crlf("P06"),
-        "sources/d0c00000-0000-4e1f-9a2b-0000000000aa.png": b"\x89PNG (not read)",
-    })
+    return zipped(
+        tmp_path / "atlas.qdpx",
+        {
+            "project.qde": qde("atlasti").encode("utf-8"),
+            "sources/d0c00000-0000-4e1f-9a2b-000000000006.txt": crlf("P06"),
+            "sources/d0c00000-0000-4e1f-9a2b-0000000000aa.png": b"\x89PNG (not read)",
+        },
+    )
 
 
 def ours(segment_id: str) -> pd.Series:
@@ -67,7 +76,7 @@ def ours(segment_id: str) -> pd.Series:
 
 def check_excerpts(result: refiqda.ImportResult) -> None:
     for row in result.coding.itertuples():
-        assert load_transcript(row.participant_id)[row.start:row.end] == row.excerpt
+        assert load_transcript(row.participant_id)[row.start : row.end] == row.excerpt
 
 
 def one(messages: list[str], *parts: str) -> str:
@@ -107,8 +116,10 @@ def test_maxqda24_shaped_project(tmp_path: Path) -> None:
     assert got.loc[new[0], "theme_id"] == "3.1" and got.loc[new[0], "analyst"] == "Second author"
     one(result.messages, "urn:QDA-XML:codebook:0:4", "as QDA-XML 1.0")
     one(result.messages, "1 code not in codebook.yaml and not used", "Paraphrases")
-    assert f"1 segment re-spanned: P04-S02 {s02['start']}-{s02['end']} -> {s02['start'] + 10}-{s02['end']}" \
+    assert (
+        f"1 segment re-spanned: P04-S02 {s02['start']}-{s02['end']} -> {s02['start'] + 10}-{s02['end']}"
         in result.changes
+    )
     assert any(c.startswith(f"1 segment added: {new[0]}") for c in result.changes)
 
 
@@ -117,8 +128,9 @@ def test_maxqda_project_with_300_codes_and_no_codings(tmp_path: Path, capsys: py
     start = text.index("      <PlainTextSelection")
     end = text.index("      <VariableValue>", start)  # the source's own variable, after its selections
     text = text[:start] + text[end:]
-    codes = "".join(f'      <Code guid="6A1B2C3D-0000-4E5F-8A9B-{i:012d}" name="Code {i}" isCodable="true"/>\n'
-                    for i in range(300))
+    codes = "".join(
+        f'      <Code guid="6A1B2C3D-0000-4E5F-8A9B-{i:012d}" name="Code {i}" isCodable="true"/>\n' for i in range(300)
+    )
     text = text.replace("    <Codes>\n", "    <Codes>\n" + codes, 1)
     assert cli.main(["qdpx", "import", str(maxqda(tmp_path, text))]) == 0
     printed = capsys.readouterr().out
@@ -142,18 +154,23 @@ def test_atlasti_shaped_project(tmp_path: Path) -> None:
 
 
 def test_source_folder_and_paths_in_any_letter_case_and_form(tmp_path: Path) -> None:
-    text = qde("maxqda24").replace('plainTextPath="internal://1E2F3A4B-0004-4C5D-8E6F-7A8B9C0D1E04.txt"',
-                                   'plainTextPath="relative://Texts/P04.TXT"')
-    path = zipped(tmp_path / "relative.qdpx", {"project.qde": text.encode("utf-8"),
-                                              "SOURCES/texts/p04.txt": load_transcript("P04").encode("utf-8")})
+    text = qde("maxqda24").replace(
+        'plainTextPath="internal://1E2F3A4B-0004-4C5D-8E6F-7A8B9C0D1E04.txt"',
+        'plainTextPath="relative://Texts/P04.TXT"',
+    )
+    path = zipped(
+        tmp_path / "relative.qdpx",
+        {"project.qde": text.encode("utf-8"), "SOURCES/texts/p04.txt": load_transcript("P04").encode("utf-8")},
+    )
     result = refiqda.import_qdpx(path)
     check_excerpts(result)
     assert len(result.coding) == 2
 
 
 def test_the_draft_project_namespace_is_read_as_1_0(tmp_path: Path) -> None:
-    text = qde("maxqda24").replace('<Project xmlns="urn:QDA-XML:project:1.0"',
-                                   '<Project xmlns="urn:QDA-XML:project:0:4"')
+    text = qde("maxqda24").replace(
+        '<Project xmlns="urn:QDA-XML:project:1.0"', '<Project xmlns="urn:QDA-XML:project:0:4"'
+    )
     result = refiqda.import_qdpx(maxqda(tmp_path, text))
     assert len(result.coding) == 2
     one(result.messages, "urn:QDA-XML:project:0:4", "urn:QDA-XML:codebook:0:4", "as QDA-XML 1.0")

@@ -12,6 +12,7 @@ The QualCoder-shaped export below follows ``RefiExport`` in the same file
 ``create_journal_note_xml``, ``create_annotation_note_xml``, ``export_project``).
 The list is in our own words; no QualCoder code is copied.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -62,7 +63,8 @@ def member(path: str) -> str:
 # raises and stops the import part-way, leaving a half-filled project), plus the
 # database constraints its inserts do not catch.
 def test_every_element_qualcoders_importer_reads_unconditionally_is_in_our_export(
-        qde: etree._Element, entries: dict[str, bytes]) -> None:
+    qde: etree._Element, entries: dict[str, bytes]
+) -> None:
     # The project's origin: upper-cased when there is no basePath; also searched for "ATLAS".
     assert qde.get("origin") and qde.get("basePath") is None
     # The archive has a lower-case sources/ folder at the top, so QualCoder looks there (else Sources/).
@@ -114,8 +116,9 @@ def test_every_element_qualcoders_importer_reads_unconditionally_is_in_our_expor
             note = notes[ref.get("targetGUID")]
             assert note.findtext("q:PlainTextContent", namespaces=NS)
             span = note.find("q:PlainTextSelection", NS)
-            annotation_keys.append((source.get("guid"), span.get("startPosition"), span.get("endPosition"),
-                                    note.get("creatingUser")))
+            annotation_keys.append(
+                (source.get("guid"), span.get("startPosition"), span.get("endPosition"), note.get("creatingUser"))
+            )
     assert linked_cases == case_guids
     assert len(annotation_keys) == len(set(annotation_keys)) == len(load_coding())
     # Notes: creationDateTime (or modifiedDateTime) is read and .replace()d on every Note.
@@ -139,6 +142,7 @@ def test_every_element_qualcoders_importer_reads_unconditionally_is_in_our_expor
 
 
 # ---------------------------------------------------------------- a QualCoder-shaped export
+
 
 def renew(value: str) -> str:
     return str(uuid.uuid5(OTHER, value))
@@ -198,28 +202,52 @@ def qualcoder_shaped(entries: dict[str, bytes]) -> dict[str, bytes]:
     for memo in load_memos().itertuples():
         journal = by_guid[refiqda.guid("memo", memo.memo_id)]
         new = renew(journal.get("guid"))
-        etree.SubElement(notes, q("Note"), guid=new, creatingUser=journal.get("creatingUser"),
-                         creationDateTime=journal.get("creationDateTime"), name=journal.get("name"),
-                         plainTextPath=f"internal://{new}.txt")
+        etree.SubElement(
+            notes,
+            q("Note"),
+            guid=new,
+            creatingUser=journal.get("creatingUser"),
+            creationDateTime=journal.get("creationDateTime"),
+            name=journal.get("name"),
+            plainTextPath=f"internal://{new}.txt",
+        )
         out[f"sources/{new}.txt"] = codecs.BOM_UTF8 + memo.text.encode("utf-8")
     for i, note in enumerate(annotations):
-        new = etree.SubElement(notes, q("Note"), guid=renew("ref" + note.get("guid")),
-                               creatingUser=note.get("creatingUser"), creationDateTime=note.get("creationDateTime"))
+        new = etree.SubElement(
+            notes,
+            q("Note"),
+            guid=renew("ref" + note.get("guid")),
+            creatingUser=note.get("creatingUser"),
+            creationDateTime=note.get("creationDateTime"),
+        )
         etree.SubElement(new, q("PlainTextContent")).text = note.findtext("q:PlainTextContent", namespaces=NS)
         span = note.find("q:PlainTextSelection", NS)
-        etree.SubElement(new, q("PlainTextSelection"), guid=renew(f"span{i}"),
-                         startPosition=span.get("startPosition"), endPosition=span.get("endPosition"))
+        etree.SubElement(
+            new,
+            q("PlainTextSelection"),
+            guid=renew(f"span{i}"),
+            startPosition=span.get("startPosition"),
+            endPosition=span.get("endPosition"),
+        )
     for ref in root.findall("q:NoteRef", NS):
         root.remove(ref)
     # every other GUID anew (references follow; notes and their references were renewed above)
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
-        for attribute in ("guid", "targetGUID", "creatingUser", "modifyingUser", "creatingUserGUID",
-                          "modifyingUserGUID"):
+        for attribute in (
+            "guid",
+            "targetGUID",
+            "creatingUser",
+            "modifyingUser",
+            "creatingUserGUID",
+            "modifyingUserGUID",
+        ):
             value = element.get(attribute)
-            renewed_above = etree.QName(element).localname in ("Note", "NoteRef") and attribute in ("guid",
-                                                                                                   "targetGUID")
+            renewed_above = etree.QName(element).localname in ("Note", "NoteRef") and attribute in (
+                "guid",
+                "targetGUID",
+            )
             if value and not renewed_above:
                 element.set(attribute, renew(value))
     out["project.qde"] = etree.tostring(root, xml_declaration=True, encoding="utf-8")
@@ -235,7 +263,8 @@ def write(path: Path, entries: dict[str, bytes]) -> Path:
 
 
 def test_round_trip_through_a_qualcoder_shaped_export_gives_back_coding_csv(
-        tmp_path: Path, entries: dict[str, bytes]) -> None:
+    tmp_path: Path, entries: dict[str, bytes]
+) -> None:
     shaped = qualcoder_shaped(entries)
     root = etree.fromstring(shaped["project.qde"])
     names = [s.get("name") for s in root.iterfind("q:Sources/q:TextSource/q:PlainTextSelection", NS)]
@@ -247,13 +276,14 @@ def test_round_trip_through_a_qualcoder_shaped_export_gives_back_coding_csv(
     result = refiqda.import_qdpx(write(tmp_path / "qualcoder.qdpx", shaped))
     pd.testing.assert_frame_equal(result.coding, load_coding())
     assert result.changes == ["no change against coding.csv"]
-    assert any("126 segments had no segment id of ours" in m and "matched to coding.csv by participant and span"
-               in m for m in result.messages)
+    assert any(
+        "126 segments had no segment id of ours" in m and "matched to coding.csv by participant and span" in m
+        for m in result.messages
+    )
     assert any(m.startswith("8 sources started with a UTF-8 byte-order mark") for m in result.messages)
 
 
-def test_changes_made_in_the_program_are_reported_in_research_terms(tmp_path: Path,
-                                                                    entries: dict[str, bytes]) -> None:
+def test_changes_made_in_the_program_are_reported_in_research_terms(tmp_path: Path, entries: dict[str, bytes]) -> None:
     shaped = qualcoder_shaped(entries)
     root = etree.fromstring(shaped["project.qde"])
     coding = load_coding()

@@ -1,5 +1,6 @@
 """End-to-end tests of reproducibility: determinism, the manifest, `make verify`, `make diff`,
 failure behaviour and incremental builds, each in a temporary copy of the compendium."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,18 +26,27 @@ Copy = Callable[[str], Paths]  # fresh_copy / clone_built from conftest.py
 FAILING = "04_describe_sample"
 PLANTED = 'raise RuntimeError("planted failure")'
 # What the Makefile declares for notebook 04 (DESC_OUT) plus its executed copy.
-FAILING_OUTPUTS = ["manuscript/tables/table1_sample.csv", "manuscript/tables/table1_sample.md",
-                   "manuscript/tables/sample_aggregates.csv", "manuscript/tables/sample_aggregates.md",
-                   "figures/interview_durations.svg", "figures/interview_durations.png",
-                   "manuscript/values/descriptives.json", f"build/notebooks/{FAILING}.ipynb"]
+FAILING_OUTPUTS = [
+    "manuscript/tables/table1_sample.csv",
+    "manuscript/tables/table1_sample.md",
+    "manuscript/tables/sample_aggregates.csv",
+    "manuscript/tables/sample_aggregates.md",
+    "figures/interview_durations.svg",
+    "figures/interview_durations.png",
+    "manuscript/values/descriptives.json",
+    f"build/notebooks/{FAILING}.ipynb",
+]
 TAMPERED = "manuscript/tables/table1_sample.csv"
 
 
 def data_hashes(p: Paths) -> dict[str, str]:
     """SHA-256 of every file under data/."""
     folder = p.root / "data"
-    return {str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(folder.rglob("*")) if f.is_file()}
+    return {
+        str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    }
 
 
 def differing(a: dict[str, str], b: dict[str, str]) -> list[str]:
@@ -57,8 +67,9 @@ def test_two_clean_builds_are_byte_identical(built_copy: Paths, fresh_copy: Copy
 def test_committed_manifest_matches_a_fresh_build(repo: Paths, built_copy: Paths) -> None:
     manifest = read_manifest(repo.manifest)
     assert manifest, "manifest.sha256 is missing or empty"
-    assert differing(manifest, artefact_hashes(built_copy)) == [], \
+    assert differing(manifest, artefact_hashes(built_copy)) == [], (
         "the committed manifest.sha256 does not match a build from clean; run `make manifest` and commit it"
+    )
 
 
 # ---------------------------------------------------------------- make verify
@@ -72,8 +83,7 @@ def test_make_verify_passes_on_a_copy(fresh_copy: Copy, run_make: Runner) -> Non
     assert "**Verdict:** VERIFIED" in report.read_text(encoding="utf-8")
 
 
-def test_make_verify_names_a_tampered_artefact(built_copy: Paths, fresh_copy: Copy,
-                                               run_make: Runner) -> None:
+def test_make_verify_names_a_tampered_artefact(built_copy: Paths, fresh_copy: Copy, run_make: Runner) -> None:
     p = fresh_copy("verify_tampered")
     manifest = read_manifest(p.manifest)
     # Only meaningful if the artefact is otherwise reproduced exactly.
@@ -141,9 +151,14 @@ def test_make_diff_names_values_quotes_and_parameters(clone_built: Copy, run_mak
     people.loc[shortest, "duration_min"] = str(old_min - 4)
     p.participants.write_text(people.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
     out = _diff_lines(run_make, p)
-    assert f"value shortest interview (minutes) (descriptives.json: durations.min): {old_min} -> {old_min - 4}" in out, out
-    assert re.search(r"value mean interview duration \(minutes\) \(descriptives.json: durations.mean\): "
-                     r"59.5 -> 59.0", out), out
+    assert (
+        f"value shortest interview (minutes) (descriptives.json: durations.min): {old_min} -> {old_min - 4}" in out
+    ), out
+    assert re.search(
+        r"value mean interview duration \(minutes\) \(descriptives.json: durations.mean\): "
+        r"59.5 -> 59.0",
+        out,
+    ), out
 
     # (b) the first quote shown for a theme is cut below the quote bank's minimum length
     shown = json.loads((p.build / "manuscript" / "quotes_shown.json").read_text(encoding="utf-8"))
@@ -158,30 +173,37 @@ def test_make_diff_names_values_quotes_and_parameters(clone_built: Copy, run_mak
     p.coding.write_text(coding.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
     out = _diff_lines(run_make, p)
     assert f"segment {first['segment_id']}: span changed from characters" in out, out
-    changed = re.search(rf"manuscript quote 1 of theme {re.escape(first['theme_id'])}: "
-                        rf"{re.escape(first['pseudonym'])}, lines? [0-9-]+ \({first['segment_id']}\) -> (\w+), ", out)
+    changed = re.search(
+        rf"manuscript quote 1 of theme {re.escape(first['theme_id'])}: "
+        rf"{re.escape(first['pseudonym'])}, lines? [0-9-]+ \({first['segment_id']}\) -> (\w+), ",
+        out,
+    )
     assert changed, out
 
     # (c) the recurrence threshold's default changes in the notebook
     _set_default(p.notebooks / "03_analyse_across_cases.ipynb", "recurrence_threshold", "0.5")
     out = _diff_lines(run_make, p)
     assert "parameter recurrence_threshold of notebook 03_analyse_across_cases: 0.3333 -> 0.5" in out, out
-    assert "value recurrence threshold (share of participants) (cross_case.json: recurrence.threshold): " \
-           "0.3333 -> 0.5" in out, out
+    assert (
+        "value recurrence threshold (share of participants) (cross_case.json: recurrence.threshold): "
+        "0.3333 -> 0.5" in out
+    ), out
 
 
 # ---------------------------------------------------------------- running a notebook by hand
-def test_a_hand_run_with_other_parameters_leaves_the_pipeline_alone(clone_built: Copy, run_make: Runner,
-                                                                     run_cli: Callable[..., subprocess.CompletedProcess]
-                                                                     ) -> None:
+def test_a_hand_run_with_other_parameters_leaves_the_pipeline_alone(
+    clone_built: Copy, run_make: Runner, run_cli: Callable[..., subprocess.CompletedProcess]
+) -> None:
     p = clone_built("hand_run")
     before = artefact_hashes(p)
     result = run_cli(p.root, "run", "03_analyse_across_cases", "-p", "recurrence_threshold=0.5")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "build/scratch/03_analyse_across_cases__recurrence_threshold=0.5/" in result.stdout
     scratch = p.build / "scratch" / "03_analyse_across_cases__recurrence_threshold=0.5"
-    assert json.loads((scratch / "manuscript" / "values" / "cross_case.json").read_text())["recurrence"][
-        "threshold"] == 0.5
+    assert (
+        json.loads((scratch / "manuscript" / "values" / "cross_case.json").read_text())["recurrence"]["threshold"]
+        == 0.5
+    )
     assert differing(before, artefact_hashes(p)) == []
     assert run_make(p.root, "-q", "all").returncode == 0, "make all should still be up to date"
 
@@ -247,10 +269,18 @@ def failure(clone_built: Copy, run_make: Runner) -> FailureRun:
     data_after_failure = data_hashes(p)
     source.write_bytes(original)
     fixed = run_make(p.root, "all")
-    return FailureRun(p=p, failed=failed, fixed=fixed, code_cells=sum(c.cell_type == "code" for c in nb.cells),
-                      cells=len(nb.cells), planted_mtime=planted_mtime, after_failure=after_failure,
-                      still_due=still_due, kept_failed_copy=kept_failed_copy,
-                      data=[before, data_after_failure, data_hashes(p)])
+    return FailureRun(
+        p=p,
+        failed=failed,
+        fixed=fixed,
+        code_cells=sum(c.cell_type == "code" for c in nb.cells),
+        cells=len(nb.cells),
+        planted_mtime=planted_mtime,
+        after_failure=after_failure,
+        still_due=still_due,
+        kept_failed_copy=kept_failed_copy,
+        data=[before, data_after_failure, data_hashes(p)],
+    )
 
 
 def test_a_failing_notebook_stops_the_build_with_a_clear_message(failure: FailureRun) -> None:
@@ -267,7 +297,9 @@ def test_a_failing_notebook_stops_the_build_with_a_clear_message(failure: Failur
 
 
 def test_a_failed_step_does_not_leave_its_outputs_looking_current(failure: FailureRun) -> None:
-    current = [rel for rel, mtime in failure.after_failure.items() if mtime is not None and mtime >= failure.planted_mtime]
+    current = [
+        rel for rel, mtime in failure.after_failure.items() if mtime is not None and mtime >= failure.planted_mtime
+    ]
     assert current == [], f"outputs newer than the failing notebook: {current}"
     assert failure.still_due != 0, "make -q considers the failed step's outputs up to date"
 
@@ -304,7 +336,10 @@ def test_noop_build_and_one_transcript_change(clone_built: Copy, run_make: Runne
     out = one.stdout
     assert one.returncode == 0, out[-3000:]
     assert set(re.findall(r"participant=(P\d+)", out)) == {"P03"}, out
-    for step in ("notebook: 01_read_corpus", "notebook: 03_analyse_across_cases",
-                 "manuscript: wrote manuscript/output/manuscript.html"):
+    for step in (
+        "notebook: 01_read_corpus",
+        "notebook: 03_analyse_across_cases",
+        "manuscript: wrote manuscript/output/manuscript.html",
+    ):
         assert step in out, f"{step!r} did not run:\n{out}"
     assert FAILING not in out, "the sample notebook does not read transcripts and should not rerun"

@@ -6,6 +6,7 @@ The restricted fixture study is generated here, below pytest's temporary folder
 (P03 quotation, P05 attributes, P06 archiving). Its text is synthetic; its
 treatment is that of real transcripts.
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,9 +61,14 @@ def make_restricted_study(folder: Path, kind: str | None = "restricted") -> Path
     else:
         package["compendium"] = {"kind": kind}
     (data / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _set_flags(data / "participants.csv", {NO_QUOTES: {"consent_quotes": "false"},
-                                           NO_ATTRIBUTES: {"consent_attributes": "false"},
-                                           NO_ARCHIVE: {"consent_archive": "false"}})
+    _set_flags(
+        data / "participants.csv",
+        {
+            NO_QUOTES: {"consent_quotes": "false"},
+            NO_ATTRIBUTES: {"consent_attributes": "false"},
+            NO_ARCHIVE: {"consent_archive": "false"},
+        },
+    )
     return data
 
 
@@ -75,8 +81,10 @@ def plant_identifiers(data: Path) -> None:
     first = rows.iloc[0]
     inside = int(first["start"]) + first["excerpt"].index(" ") + 1  # after the excerpt's first word
     # (offset, text): one insertion before every segment, one inside the first segment
-    insertions = [(text.index("\n") + 1, "Jennifer: You can reach me at jo.bloggs@example.com or 0412 345 678.\n"),
-                  (inside, "at Wattle Creek Clinic with my colleague Margaret ")]
+    insertions = [
+        (text.index("\n") + 1, "Jennifer: You can reach me at jo.bloggs@example.com or 0412 345 678.\n"),
+        (inside, "at Wattle Creek Clinic with my colleague Margaret "),
+    ]
     for offset, new in sorted(insertions, reverse=True):
         text = text[:offset] + new + text[offset:]
         for i in coding.index[coding["participant_id"] == "P01"]:
@@ -88,10 +96,11 @@ def plant_identifiers(data: Path) -> None:
             coding.at[i, "start"], coding.at[i, "end"] = str(start), str(end)
     path.write_text(text, encoding="utf-8")
     for i in coding.index[coding["participant_id"] == "P01"]:
-        coding.at[i, "excerpt"] = text[int(coding.at[i, "start"]):int(coding.at[i, "end"])]
+        coding.at[i, "excerpt"] = text[int(coding.at[i, "start"]) : int(coding.at[i, "end"])]
     (data / "coding.csv").write_text(coding.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
-    (data / "deidentify.yaml").write_text("replace:\n  - text: Wattle Creek Clinic\n    category: clinic\n",
-                                          encoding="utf-8")
+    (data / "deidentify.yaml").write_text(
+        "replace:\n  - text: Wattle Creek Clinic\n    category: clinic\n", encoding="utf-8"
+    )
 
 
 @pytest.fixture
@@ -149,8 +158,12 @@ def test_make_refuses_inside_the_work_tree(restricted: Paths, tmp_path: Path) ->
     link.symlink_to(restricted.root, target_is_directory=True)
     target = link / "restricted-out"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "COMPENDIUM_"))}
-    result = subprocess.run(["make", "-C", str(restricted.root), "-n", "all", f"DATA={restricted.data}",
-                             f"OUT={target}"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["make", "-C", str(restricted.root), "-n", "all", f"DATA={restricted.data}", f"OUT={target}"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert "refusing to write outputs of the restricted study" in result.stderr and "fix:" in result.stderr
     assert not target.exists()
@@ -190,15 +203,19 @@ def test_declined_quotation_is_counted_but_never_quoted(restricted: Paths) -> No
     mine = s.coding[s.coding["participant_id"] == NO_QUOTES]
     assert len(mine) == (raw["participant_id"] == NO_QUOTES).sum() > 0  # still counted
     for row in mine.itertuples():
-        assert consent.is_withheld(row.excerpt) and s.transcripts[NO_QUOTES][row.start:row.end] == row.excerpt
+        assert consent.is_withheld(row.excerpt) and s.transcripts[NO_QUOTES][row.start : row.end] == row.excerpt
     assert len(s.transcripts[NO_QUOTES]) == len(restricted.transcript(NO_QUOTES).read_text(encoding="utf-8"))
     assert s.transcripts[NO_QUOTES].startswith("Interviewer: ")  # labels kept, so lines and speakers still parse
     cases = pd.concat([case_table(s, pid) for pid in s.pseudonyms], ignore_index=True)
     bank = quote_bank(cases, s.participants)
     assert NO_QUOTES not in set(bank["participant_id"]) and len(bank) > 0
     assert s.participants.set_index("participant_id").loc[NO_ATTRIBUTES, "age_band"] == "withheld"
-    assert study.mark_manuscript("x", restricted, withheld=consent.withheld_counts(raw, s.participants)).count(
-        "did not consent to quotation") == 1
+    assert (
+        study.mark_manuscript("x", restricted, withheld=consent.withheld_counts(raw, s.participants)).count(
+            "did not consent to quotation"
+        )
+        == 1
+    )
 
 
 # ------------------------------------------------------------------ marking
@@ -218,8 +235,15 @@ def test_marking_only_in_restricted_builds(restricted: Paths, monkeypatch: pytes
 # ------------------------------------------------------------------ the pre-commit guard
 def _git(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    base.update({"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                 "GIT_COMMITTER_EMAIL": "t@t", **(env or {})})
+    base.update(
+        {
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+            **(env or {}),
+        }
+    )
     return subprocess.run(["git", "-C", str(repo), *args], env=base, capture_output=True, text=True)
 
 
@@ -242,7 +266,9 @@ def test_pre_commit_hook_refuses_restricted_material(restricted: Paths, tmp_path
     (repo / "my_notes.txt").write_text(copied, encoding="utf-8")
     _git(repo, "add", "my_notes.txt")
     result = _git(repo, "commit", "-qm", "leak", env=env)
-    assert result.returncode != 0 and "my_notes.txt: shares" in result.stderr and "restricted transcript" in result.stderr
+    assert (
+        result.returncode != 0 and "my_notes.txt: shares" in result.stderr and "restricted transcript" in result.stderr
+    )
     _git(repo, "reset", "-q", "my_notes.txt")
 
     # a single quoted excerpt pasted into a draft is refused too
@@ -296,7 +322,7 @@ def test_share_package_passes_the_gate_with_offsets_matching(restricted: Paths, 
     coding = pd.read_csv(data / "coding.csv", dtype=str, keep_default_na=False)
     for row in coding.itertuples():
         text = (data / "transcripts" / f"{row.participant_id}.txt").read_text(encoding="utf-8")
-        assert text[int(row.start):int(row.end)] == row.excerpt, row.segment_id
+        assert text[int(row.start) : int(row.end)] == row.excerpt, row.segment_id
     assert coding["excerpt"].str.contains(r"\[CLINIC 1\] with my colleague \[NAME 1\]", regex=True).any()
     # the gate passes on everything in the package (as a de-identified data folder)
     copy = Paths.__new__(Paths)
@@ -311,7 +337,9 @@ def test_share_package_passes_the_gate_with_offsets_matching(restricted: Paths, 
     assert people.loc[NO_ATTRIBUTES, "age_band"] == "withheld" and people.loc["P01", "age_band"] != "withheld"
     table = target.parent / "share-replacements.csv"
     assert table.is_file() and "jo.bloggs@example.com" in table.read_text(encoding="utf-8")
-    assert not any("jo.bloggs" in f.read_text(encoding="utf-8", errors="replace") for f in target.rglob("*") if f.is_file())
+    assert not any(
+        "jo.bloggs" in f.read_text(encoding="utf-8", errors="replace") for f in target.rglob("*") if f.is_file()
+    )
     log_md = (target / "anonymisation_log.md").read_text(encoding="utf-8")
     for part in ("## Rules", "| EMAIL | 1 | 1 |", "## Allow-listed", "## Still to check by hand", "126 of 126"):
         assert part in log_md, part
@@ -338,13 +366,18 @@ def test_share_writes_nothing_when_the_gate_fails(restricted: Paths, tmp_path: P
 
 
 # ------------------------------------------------------------------ twin
-def test_twin_reproduces_the_aggregates_without_the_text(restricted: Paths, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_twin_reproduces_the_aggregates_without_the_text(
+    restricted: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = twin.generate_like(restricted.data, tmp_path / "twin")
     assert twin.aggregates(out) == twin.aggregates(restricted.data)
     assert study.declared_kind(out) == "synthetic"
-    source = set().union(*(guard.fingerprints(f.read_text(encoding="utf-8")) for f in restricted.transcripts.glob("*.txt")))
-    made = set().union(*(guard.fingerprints(f.read_text(encoding="utf-8")) for f in (out / "transcripts").glob("*.txt")))
+    source = set().union(
+        *(guard.fingerprints(f.read_text(encoding="utf-8")) for f in restricted.transcripts.glob("*.txt"))
+    )
+    made = set().union(
+        *(guard.fingerprints(f.read_text(encoding="utf-8")) for f in (out / "transcripts").glob("*.txt"))
+    )
     assert made and not source & made
     old = set(pd.read_csv(restricted.participants, dtype=str)["pseudonym"])
     assert not old & set(pd.read_csv(out / "participants.csv", dtype=str)["pseudonym"])
@@ -380,7 +413,9 @@ def restricted_build(tmp_path_factory: pytest.TempPathFactory, fresh_copy, run_m
         shared = run_make(copy.root, "share", f"DATA={data}", f"OUT={out}")
     finally:
         os.environ.pop(REGISTRY_ENV, None)
-    new = sorted(str(f) for f in copy.root.rglob("*") if f.is_file() and f not in before and "__pycache__" not in f.parts)
+    new = sorted(
+        str(f) for f in copy.root.rglob("*") if f.is_file() and f not in before and "__pycache__" not in f.parts
+    )
     return {"data": data, "out": out, "code": copy.root, "all": built, "share": shared, "new_in_code": new}
 
 
@@ -388,9 +423,15 @@ def restricted_build(tmp_path_factory: pytest.TempPathFactory, fresh_copy, run_m
 def test_restricted_build_is_marked_and_outside_the_repository(restricted_build: dict) -> None:
     result, out = restricted_build["all"], restricted_build["out"]
     assert result.returncode == 0, result.stdout[-3000:]
-    for rel in ("manuscript/output/manuscript.docx", "manuscript/output/manuscript.pdf",
-                "manuscript/output/manuscript.html", "manuscript/tables/table1_sample.md",
-                "manuscript/tables/quote_bank.md", "figures/recurrence_heatmap.svg", "figures/recurrence_heatmap.png"):
+    for rel in (
+        "manuscript/output/manuscript.docx",
+        "manuscript/output/manuscript.pdf",
+        "manuscript/output/manuscript.html",
+        "manuscript/tables/table1_sample.md",
+        "manuscript/tables/quote_bank.md",
+        "figures/recurrence_heatmap.svg",
+        "figures/recurrence_heatmap.png",
+    ):
         texts = guard._texts((out / rel).read_bytes())
         assert any(MARK in t or MARK in guard._plain(t) for t in texts), rel
     with zipfile.ZipFile(out / "manuscript/output/manuscript.docx") as z:
@@ -410,8 +451,13 @@ def test_declined_participant_absent_from_every_output(restricted_build: dict) -
     files = [f for f in restricted_build["out"].rglob("*") if f.is_file() and not f.is_relative_to(archive)]
     assert len(files) > 80 and any(f.name == "manuscript.docx" and "share" in f.parts for f in files)
     # runs of words only P03 said (the synthetic P04 happens to share one twelve-word phrase with P03)
-    others = set().union(*(guard.fingerprints(t.read_text(encoding="utf-8"))
-                           for t in (restricted_build["data"] / "transcripts").glob("*.txt") if t.stem != NO_QUOTES))
+    others = set().union(
+        *(
+            guard.fingerprints(t.read_text(encoding="utf-8"))
+            for t in (restricted_build["data"] / "transcripts").glob("*.txt")
+            if t.stem != NO_QUOTES
+        )
+    )
     prints = set().union(*(guard.fingerprints(e) for e in excerpts)) - others
     assert len(prints) > 100
     for f in files:
@@ -443,9 +489,9 @@ def test_offsets_move_with_the_tags() -> None:
     for old_span in ((10, 21), (22, 34), (35, 44), (25, 60), (0, len(text))):
         start, end = moved(old_span[0]), moved(old_span[1], is_end=True)
         assert 0 <= start < end <= len(new)
-    assert new[moved(35):moved(44, is_end=True)] == text[35:44] == "for years"
-    assert new[moved(22):moved(34, is_end=True)] == "[PLACE 1]"  # a span that was the identifier
-    assert new[moved(25):moved(30, is_end=True)] == "[PLACE 1]"  # a span inside it grows to the whole tag
+    assert new[moved(35) : moved(44, is_end=True)] == text[35:44] == "for years"
+    assert new[moved(22) : moved(34, is_end=True)] == "[PLACE 1]"  # a span that was the identifier
+    assert new[moved(25) : moved(30, is_end=True)] == "[PLACE 1]"  # a span inside it grows to the whole tag
     assert replacer.counts == {"PLACE": 2} and len(replacer.table) == 1
 
 
@@ -456,14 +502,16 @@ def test_make_setup_installs_the_hook(tmp_path: Path) -> None:
     recipe = (root / "Makefile").read_text(encoding="utf-8").split("\nsetup:", 1)[1].split("\n\n", 1)[0]
     assert 'src/compendium/maintenance/guard.py --install "$(CURDIR)"' in recipe
     _git(tmp_path, "init", "-q", str(tmp_path / "clone"))
-    result = subprocess.run(["python3", str(script), "--install", str(tmp_path / "clone")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["python3", str(script), "--install", str(tmp_path / "clone")], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "installed the restricted-material pre-commit hook" in result.stdout
     hook = (tmp_path / "clone" / ".git" / "hooks" / "pre-commit").read_text(encoding="utf-8")
     # One file that needs neither the package nor the environment: the shared rules are carried inline.
     assert "import compendium" not in hook and "from compendium" not in hook and "def fingerprints(" in hook
-    outside = subprocess.run(["python3", str(script), "--install", str(tmp_path / "none")],
-                             capture_output=True, text=True)
+    outside = subprocess.run(
+        ["python3", str(script), "--install", str(tmp_path / "none")], capture_output=True, text=True
+    )
     assert outside.returncode == 0 and "not a git work tree" in outside.stdout
 
 
@@ -472,8 +520,9 @@ def test_setup_replaces_an_earlier_compendium_hook(tmp_path: Path) -> None:
     _git(tmp_path, "init", "-q", str(tmp_path / "clone"))
     hook = tmp_path / "clone" / ".git" / "hooks" / "pre-commit"
     hook.parent.mkdir(parents=True, exist_ok=True)
-    hook.write_text(f"#!/usr/bin/env python3\n# {guard.HOOK_TAG} (installed by make setup)\nold = True\n",
-                    encoding="utf-8")
+    hook.write_text(
+        f"#!/usr/bin/env python3\n# {guard.HOOK_TAG} (installed by make setup)\nold = True\n", encoding="utf-8"
+    )
     assert "installed" in guard.install(tmp_path / "clone")
     assert hook.read_text(encoding="utf-8") == guard.hook_text() and "old = True" not in guard.hook_text()
     assert "up to date" in guard.install(tmp_path / "clone")
@@ -487,8 +536,12 @@ def test_outside_folders_are_never_named_in_the_outputs(restricted_build: dict) 
     provenance = (out / "manuscript/output/provenance_inputs.csv").read_text(encoding="utf-8")
     assert "<data folder>/participants.csv" in provenance
     places = {str(restricted_build["data"]), str(out), str(restricted_build["data"].parent)}
-    for f in [out / "manuscript/output/provenance.csv", out / "manuscript/output/provenance_inputs.csv",
-              out / "manuscript/output/manuscript.html", out / "share/manuscript/output/manuscript.html"]:
+    for f in [
+        out / "manuscript/output/provenance.csv",
+        out / "manuscript/output/provenance_inputs.csv",
+        out / "manuscript/output/manuscript.html",
+        out / "share/manuscript/output/manuscript.html",
+    ]:
         text = f.read_text(encoding="utf-8")
         assert "../" not in text.replace("../build", ""), f"{f} names a path outside the repository"
         assert not [place for place in places if place in text], f

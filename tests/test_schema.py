@@ -3,6 +3,7 @@
 Each test that changes the schema works on a temporary copy of the data folder;
 the repository's own data are only read.
 """
+
 from __future__ import annotations
 
 import csv
@@ -78,8 +79,9 @@ def test_the_columns_and_types_are_those_of_datapackage_json() -> None:
         schema.table_schema("sessions", p)
 
 
-def test_the_schema_is_parsed_once_per_version_and_every_use_is_recorded(copy: Paths, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_schema_is_parsed_once_per_version_and_every_use_is_recorded(
+    copy: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "provenance.log"
     monkeypatch.setenv(provenance.ENV, str(log))
     first = schema.load_schema(copy)
@@ -107,11 +109,21 @@ def test_a_missing_or_broken_datapackage_is_a_readable_error(copy: Paths) -> Non
 def test_loaders_and_the_qda_import_follow_a_changed_datapackage(copy: Paths) -> None:
     coding_before = load_coding(copy)
     words = [str(len(e.split())) for e in coding_before["excerpt"]]
-    _change_schema(copy, "coding", {"analyst": "coder"},
-                   [{"name": "word_count", "type": "integer", "constraints": {"required": True}}], {"word_count": words})
+    _change_schema(
+        copy,
+        "coding",
+        {"analyst": "coder"},
+        [{"name": "word_count", "type": "integer", "constraints": {"required": True}}],
+        {"word_count": words},
+    )
     n = len(load_participants(copy))
-    _change_schema(copy, "participants", {}, [{"name": "follow_up", "type": "boolean"}],
-                   {"follow_up": ["TRUE", "false"] * (n // 2) + ["true"] * (n % 2)})
+    _change_schema(
+        copy,
+        "participants",
+        {},
+        [{"name": "follow_up", "type": "boolean"}],
+        {"follow_up": ["TRUE", "false"] * (n // 2) + ["true"] * (n % 2)},
+    )
     validate(copy)  # the changed copy is valid data
 
     coding = load_coding(copy)
@@ -145,8 +157,11 @@ def test_the_student_loader_follows_a_changed_datapackage(copy: Paths, monkeypat
     back = s.load_student_coding(path, study, copy)
     assert list(back.columns) == expected and back["start"].tolist() == [4172]
     old = path.with_name("old.csv")
-    _write_rows(old, header_before, [{c: str(v) for c, v in row.items() if c in header_before}
-                                     for row in back.to_dict("records")])
+    _write_rows(
+        old,
+        header_before,
+        [{c: str(v) for c, v in row.items() if c in header_before} for row in back.to_dict("records")],
+    )
     with pytest.raises(s.StudentWorkError, match=r"lacks the column\(s\) coder, comment"):
         s.load_student_coding(old, study, copy)
 
@@ -158,12 +173,15 @@ def _one(problems: list[Problem], file: str) -> Problem:
     return mine[0]
 
 
-@pytest.mark.parametrize("what,change", [
-    ("a bad integer", lambda rows: rows[0].update(start="x42")),
-    ("a duplicate id", lambda rows: rows[1].update(segment_id=rows[0]["segment_id"])),
-    ("an unknown participant", lambda rows: rows[0].update(participant_id="P42")),
-    ("a span past the end", lambda rows: rows[0].update(end="99999")),
-])
+@pytest.mark.parametrize(
+    "what,change",
+    [
+        ("a bad integer", lambda rows: rows[0].update(start="x42")),
+        ("a duplicate id", lambda rows: rows[1].update(segment_id=rows[0]["segment_id"])),
+        ("an unknown participant", lambda rows: rows[0].update(participant_id="P42")),
+        ("a span past the end", lambda rows: rows[0].update(end="99999")),
+    ],
+)
 def test_a_students_error_reads_like_validates(copy: Paths, tmp_path: Path, what: str, change) -> None:
     header, rows = _rows(copy.coding)
     # the same change in the study's coding.csv ...
@@ -186,8 +204,9 @@ def test_a_students_error_reads_like_validates(copy: Paths, tmp_path: Path, what
     ours = _one(err.value.problems, str(path))
     assert (ours.message, ours.row, ours.column) == (theirs.message, theirs.row, theirs.column), what
     assert ours.file == str(path) and ours.row in (1, 2) and ours.column
-    assert ours.fix.endswith("or move the file aside (rename it to coding.broken.csv) to start a fresh file at "
-                             "your next save")
+    assert ours.fix.endswith(
+        "or move the file aside (rename it to coding.broken.csv) to start a fresh file at your next save"
+    )
     if what == "an unknown participant":  # a student is pointed to the study's participants, not to participants.csv
         assert "participant_id 'P42' is not in the participants table" in ours.message
         assert "use a participant of the study (P01, P02" in ours.fix

@@ -5,6 +5,7 @@ only), points ``TMPDIR`` there so the server's and kernels' sockets are ours
 alone, and stands in for ``make`` with a ``sleep`` process whose pid is the
 ``COMPENDIUM_MAKE_PID`` the Makefile would export. Killing it ends the server.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,12 +77,25 @@ def mini(tmp_path: Path):
     tmp = Path(tempfile.mkdtemp(prefix="cs-"))  # short: Unix socket paths are limited to 107 bytes
     make = subprocess.Popen(["sleep", "300"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPENDIUM_", "PYTEST_"))}
-    env.update(COMPENDIUM_ROOT=str(root), PYTHONPATH=str(REPO / "src"), TMPDIR=str(tmp), MPLBACKEND="Agg",
-               COMPENDIUM_MAKE_PID=str(make.pid), PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.update(
+        COMPENDIUM_ROOT=str(root),
+        PYTHONPATH=str(REPO / "src"),
+        TMPDIR=str(tmp),
+        MPLBACKEND="Agg",
+        COMPENDIUM_MAKE_PID=str(make.pid),
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+    )
 
     def run(*args: str, **kw) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "compendium", *args], cwd=root, env=env,
-                              capture_output=True, text=True, timeout=300, **kw)
+        return subprocess.run(
+            [sys.executable, "-m", "compendium", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            **kw,
+        )
 
     yield root, tmp, env, run
     make.kill()
@@ -94,8 +108,13 @@ def mini(tmp_path: Path):
 
 def _stream(path: Path) -> str:
     nb = json.loads(path.read_text(encoding="utf-8"))
-    return "".join(o.get("text", "") for c in nb["cells"] if c["cell_type"] == "code"
-                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    return "".join(
+        o.get("text", "")
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
 
 
 def test_a_later_notebook_sees_nothing_an_earlier_one_did(mini) -> None:
@@ -123,8 +142,14 @@ def test_the_same_notebook_gives_the_same_bytes_with_and_without_the_server(mini
     served = run("run", "leak_b")
     assert served.returncode == 0, served.stdout + served.stderr
     with_server = (root / "build" / "notebooks" / "leak_b.ipynb").read_text(encoding="utf-8")
-    plain = subprocess.run([sys.executable, "-m", "compendium", "run", "leak_b"], cwd=root, capture_output=True,
-                           text=True, timeout=300, env={k: v for k, v in env.items() if k != "COMPENDIUM_MAKE_PID"})
+    plain = subprocess.run(
+        [sys.executable, "-m", "compendium", "run", "leak_b"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in env.items() if k != "COMPENDIUM_MAKE_PID"},
+    )
     assert plain.returncode == 0, plain.stdout + plain.stderr
     without = (root / "build" / "notebooks" / "leak_b.ipynb").read_text(encoding="utf-8")
 
@@ -143,8 +168,14 @@ def test_the_same_notebook_gives_the_same_bytes_with_and_without_the_server(mini
 
 def test_ctrl_c_ends_with_one_line_and_cleans_up_the_kernel(mini) -> None:
     root, tmp, env, _ = mini
-    client = subprocess.Popen([sys.executable, "-m", "compendium", "run", "slow"], cwd=root, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = subprocess.Popen(
+        [sys.executable, "-m", "compendium", "run", "slow"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     started = root / "notebooks" / "started.txt"
     deadline = time.monotonic() + 120
     while not started.exists() and time.monotonic() < deadline:
@@ -158,7 +189,8 @@ def test_ctrl_c_ends_with_one_line_and_cleans_up_the_kernel(mini) -> None:
     assert "Traceback" not in out + err
     assert [line for line in err.splitlines() if line.strip()] == [
         "interrupted: `compendium run slow` stopped by Ctrl-C; its kernel and sockets are cleaned up, and its "
-        "outputs were not updated (run `make all` to finish the build)"]
+        "outputs were not updated (run `make all` to finish the build)"
+    ]
     deadline = time.monotonic() + 30
     while list(tmp.glob("compendium-kernel-*")) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -172,8 +204,14 @@ def test_ctrl_c_without_the_server_is_one_line_too(mini) -> None:
     root, tmp, env, _ = mini
     plain = {k: v for k, v in env.items() if k != "COMPENDIUM_MAKE_PID"}
     (root / "notebooks" / "started.txt").unlink(missing_ok=True)
-    client = subprocess.Popen([sys.executable, "-m", "compendium", "run", "slow"], cwd=root, env=plain,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = subprocess.Popen(
+        [sys.executable, "-m", "compendium", "run", "slow"],
+        cwd=root,
+        env=plain,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     started = root / "notebooks" / "started.txt"
     deadline = time.monotonic() + 120
     while not started.exists() and time.monotonic() < deadline:
@@ -185,7 +223,8 @@ def test_ctrl_c_without_the_server_is_one_line_too(mini) -> None:
     assert "Traceback" not in out + err
     assert [line for line in err.splitlines() if line.strip()] == [
         "interrupted: `compendium run` stopped by Ctrl-C; its outputs were not updated (run `make all` to finish "
-        "the build)"]
+        "the build)"
+    ]
     deadline = time.monotonic() + 30
     while list(tmp.glob("compendium-kernel-*")) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -242,8 +281,9 @@ def test_a_pseudonym_changes_every_step_that_names_participants(data_copy: Paths
 
 def test_one_transcript_changes_that_case_and_the_steps_reading_all_transcripts(data_copy: Paths) -> None:
     t = data_copy.transcript("P03")
-    changed = _changed(data_copy, lambda: t.write_text(t.read_text(encoding="utf-8") + "Interviewer: Thanks.\n",
-                                                         encoding="utf-8"))
+    changed = _changed(
+        data_copy, lambda: t.write_text(t.read_text(encoding="utf-8") + "Interviewer: Thanks.\n", encoding="utf-8")
+    )
     assert changed == {"corpus", "case_P03", "supplement", "manuscript"}
 
 
@@ -252,8 +292,9 @@ def test_one_coding_row_changes_its_case_only_among_the_cases(data_copy: Paths) 
 
     with open(data_copy.coding, encoding="utf-8", newline="") as fh:
         first = next(csv.DictReader(fh))
-    changed = _changed(data_copy, lambda: _replace_cell(data_copy.coding, first["segment_id"], "note_descriptive",
-                                                        "A different note."))
+    changed = _changed(
+        data_copy, lambda: _replace_cell(data_copy.coding, first["segment_id"], "note_descriptive", "A different note.")
+    )
     assert changed == {"corpus", f"case_{first['participant_id']}", "cross", "supplement", "manuscript"}
 
 

@@ -3,6 +3,7 @@
 Each test makes a small git repository of its own in a temporary folder, so the
 history is known exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,12 @@ import pytest
 
 from compendium import source
 
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
 
 
 def git(root: Path, *args: str, when: int | None = None) -> str:
@@ -45,8 +50,8 @@ def history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str,
 
 def test_source_commit_is_the_last_commit_that_changed_a_build_input(history: tuple[Path, str, str]) -> None:
     root, built, head = history
-    assert source.source_commit(root) == built[:source.COMMIT_DIGITS]
-    assert source.head_commit(root) == head[:source.COMMIT_DIGITS]
+    assert source.source_commit(root) == built[: source.COMMIT_DIGITS]
+    assert source.head_commit(root) == head[: source.COMMIT_DIGITS]
     assert source.source_commit(root) != source.head_commit(root)
 
 
@@ -55,17 +60,20 @@ def test_build_date_is_the_source_commits_date_not_the_latest(history: tuple[Pat
     assert source.source_date_epoch(root) == 1700000000
 
 
-def test_an_archive_without_git_uses_the_values_recorded_with_the_manifest(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_archive_without_git_uses_the_values_recorded_with_the_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("COMPENDIUM_COMMIT", raising=False)
-    (tmp_path / source.MANIFEST_FILES[1]).write_text(json.dumps({"commit": "abc123def456",
-                                                                 "source_date_epoch": 1690000000}))
+    (tmp_path / source.MANIFEST_FILES[1]).write_text(
+        json.dumps({"commit": "abc123def456", "source_date_epoch": 1690000000})
+    )
     assert source.source_commit(tmp_path) == "abc123def456"
     assert source.source_date_epoch(tmp_path) == 1690000000
 
 
 def test_an_archive_unpacked_inside_another_repository_ignores_that_history(
-        history: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    history: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     outer, _, _ = history
     inner = outer / "unpacked"
     (inner / "data").mkdir(parents=True)
@@ -77,8 +85,9 @@ def test_an_archive_unpacked_inside_another_repository_ignores_that_history(
 def test_the_makefile_reads_the_epoch_from_this_module(tmp_path: Path) -> None:
     """`python3.11 src/compendium/source.py epoch ROOT` is what the Makefile runs; it needs no package."""
     script = Path(source.__file__)
-    out = subprocess.run(["python3", "-S", str(script), "epoch", str(tmp_path)], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = subprocess.run(
+        ["python3", "-S", str(script), "epoch", str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "1654041600"  # the documented last resort: no git and no manifest snapshot
     bad = subprocess.run(["python3", "-S", str(script), "when"], capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr

@@ -5,6 +5,7 @@ Provenance is the ground truth: ``build/provenance/<notebook>.json`` lists every
 notebook really wrote in a clean build. A step that starts writing a new file, or stops,
 fails here until every declaration says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,12 @@ from compendium.paths import Paths
 
 pytestmark = pytest.mark.slow  # reads a clean build
 
-VARS = {"$(TABLES)": "manuscript/tables", "$(FIGURES)": "figures", "$(VALUES)": "manuscript/values",
-        "$(EXEC)": "build/notebooks"}
+VARS = {
+    "$(TABLES)": "manuscript/tables",
+    "$(FIGURES)": "figures",
+    "$(VALUES)": "manuscript/values",
+    "$(EXEC)": "build/notebooks",
+}
 
 
 def _expand(word: str) -> str:
@@ -33,9 +38,13 @@ def _make_variable(root: Path, name: str) -> list[str]:
     """A Makefile variable as make itself expands it (relative paths)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     env["COMPENDIUM_LOCKED"] = str(root)  # only reading the rules: no build lock needed
-    out = subprocess.run(["make", "-s", "-C", str(root), "--no-print-directory", "--eval",
-                          f"print-var: ; @echo $({name})", "print-var"], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["make", "-s", "-C", str(root), "--no-print-directory", "--eval", f"print-var: ; @echo $({name})", "print-var"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
@@ -86,8 +95,10 @@ def test_declared_outputs_match_what_the_step_wrote(notebook: str, built_copy: P
         makefile = (built_copy.root / "Makefile").read_text(encoding="utf-8")
         targets = [t.replace("%", "P01") for t in _rule_targets(makefile, name)]
         declared = {t for t in targets if not t.startswith("build/notebooks/")}
-    assert declared == observed, (f"{notebook}: the Makefile declares {sorted(declared - observed)} that it does not "
-                                  f"write, and misses {sorted(observed - declared)}")
+    assert declared == observed, (
+        f"{notebook}: the Makefile declares {sorted(declared - observed)} that it does not "
+        f"write, and misses {sorted(observed - declared)}"
+    )
 
     stems = {Path(o).name.split(".")[0].replace("P01", "PXX") for o in observed}
     outputs_line = _outputs_line(built_copy.notebooks / f"{notebook}.ipynb").replace("P01", "PXX")

@@ -4,6 +4,7 @@ The corpus (``tests/fixtures/feedback_corpus.yaml``) was written for this
 compendium. Whatever the verdict, nonsense is never praised: no feedback text
 for a nonsense or unanchored answer says "good", "right" or "well".
 """
+
 from __future__ import annotations
 
 import re
@@ -61,8 +62,15 @@ def test_corpus_answer_gets_its_verdict(study: Study, case: dict) -> None:
 
 def test_the_corpus_covers_every_level_and_kind() -> None:
     assert {c["verdict"] for c in CORPUS} == set(fb.LEVELS)
-    assert {c["kind"] for c in CORPUS} == {"descriptive", "linguistic", "conceptual", "statement", "memo", "name",
-                                          "paragraph"}
+    assert {c["kind"] for c in CORPUS} == {
+        "descriptive",
+        "linguistic",
+        "conceptual",
+        "statement",
+        "memo",
+        "name",
+        "paragraph",
+    }
     assert sum(c["verdict"] == "nonsense" for c in CORPUS) >= 8
 
 
@@ -83,38 +91,71 @@ def test_the_reported_cases_are_no_longer_praised(study: Study) -> None:
     assert "not something I can read" in x.feedback_paragraph("asdf qwerty " * 15, study)
 
 
-@pytest.mark.parametrize("word,mash", [("asdf", True), ("qwerty", True), ("xkcd", True), ("zzzz", True),
-                                       ("property", False), ("liberty", False), ("strengths", False),
-                                       ("rhythm", False), ("banana", False), ("elephants", False)])
+@pytest.mark.parametrize(
+    "word,mash",
+    [
+        ("asdf", True),
+        ("qwerty", True),
+        ("xkcd", True),
+        ("zzzz", True),
+        ("property", False),
+        ("liberty", False),
+        ("strengths", False),
+        ("rhythm", False),
+        ("banana", False),
+        ("elephants", False),
+    ],
+)
 def test_keyboard_mash_is_told_from_words(study: Study, word: str, mash: bool) -> None:
     assert words.is_mash(word, words.vocabulary(study)) is mash
 
 
 def test_quoted_phrases_leave_apostrophes_alone() -> None:
     assert words.quoted_phrases("She's said 'faulty product' and \u201cassembly line\u201d, doesn't she") == [
-        "assembly line", "faulty product"]
+        "assembly line",
+        "faulty product",
+    ]
 
 
-@pytest.mark.parametrize("value,lines", [("14, 16-18", [14, 16, 17, 18]), ([14, "16"], [14, 16]), (14, [14]),
-                                         ("14 16;20", [14, 16, 20]), ("3 - 5", [3, 4, 5]), ("", [])])
+@pytest.mark.parametrize(
+    "value,lines",
+    [
+        ("14, 16-18", [14, 16, 17, 18]),
+        ([14, "16"], [14, 16]),
+        (14, [14]),
+        ("14 16;20", [14, 16, 20]),
+        ("3 - 5", [3, 4, 5]),
+        ("", []),
+    ],
+)
 def test_lines_are_parsed_forgivingly(value: object, lines: list[int]) -> None:
     assert parsing.parse_lines(value) == lines
 
 
-@pytest.mark.parametrize("value,ids", [("P01-S05, p1-s6", ["P01-S05", "P01-S06"]), (["P01-S05"], ["P01-S05"]),
-                                       ("p03 s08 P01-U02", ["P03-S08", "P01-U02"]), ("['P01-S05']", ["P01-S05"])])
+@pytest.mark.parametrize(
+    "value,ids",
+    [
+        ("P01-S05, p1-s6", ["P01-S05", "P01-S06"]),
+        (["P01-S05"], ["P01-S05"]),
+        ("p03 s08 P01-U02", ["P03-S08", "P01-U02"]),
+        ("['P01-S05']", ["P01-S05"]),
+    ],
+)
 def test_ids_are_parsed_forgivingly(value: object, ids: list[str]) -> None:
     assert parsing.parse_ids(value) == ids
 
 
-@pytest.mark.parametrize("parse,value,message", [
-    (parsing.parse_lines, "14, sixteen", "'sixteen' is not a line number"),
-    (parsing.parse_lines, "18-16", "runs backwards"),
-    (parsing.parse_lines, {"a": 1}, "expected a list, got a dict"),
-    (parsing.parse_ids, "P01-S05, banana", "'banana' is not a segment id"),
-    (parsing.parse_theme_ids, "1.2, x", "'x' is not a theme id"),
-    (parsing.parse_clusters, "no colon", "has no name before a colon"),
-])
+@pytest.mark.parametrize(
+    "parse,value,message",
+    [
+        (parsing.parse_lines, "14, sixteen", "'sixteen' is not a line number"),
+        (parsing.parse_lines, "18-16", "runs backwards"),
+        (parsing.parse_lines, {"a": 1}, "expected a list, got a dict"),
+        (parsing.parse_ids, "P01-S05, banana", "'banana' is not a segment id"),
+        (parsing.parse_theme_ids, "1.2, x", "'x' is not a theme id"),
+        (parsing.parse_clusters, "no colon", "has no name before a colon"),
+    ],
+)
 def test_refusals_are_one_line_with_a_fix(parse, value: object, message: str) -> None:
     with pytest.raises(TutorialError, match=re.escape(message)) as err:
         parse(value)
@@ -126,7 +167,9 @@ def test_refusals_are_one_line_with_a_fix(parse, value: object, message: str) ->
 
 def test_clusters_from_text_or_dict() -> None:
     assert parsing.parse_clusters("Rest is betrayal: P01-U01, p1-u2\n\nA self made wrong: P01-U03") == {
-        "Rest is betrayal": ["P01-U01", "P01-U02"], "A self made wrong": ["P01-U03"]}
+        "Rest is betrayal": ["P01-U01", "P01-U02"],
+        "A self made wrong": ["P01-U03"],
+    }
     assert parsing.parse_clusters({"  Two   words ": "P01-U01"}) == {"Two words": ["P01-U01"]}
 
 

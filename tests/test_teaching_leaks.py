@@ -9,6 +9,7 @@ T5, the stricter rule's result in T6, and the interpretations woven into the
 model paragraph in T7. The same strings are checked to be in the model answers,
 so the test would catch a leak rather than look for text that is never there.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,12 +57,15 @@ def _secrets(study: Study) -> dict[str, tuple[list[str], str]]:
     memo = study.memos[(study.memos["participant_id"] == "P02") & (study.memos["kind"] == "reflexive")]["text"]
     return {
         "T1_read_transcript": (["lines " + ", ".join(map(str, sorted(lines)))], x.answer_lines(study, "P01")),
-        "T2_write_notes": ([c.loc["P01-S05", k] for k in ("note_descriptive", "note_linguistic", "note_conceptual")],
-                           x.answer_notes(study, "P01-S05")),
+        "T2_write_notes": (
+            [c.loc["P01-S05", k] for k in ("note_descriptive", "note_linguistic", "note_conceptual")],
+            x.answer_notes(study, "P01-S05"),
+        ),
         "T3_write_statements": ([c.loc["P01-S11", "experiential_statement"]], x.answer_statement(study, "P01-S11")),
-        "T4_cluster_statements": (study.coding.loc[study.coding["participant_id"] == "P01",
-                                                   "experiential_statement"].tolist(),
-                                  x.answer_clusters(study, "P01")),
+        "T4_cluster_statements": (
+            study.coding.loc[study.coding["participant_id"] == "P01", "experiential_statement"].tolist(),
+            x.answer_clusters(study, "P01"),
+        ),
         "T5_bracket_case": ([memo.iloc[0][:120]], x.answer_next_case(study, "P01", "P02")),
         "T6_compare_cases": (["present in at least 6 of 8 cases"], x.answer_recurrence(study, 0.75)),
         "T7_write_up": ([c.loc[p, "note_conceptual"][1:80] for p in picks], x.answer_quotes(study, "3.1.2")),
@@ -73,16 +77,35 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     real = paths()
     copy = tmp_path_factory.mktemp("leaks") / "repo"
     shutil.copytree(real.data, copy / "data" / "synthetic")
-    shutil.copytree(real.notebooks / "tutorial", copy / "notebooks" / "tutorial",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        real.notebooks / "tutorial",
+        copy / "notebooks" / "tutorial",
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
+    )
     shutil.copy2(real.root / "pyproject.toml", copy / "pyproject.toml")
     env = {**os.environ, "COMPENDIUM_ROOT": str(copy), "PYTHONPATH": str(real.root / "src"), "MPLBACKEND": "Agg"}
     out = {}
     for source in sorted((copy / "notebooks" / "tutorial").glob("T*.ipynb")):
         target = copy / f"{source.stem}.run.ipynb"
-        done = subprocess.run([sys.executable, "-m", "papermill", str(source), str(target), "-p", "mode", "exercise",
-                               "--cwd", str(source.parent), "--log-level", "ERROR"], env=env, capture_output=True,
-                              text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "papermill",
+                str(source),
+                str(target),
+                "-p",
+                "mode",
+                "exercise",
+                "--cwd",
+                str(source.parent),
+                "--log-level",
+                "ERROR",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, f"{source.name} failed in exercise mode:\n{done.stderr[-3000:]}"
         out[source.stem] = json.loads(target.read_text(encoding="utf-8"))
     assert not (copy / "student_work").exists(), "a default run wrote student work"
@@ -93,8 +116,18 @@ def test_every_tutorial_is_checked(executed: dict[str, dict]) -> None:
     assert sorted(executed) == sorted(_secrets(load_study()))
 
 
-@pytest.mark.parametrize("stem", ["T1_read_transcript", "T2_write_notes", "T3_write_statements",
-                                  "T4_cluster_statements", "T5_bracket_case", "T6_compare_cases", "T7_write_up"])
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "T1_read_transcript",
+        "T2_write_notes",
+        "T3_write_statements",
+        "T4_cluster_statements",
+        "T5_bracket_case",
+        "T6_compare_cases",
+        "T7_write_up",
+    ],
+)
 def test_no_answer_appears_outside_its_reveal(executed: dict[str, dict], stem: str) -> None:
     study = load_study()
     secrets, answer = _secrets(study)[stem]
@@ -102,8 +135,9 @@ def test_no_answer_appears_outside_its_reveal(executed: dict[str, dict], stem: s
     for secret in secrets:
         assert _norm(secret) in _norm(answer), f"{stem}: the model answer should hold {secret[:60]!r}"
         assert _norm(secret) not in shown, f"{stem}: the answer {secret[:60]!r} is visible in exercise mode"
-    assert "tutorial-reveal" in json.dumps(executed[stem]) or re.search("Show the model answer",
-                                                                         json.dumps(executed[stem]))
+    assert "tutorial-reveal" in json.dumps(executed[stem]) or re.search(
+        "Show the model answer", json.dumps(executed[stem])
+    )
 
 
 def test_the_headers_teacher_command_renders_the_model_answers(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -115,13 +149,21 @@ def test_the_headers_teacher_command_renders_the_model_answers(tmp_path_factory:
     shutil.copy2(real.root / "pyproject.toml", copy / "pyproject.toml")
     env = {**os.environ, "PYTHONPATH": str(real.root / "src"), "MPLBACKEND": "Agg"}
     env.pop("COMPENDIUM_ROOT", None)  # found from the working directory, as when a teacher types it
-    done = subprocess.run([sys.executable, "-m", "compendium", "tutorial", "T3", "--mode", "solution"], cwd=copy,
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "compendium", "tutorial", "T3", "--mode", "solution"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     target = copy / "build" / "tutorial" / "T3_write_statements_solution.ipynb"
     assert done.stdout.strip() == "tutorial: wrote build/tutorial/T3_write_statements_solution.ipynb"
     statement = load_study().coding.set_index("segment_id").loc["P01-S11", "experiential_statement"]
     assert _norm(statement) in _norm("\n".join(_strings(json.loads(target.read_text(encoding="utf-8")))))
-    bad = subprocess.run([sys.executable, "-m", "compendium", "tutorial", "T9"], cwd=copy, env=env,
-                         capture_output=True, text=True)
-    assert bad.returncode == 1 and bad.stderr.startswith("error: 'T9' is not a tutorial") and "Traceback" not in bad.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "compendium", "tutorial", "T9"], cwd=copy, env=env, capture_output=True, text=True
+    )
+    assert (
+        bad.returncode == 1 and bad.stderr.startswith("error: 'T9' is not a tutorial") and "Traceback" not in bad.stderr
+    )

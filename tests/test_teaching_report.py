@@ -4,6 +4,7 @@ The report is built from two fixture students (``tests/fixtures/students/``:
 ana has passages, personal themes in two cases and a group theme; ben has
 statements and a theme name with HTML in them) into a temporary folder.
 """
+
 from __future__ import annotations
 
 import csv
@@ -89,12 +90,29 @@ def test_an_unreadable_student_is_reported_not_fatal(study: Study, tmp_path: Pat
 
 def test_class_report_command_refuses_in_one_line(tmp_path: Path) -> None:
     env = {"COMPENDIUM_ROOT": str(paths().root), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "compendium", "class-report", "--from", str(tmp_path / "none"),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compendium",
+            "class-report",
+            "--from",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: ") and "fix:" in done.stderr and len(done.stderr.splitlines()) == 1
-    ok = subprocess.run([sys.executable, "-m", "compendium", "class-report", "--from", str(FIXTURES),
-                         "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    ok = subprocess.run(
+        [sys.executable, "-m", "compendium", "class-report", "--from", str(FIXTURES), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "out" / "index.html").is_file() and "class-report: wrote" in ok.stdout
 
@@ -111,7 +129,9 @@ def test_working_copies_are_made_refreshed_and_never_overwritten_without_asking(
     said = lab.working_copies(copy)
     folder = copy.student_work / "notebooks"
     assert len(said) == 7 and all(line.endswith("new working copy") for line in said)
-    assert sorted(f.name for f in folder.glob("*.ipynb")) == sorted(f.name for f in (copy.notebooks / "tutorial").glob("*.ipynb"))
+    assert sorted(f.name for f in folder.glob("*.ipynb")) == sorted(
+        f.name for f in (copy.notebooks / "tutorial").glob("*.ipynb")
+    )
     assert lab.working_copies(copy) == []  # nothing changed
     source2 = copy.notebooks / "tutorial" / "T2_write_notes.ipynb"
     source3 = copy.notebooks / "tutorial" / "T3_write_statements.ipynb"
@@ -124,12 +144,18 @@ def test_working_copies_are_made_refreshed_and_never_overwritten_without_asking(
     student_work = mine.read_bytes()
     said = lab.working_copies(copy)
     assert "T2_write_notes: refreshed (a newer version; you had not changed your copy)" in said
-    assert any(line.startswith("T3_write_statements: a newer version exists; your copy (with your work) is kept. "
-                               "To take the new one: make lab REFRESH=T3") for line in said)
+    assert any(
+        line.startswith(
+            "T3_write_statements: a newer version exists; your copy (with your work) is kept. "
+            "To take the new one: make lab REFRESH=T3"
+        )
+        for line in said
+    )
     assert mine.read_bytes() == student_work and (folder / "T2_write_notes.ipynb").read_bytes() == source2.read_bytes()
     said = lab.working_copies(copy, replace=["t3"])
-    assert said == ["T3_write_statements: replaced by the new version; your copy is kept as "
-                    "T3_write_statements.mine-1.ipynb"]
+    assert said == [
+        "T3_write_statements: replaced by the new version; your copy is kept as T3_write_statements.mine-1.ipynb"
+    ]
     assert (folder / "T3_write_statements.mine-1.ipynb").read_bytes() == student_work
     assert mine.read_bytes() == source3.read_bytes()
     with pytest.raises(TutorialError, match="REFRESH=T9 names no tutorial"):

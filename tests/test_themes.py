@@ -3,6 +3,7 @@
 Every fixture is built here, not read from ``data/synthetic``: the expected
 values can then be checked by eye against the fixture.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -10,8 +11,17 @@ import pytest
 
 from compendium import themes
 from compendium.errors import CompendiumError
-from compendium.themes import (quote_rule, check_threshold, convergence, quote_bank, recurrence,
-                               recurrence_summary, table2, theme_counts, theme_key)
+from compendium.themes import (
+    quote_rule,
+    check_threshold,
+    convergence,
+    quote_bank,
+    recurrence,
+    recurrence_summary,
+    table2,
+    theme_counts,
+    theme_key,
+)
 
 T2_COLUMNS = ["Superordinate theme", "Subordinate theme", "Minor theme"]
 
@@ -32,10 +42,13 @@ def codebook() -> pd.DataFrame:
 
 def participants() -> pd.DataFrame:
     """Four participants, deliberately not in id order."""
-    return pd.DataFrame({"participant_id": ["P02", "P01", "P03", "P04"],
-                         "pseudonym": ["Ben", "Ann", "Cy", "Dee"],
-                         "qualification": ["Social worker", "Clinical psychologist", "Occupational therapist",
-                                           "Psychologist"]})
+    return pd.DataFrame(
+        {
+            "participant_id": ["P02", "P01", "P03", "P04"],
+            "pseudonym": ["Ben", "Ann", "Cy", "Dee"],
+            "qualification": ["Social worker", "Clinical psychologist", "Occupational therapist", "Psychologist"],
+        }
+    )
 
 
 def counts_for(present: dict[str, list[int]], n: int) -> pd.DataFrame:
@@ -52,6 +65,7 @@ def labels_for(ids: list[str]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------- theme_key
 
+
 def test_theme_key_orders_numerically_not_as_text() -> None:
     ids = ["3.1.1", "1.10", "2", "1.2", "3.1", "1"]
     assert sorted(ids, key=theme_key) == ["1", "1.2", "1.10", "2", "3.1", "3.1.1"]
@@ -61,13 +75,14 @@ def test_theme_key_orders_numerically_not_as_text() -> None:
 
 # ---------------------------------------------------------------------------- table2
 
+
 def test_table2_known_answer() -> None:
     t = table2(codebook())
     assert t.columns.tolist() == T2_COLUMNS
     assert t.values.tolist() == [
         ["1. Ant", "1.2 Bee", "1.2.1 Cat"],
-        ["", "", "1.2.2 Dove"],   # same superordinate and subordinate: left blank
-        ["", "1.10 Jay", ""],     # 1.10 after 1.2; a subordinate with no minor themes gets an empty minor cell
+        ["", "", "1.2.2 Dove"],  # same superordinate and subordinate: left blank
+        ["", "1.10 Jay", ""],  # 1.10 after 1.2; a subordinate with no minor themes gets an empty minor cell
         ["2. Eel", "2.1 Fox", ""],
     ]
 
@@ -86,9 +101,16 @@ def test_table2_does_not_depend_on_row_order() -> None:
 
 # ---------------------------------------------------------------------------- theme_counts
 
+
 def coding() -> pd.DataFrame:
-    rows = [("P02", "1.2"), ("P01", "1.2"), ("P02", "1.2"), ("P01", "1.10"), ("P03", "2.1"),
-            ("P01", "1")]  # "1" is not codable: it must not appear as a row
+    rows = [
+        ("P02", "1.2"),
+        ("P01", "1.2"),
+        ("P02", "1.2"),
+        ("P01", "1.10"),
+        ("P03", "2.1"),
+        ("P01", "1"),
+    ]  # "1" is not codable: it must not appear as a row
     return pd.DataFrame(rows, columns=["participant_id", "theme_id"])
 
 
@@ -109,15 +131,19 @@ def test_theme_counts_known_answer() -> None:
 
 # ---------------------------------------------------------------------------- recurrence
 
+
 def eight() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Eight participants; themes present in 8, 3, 2, 1 and 0 of them."""
-    counts = counts_for({
-        "1.1": [1, 2, 1, 1, 3, 1, 1, 1],
-        "1.2": [2, 0, 0, 1, 0, 0, 4, 0],
-        "1.10": [0, 5, 0, 0, 0, 1, 0, 0],
-        "2.1": [0, 0, 0, 0, 0, 0, 0, 1],
-        "2.2": [0, 0, 0, 0, 0, 0, 0, 0],
-    }, 8)
+    counts = counts_for(
+        {
+            "1.1": [1, 2, 1, 1, 3, 1, 1, 1],
+            "1.2": [2, 0, 0, 1, 0, 0, 4, 0],
+            "1.10": [0, 5, 0, 0, 0, 1, 0, 0],
+            "2.1": [0, 0, 0, 0, 0, 0, 0, 1],
+            "2.2": [0, 0, 0, 0, 0, 0, 0, 0],
+        },
+        8,
+    )
     return counts, labels_for(["1.1", "1.2", "1.10", "2.1", "2.2"])
 
 
@@ -180,6 +206,7 @@ def test_check_threshold_returns_a_float() -> None:
 
 # ---------------------------------------------------------------------------- recurrence_summary
 
+
 def test_recurrence_summary_known_answer() -> None:
     counts, cb = eight()
     rec = recurrence(counts, cb, 1 / 3)
@@ -197,8 +224,9 @@ def test_recurrence_summary_known_answer() -> None:
     }
 
 
-@pytest.mark.parametrize("threshold, text, needed", [(0.3333, "1/3", 3), (0.25, "1/4", 2), (0.5, "1/2", 4),
-                                                     (0.75, "3/4", 6)])
+@pytest.mark.parametrize(
+    "threshold, text, needed", [(0.3333, "1/3", 3), (0.25, "1/4", 2), (0.5, "1/2", 4), (0.75, "3/4", 6)]
+)
 def test_recurrence_summary_threshold_text(threshold: float, text: str, needed: int) -> None:
     counts, cb = eight()
     summary = recurrence_summary(recurrence(counts, cb, threshold), 8, threshold)
@@ -213,15 +241,18 @@ PSEUDONYMS = ["Zoe", "Ann", "Max", "Bea", "Lou", "Cal"]  # not alphabetical: out
 
 
 def six() -> pd.DataFrame:
-    counts = counts_for({
-        "1.1": [1, 1, 1, 1, 1, 1],  # 6 of 6
-        "1.2": [1, 1, 1, 1, 1, 0],  # 5
-        "1.3": [0, 1, 1, 1, 1, 0],  # 4 = ceil(2 * 6 / 3): most
-        "2.1": [1, 0, 0, 1, 1, 0],  # 3: recurs (needs 2) but not most
-        "2.2": [0, 2, 0, 0, 0, 1],  # 2: exactly the recurrence threshold
-        "2.3": [0, 0, 0, 0, 3, 0],  # 1
-        "2.4": [0, 0, 0, 0, 0, 0],  # 0
-    }, 6)
+    counts = counts_for(
+        {
+            "1.1": [1, 1, 1, 1, 1, 1],  # 6 of 6
+            "1.2": [1, 1, 1, 1, 1, 0],  # 5
+            "1.3": [0, 1, 1, 1, 1, 0],  # 4 = ceil(2 * 6 / 3): most
+            "2.1": [1, 0, 0, 1, 1, 0],  # 3: recurs (needs 2) but not most
+            "2.2": [0, 2, 0, 0, 0, 1],  # 2: exactly the recurrence threshold
+            "2.3": [0, 0, 0, 0, 3, 0],  # 1
+            "2.4": [0, 0, 0, 0, 0, 0],  # 0
+        },
+        6,
+    )
     counts.columns = PSEUDONYMS
     return recurrence(counts, labels_for(counts.index.tolist()), 1 / 3)
 
@@ -231,8 +262,15 @@ def test_convergence_patterns() -> None:
     assert conv.columns.tolist() == ["theme_id", "theme", "present_in", "pattern", "voiced_by", "not_voiced_by"]
     assert conv["theme_id"].tolist() == ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4"]
     assert conv["present_in"].tolist() == [6, 5, 4, 3, 2, 1, 0]
-    assert conv["pattern"].tolist() == ["shared by all", "shared by most", "shared by most", "shared by some",
-                                        "shared by some", "particular to a few", "particular to a few"]
+    assert conv["pattern"].tolist() == [
+        "shared by all",
+        "shared by most",
+        "shared by most",
+        "shared by some",
+        "shared by some",
+        "particular to a few",
+        "particular to a few",
+    ]
 
 
 def test_convergence_names_who_voices_a_theme_in_given_order() -> None:
@@ -268,6 +306,7 @@ def test_convergence_accepts_pseudonyms_that_are_not_python_names() -> None:
 
 # ---------------------------------------------------------------------------- quote bank
 
+
 def words(n: int, tag: str) -> str:
     """An excerpt of exactly ``n`` whitespace-separated words."""
     return " ".join(f"{tag}{i}" for i in range(n))
@@ -302,8 +341,20 @@ def case_rows() -> pd.DataFrame:
     return df
 
 
-QB_COLUMNS = ["theme_id", "theme", "rank", "segment_id", "participant_id", "pseudonym", "profession", "lines",
-              "line_start", "line_end", "words", "excerpt"]
+QB_COLUMNS = [
+    "theme_id",
+    "theme",
+    "rank",
+    "segment_id",
+    "participant_id",
+    "pseudonym",
+    "profession",
+    "lines",
+    "line_start",
+    "line_end",
+    "words",
+    "excerpt",
+]
 
 
 def test_quote_bank_known_answer() -> None:
@@ -322,8 +373,11 @@ def test_quote_bank_per_theme() -> None:
     assert one[["theme_id", "participant_id"]].values.tolist() == [["1.2", "P02"], ["1.10", "P03"]]
     three = quote_bank(case_rows(), participants(), per_theme=3, min_words=3, max_words=6)
     assert three[["theme_id", "rank", "participant_id", "segment_id"]].values.tolist() == [
-        ["1.2", 1, "P02", "P02-S03"], ["1.2", 2, "P01", "P01-S03"], ["1.2", 3, "P03", "P03-S01"],
-        ["1.10", 1, "P03", "P03-S02"]]
+        ["1.2", 1, "P02", "P02-S03"],
+        ["1.2", 2, "P01", "P01-S03"],
+        ["1.2", 3, "P03", "P03-S01"],
+        ["1.10", 1, "P03", "P03-S02"],
+    ]
 
 
 def test_quote_bank_word_limits_exclude() -> None:
@@ -340,44 +394,51 @@ def test_quote_bank_word_limits_exclude() -> None:
 
 def test_quote_bank_ranks_by_eligible_segments() -> None:
     """The ranking counts segments that are within the word limits (P09's short ones do not count)."""
-    cases = pd.DataFrame({
-        "participant_id": ["P09", "P09", "P09", "P05", "P05"],
-        "pseudonym": ["Ivy", "Ivy", "Ivy", "Eve", "Eve"],
-        "theme_id": ["2.1"] * 5,
-        "theme_label": ["label"] * 5,
-        "segment_id": ["P09-S01", "P09-S02", "P09-S03", "P05-S01", "P05-S02"],
-        "line_start": [1, 2, 3, 1, 2],
-        "line_end": [1, 2, 3, 1, 2],
-        "experiential_statement": ["s"] * 5,
-        "excerpt": [words(1, "a"), words(1, "b"), words(4, "c"), words(4, "d"), words(3, "e")],
-    })
+    cases = pd.DataFrame(
+        {
+            "participant_id": ["P09", "P09", "P09", "P05", "P05"],
+            "pseudonym": ["Ivy", "Ivy", "Ivy", "Eve", "Eve"],
+            "theme_id": ["2.1"] * 5,
+            "theme_label": ["label"] * 5,
+            "segment_id": ["P09-S01", "P09-S02", "P09-S03", "P05-S01", "P05-S02"],
+            "line_start": [1, 2, 3, 1, 2],
+            "line_end": [1, 2, 3, 1, 2],
+            "experiential_statement": ["s"] * 5,
+            "excerpt": [words(1, "a"), words(1, "b"), words(4, "c"), words(4, "d"), words(3, "e")],
+        }
+    )
     people = pd.DataFrame({"participant_id": ["P05", "P09"], "qualification": ["X", "Y"]})
     bank = quote_bank(cases, people, per_theme=2, min_words=3, max_words=6)
-    assert bank[["rank", "participant_id", "segment_id"]].values.tolist() == [[1, "P05", "P05-S01"],
-                                                                              [2, "P09", "P09-S03"]]
+    assert bank[["rank", "participant_id", "segment_id"]].values.tolist() == [
+        [1, "P05", "P05-S01"],
+        [2, "P09", "P09-S03"],
+    ]
 
 
 def test_quote_bank_default_limits_are_15_to_90_words() -> None:
     sizes = {"S1": 14, "S2": 15, "S3": 90, "S4": 91}
-    cases = pd.DataFrame({
-        "participant_id": [f"P0{i}" for i in range(1, 5)],
-        "pseudonym": ["A", "B", "C", "D"],
-        "theme_id": ["1.1"] * 4,
-        "theme_label": ["l"] * 4,
-        "segment_id": list(sizes),
-        "line_start": [1] * 4,
-        "line_end": [1] * 4,
-        "experiential_statement": ["s"] * 4,
-        "excerpt": [words(n, "w") for n in sizes.values()],
-    })
+    cases = pd.DataFrame(
+        {
+            "participant_id": [f"P0{i}" for i in range(1, 5)],
+            "pseudonym": ["A", "B", "C", "D"],
+            "theme_id": ["1.1"] * 4,
+            "theme_label": ["l"] * 4,
+            "segment_id": list(sizes),
+            "line_start": [1] * 4,
+            "line_end": [1] * 4,
+            "experiential_statement": ["s"] * 4,
+            "excerpt": [words(n, "w") for n in sizes.values()],
+        }
+    )
     people = pd.DataFrame({"participant_id": [f"P0{i}" for i in range(1, 5)], "qualification": ["q"] * 4})
     bank = quote_bank(cases, people, per_theme=4)
     assert bank["segment_id"].tolist() == ["S2", "S3"]
     assert bank["words"].tolist() == [15, 90]
 
 
-@pytest.mark.parametrize("settings", [{"per_theme": 0}, {"per_theme": -1}, {"min_words": 0},
-                                      {"min_words": 10, "max_words": 9}])
+@pytest.mark.parametrize(
+    "settings", [{"per_theme": 0}, {"per_theme": -1}, {"min_words": 0}, {"min_words": 10, "max_words": 9}]
+)
 def test_quote_bank_bad_settings(settings: dict[str, int]) -> None:
     with pytest.raises(CompendiumError, match=r"per_theme >= 1 and 1 <= min_words <= max_words"):
         quote_bank(case_rows(), participants(), **settings)
@@ -417,5 +478,14 @@ def test_quote_bank_spreads_quotations_across_clinicians() -> None:
 
 
 def test_module_exports() -> None:
-    assert set(themes.__all__) >= {"theme_key", "check_threshold", "table2", "theme_counts", "recurrence",
-                                   "recurrence_summary", "convergence", "quote_bank", "QUOTE_RULE"}
+    assert set(themes.__all__) >= {
+        "theme_key",
+        "check_threshold",
+        "table2",
+        "theme_counts",
+        "recurrence",
+        "recurrence_summary",
+        "convergence",
+        "quote_bank",
+        "QUOTE_RULE",
+    }

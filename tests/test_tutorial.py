@@ -5,6 +5,7 @@ characters 4172-4371, theme 1.2) and from small texts written here. Anything
 that writes works on a temporary copy of the repository, never on the real
 ``student_work/`` or ``data/``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -119,15 +120,18 @@ def test_the_study_span_is_found_from_its_line_and_words(study: Study) -> None:
     assert t.span_lines(text, 4172, 4371) == "14"
 
 
-@pytest.mark.parametrize("first,last,phrase,message", [
-    (0, 1, "", r"lines 0-1 are not a passage of this transcript, which has lines 1-4"),
-    (3, 2, "", r"lines 3-2 are not a passage"),
-    (4, 5, "", r"lines 4-5 are not a passage"),
-    (2, 2, "unkind", r"the phrase 'unkind' does not occur in line 2"),
-    (1, 2, "Because", r"the phrase 'Because' does not occur in lines 1-2"),
-    ("2", 2, "", r"lines '2'-2 are not line numbers"),
-    (True, 2, "", r"lines True-2 are not line numbers"),
-])
+@pytest.mark.parametrize(
+    "first,last,phrase,message",
+    [
+        (0, 1, "", r"lines 0-1 are not a passage of this transcript, which has lines 1-4"),
+        (3, 2, "", r"lines 3-2 are not a passage"),
+        (4, 5, "", r"lines 4-5 are not a passage"),
+        (2, 2, "unkind", r"the phrase 'unkind' does not occur in line 2"),
+        (1, 2, "Because", r"the phrase 'Because' does not occur in lines 1-2"),
+        ("2", 2, "", r"lines '2'-2 are not line numbers"),
+        (True, 2, "", r"lines True-2 are not line numbers"),
+    ],
+)
 def test_impossible_passages_are_explained(first: int, last: int, phrase: str, message: str) -> None:
     with pytest.raises(t.TutorialError, match=message) as err:
         t.lines_to_span(TINY, first, last, phrase)
@@ -136,8 +140,11 @@ def test_impossible_passages_are_explained(first: int, last: int, phrase: str, m
 
 def test_transcript_lines_and_reading_view() -> None:
     lines = t.transcript_lines(TINY, 2, 3)
-    assert lines.to_dict("list") == {"line": [2, 3], "speaker": ["Ann", "Interviewer"],
-                                     "text": ["I am so  kind to others.", "Why <so>?"]}
+    assert lines.to_dict("list") == {
+        "line": [2, 3],
+        "speaker": ["Ann", "Interviewer"],
+        "text": ["I am so  kind to others.", "Why <so>?"],
+    }
     assert t.read_transcript(TINY, 4, 4) == "` 4` **Ann:** Because."
 
 
@@ -181,7 +188,11 @@ def test_new_segment_is_a_row_of_coding_csv_without_a_theme(study: Study) -> Non
     seg = _segment(study, "P01", 14, 14, "a night off", statement="  Rest as   desertion ")
     assert list(seg) == s.coding_table().columns
     assert (seg["excerpt"], seg["theme_id"], seg["experiential_statement"], seg["coding_round"]) == (
-        "a night off", "", "Rest as desertion", 1)
+        "a night off",
+        "",
+        "Rest as desertion",
+        1,
+    )
     with pytest.raises(CompendiumError, match="Unknown participant 'P99'"):
         s.new_segment(study, "P99", 0, 5)
     with pytest.raises(t.TutorialError, match="'9.9' is not a codable theme"):
@@ -206,8 +217,10 @@ def test_adding_numbers_passages_and_updating_keeps_the_id(study: Study) -> None
 
 
 def test_saved_coding_reads_back_identically_and_atomically(study: Study, tmp_path: Path) -> None:
-    coding, _ = s.add_segment(s.empty_coding(), _segment(study, "P01", 14, 14, "night off",
-                                                         linguistic='"night off", with a comma, and\na new line'))
+    coding, _ = s.add_segment(
+        s.empty_coding(),
+        _segment(study, "P01", 14, 14, "night off", linguistic='"night off", with a comma, and\na new line'),
+    )
     coding, _ = s.add_segment(coding, _segment(study, "P03", 10, 12))
     path = tmp_path / "student_work" / "ana" / "coding.csv"
     assert s.save_student_coding(path, coding) == path
@@ -219,28 +232,47 @@ def test_saved_coding_reads_back_identically_and_atomically(study: Study, tmp_pa
     assert empty.empty and list(empty.columns) == s.coding_table().columns
 
 
-GOOD_ROW = ("P01-U01,P01,4200,4224,she deserved a night off,,,,,Rest as desertion,ana,1")
+GOOD_ROW = "P01-U01,P01,4200,4224,she deserved a night off,,,,,Rest as desertion,ana,1"
 HEADER = ",".join(s.coding_table().columns)
 
 
-@pytest.mark.parametrize("content,where,what", [
-    (b"\xff\xfe" + HEADER.encode("utf-16-le"), None, "is not UTF-8 text"),
-    (f'{HEADER}\n"P01-U01,P01,4200\n'.encode(), None, "is not a readable CSV table"),
-    (b"segment_id,participant_id\nP01-U01,P01\n", None, "lacks the column(s) start, end, excerpt"),
-    (f"{HEADER}\n{GOOD_ROW.replace('4200', 'x42')}\n".encode(), "row 1, column 'start'",
-     "expected an integer value (found 'x42')"),
-    (f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace(',,,,,', ',3,,,,').replace('U01', 'U02')}\n".encode(),
-     "row 2, column 'theme_id'", "theme '3' is not a codable theme"),
-    (f"{HEADER}\n{GOOD_ROW.replace('P01,', 'P42,')}\n".encode(), "row 1, column 'participant_id'",
-     "participant_id 'P42' is not in the participants table"),
-    (f"{HEADER}\n{GOOD_ROW.replace('4224', '4225')}\n".encode(), "row 1, column 'excerpt'",
-     "the excerpt does not match the transcript at 4200-4225"),
-    (f"{HEADER}\n{GOOD_ROW.replace('4224', '99999')}\n".encode(), "row 1, column 'end'", "lies outside transcript"),
-    (f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n".encode(), "row 2, column 'segment_id'",
-     "segment_id must be unique, but this value also appears in data row 1"),
-])
-def test_a_corrupt_student_file_names_the_file_the_row_and_the_fix(study: Study, tmp_path: Path, content: bytes,
-                                                                   where: str | None, what: str) -> None:
+@pytest.mark.parametrize(
+    "content,where,what",
+    [
+        (b"\xff\xfe" + HEADER.encode("utf-16-le"), None, "is not UTF-8 text"),
+        (f'{HEADER}\n"P01-U01,P01,4200\n'.encode(), None, "is not a readable CSV table"),
+        (b"segment_id,participant_id\nP01-U01,P01\n", None, "lacks the column(s) start, end, excerpt"),
+        (
+            f"{HEADER}\n{GOOD_ROW.replace('4200', 'x42')}\n".encode(),
+            "row 1, column 'start'",
+            "expected an integer value (found 'x42')",
+        ),
+        (
+            f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW.replace(',,,,,', ',3,,,,').replace('U01', 'U02')}\n".encode(),
+            "row 2, column 'theme_id'",
+            "theme '3' is not a codable theme",
+        ),
+        (
+            f"{HEADER}\n{GOOD_ROW.replace('P01,', 'P42,')}\n".encode(),
+            "row 1, column 'participant_id'",
+            "participant_id 'P42' is not in the participants table",
+        ),
+        (
+            f"{HEADER}\n{GOOD_ROW.replace('4224', '4225')}\n".encode(),
+            "row 1, column 'excerpt'",
+            "the excerpt does not match the transcript at 4200-4225",
+        ),
+        (f"{HEADER}\n{GOOD_ROW.replace('4224', '99999')}\n".encode(), "row 1, column 'end'", "lies outside transcript"),
+        (
+            f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n".encode(),
+            "row 2, column 'segment_id'",
+            "segment_id must be unique, but this value also appears in data row 1",
+        ),
+    ],
+)
+def test_a_corrupt_student_file_names_the_file_the_row_and_the_fix(
+    study: Study, tmp_path: Path, content: bytes, where: str | None, what: str
+) -> None:
     path = tmp_path / "student_work" / "ana" / "coding.csv"
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
@@ -263,11 +295,13 @@ def test_the_good_row_of_those_cases_is_valid(study: Study, tmp_path: Path) -> N
 def _coded(study: Study, root: Paths, student: str = "ana") -> None:
     """A student who has coded three P01 and two P02 passages, each with a statement."""
     coding = s.empty_coding()
-    for pid, line, phrase, statement in (("P01", 14, "she deserved a night off", "Rest feels like desertion"),
-                                         ("P01", 20, "", "A child blames herself"),
-                                         ("P01", 38, "", "Mixed feelings about the work"),
-                                         ("P02", 8, "", "Greeting"),
-                                         ("P02", 16, "", "Kindness is dangerous at home")):
+    for pid, line, phrase, statement in (
+        ("P01", 14, "she deserved a night off", "Rest feels like desertion"),
+        ("P01", 20, "", "A child blames herself"),
+        ("P01", 38, "", "Mixed feelings about the work"),
+        ("P02", 8, "", "Greeting"),
+        ("P02", 16, "", "Kindness is dangerous at home"),
+    ):
         coding, _ = s.add_segment(coding, _segment(study, pid, line, line, phrase, statement=statement))
     s.save_student_coding(s.student_file(student, root), coding)
 
@@ -309,23 +343,31 @@ def test_answers_are_kept_per_tutorial(root: Paths) -> None:
 # ------------------------------------------------------------------ comparison
 def test_comparison_passage_by_passage(study: Study) -> None:
     coding = s.empty_coding()
-    for seg in (_segment(study, "P01", 14, 14, statement="Rest as desertion"),  # whole turn around P01-S02
-                _segment(study, "P01", 20, 20, "something wrong with me"),  # inside P01-S04
-                _segment(study, "P01", 38, 38)):  # a line the study left uncoded
+    for seg in (
+        _segment(study, "P01", 14, 14, statement="Rest as desertion"),  # whole turn around P01-S02
+        _segment(study, "P01", 20, 20, "something wrong with me"),  # inside P01-S04
+        _segment(study, "P01", 38, 38),
+    ):  # a line the study left uncoded
         coding, _ = s.add_segment(coding, seg)
     cmp = c.compare_coding(coding, study)
     assert cmp["outcome"].value_counts().to_dict() == {"only the study": 14, "both read this": 2, "only you": 1}
     met = cmp[cmp["study_segment"] != ""].set_index("study_segment")
     assert met.loc["P01-S02", ["outcome", "your_segment", "your_statement", "covered"]].tolist() == [
-        "both read this", "P01-U01", "Rest as desertion", 1.0]
+        "both read this",
+        "P01-U01",
+        "Rest as desertion",
+        1.0,
+    ]
     assert met.loc["P01-S02", "study_statement"] == "A night off felt like abandoning mum"
     assert met.loc["P01-S04", "covered"] == round(len("something wrong with me") / (5759 - 5435), 2)
     assert "write your own statement before reading theirs" in met.loc["P01-S04", "feedback"]
     assert cmp.loc[cmp["outcome"] == "only you", "lines"].tolist() == ["38"]
     assert cmp["lines"].tolist()[:3] == ["8", "14", "16"]  # transcript order
     summary = c.comparison_summary(cmp)
-    assert summary.startswith("You coded 3 passages. 2 times your passage meets one of the study's; 1 passage only "
-                              "you coded, 14 passages only the study coded.")
+    assert summary.startswith(
+        "You coded 3 passages. 2 times your passage meets one of the study's; 1 passage only "
+        "you coded, 14 passages only the study coded."
+    )
     assert "not a marking scheme" in summary
     assert c.comparison_summary(c.compare_coding(s.empty_coding(), study)).startswith("Nothing to compare yet")
 
@@ -375,9 +417,13 @@ def test_t2_notes_are_read_against_the_passage(study: Study) -> None:
     fb = x.feedback_notes(study, "P01-S05", "banana", "purple elephants dancing", "banana banana banana")
     assert "good" not in fb.lower() and "plausible" not in fb
     assert fb.count("not tied to the passage") == 2 and "not something I can read as an answer" in fb
-    fb = x.feedback_notes(study, "P01-S05", "A client in her thirties sees herself as a faulty product.",
-                          "The image 'faulty product' turns her into a thing made wrong.",
-                          "Perhaps shame has become part of who she is, so kindness seems absurd.")
+    fb = x.feedback_notes(
+        study,
+        "P01-S05",
+        "A client in her thirties sees herself as a faulty product.",
+        "The image 'faulty product' turns her into a thing made wrong.",
+        "Perhaps shame has become part of who she is, so kindness seems absurd.",
+    )
     assert fb.count("nothing wrong that I can check") == 3 and "compare" in fb
     assert "*Linguistic:* " in x.answer_notes(study, "P01-S05") and "line 22" in x.answer_notes(study, "P01-S05")
     held = x.notes_of_kind(study, "P01", "linguistic", exclude="P01-S05")
@@ -391,8 +437,9 @@ def test_t2_notes_are_read_against_the_passage(study: Study) -> None:
 def test_t3_statements(study: Study) -> None:
     assert x.feedback_statement(study, "P01-S11", "") == x.NOT_YET
     assert "too short" in x.feedback_statement(study, "P01-S11", "Grief")
-    assert "theme label of the study word for word" in x.feedback_statement(study, "P01-S11",
-                                                                             "Willingness to engage with suffering")
+    assert "theme label of the study word for word" in x.feedback_statement(
+        study, "P01-S11", "Willingness to engage with suffering"
+    )
     fb = x.feedback_statement(study, "P01-S11", "Sharing grief makes kindness feel real")
     assert "nothing wrong that I can check" in fb and "6 words" in fb
     held = x.study_statements(study, "P01", exclude="P01-S11")
@@ -417,8 +464,7 @@ def test_t4_feedback_reads_the_students_own_statements(study: Study, root: Paths
     _coded(study, root)
     mine = x.my_statements("ana", study, "P01", root)
     assert mine["segment_id"].tolist() == ["P01-U01", "P01-U02", "P01-U03"]
-    fb = x.feedback_clusters("Rest is betrayal: P01-U01, p1-u2\nasdf qwer: P01-U01, P01-S02", study, "P01", "ana",
-                             root)
+    fb = x.feedback_clusters("Rest is betrayal: P01-U01, p1-u2\nasdf qwer: P01-U01, P01-S02", study, "P01", "ana", root)
     assert "**Rest is betrayal** (2 statements)" in fb
     assert "not something I can read" in fb and "P01-S02 are not among your statements" in fb
     assert "In more than one theme: P01-U01" in fb and "Not in any theme yet: P01-U03" in fb
@@ -433,11 +479,15 @@ def test_t4_feedback_reads_the_students_own_statements(study: Study, root: Paths
 def test_t5_memo_is_read_and_kept(study: Study, root: Paths) -> None:
     assert x.feedback_memo("", study) == x.NOT_YET
     assert "not something I can read" in x.feedback_memo(" ".join(["asdf qwerty"] * 15), study, p=root)
-    third = ("The next clinician will probably talk about loyalty again, since the last one spoke about clients who "
-             "felt that rest was a betrayal of a parent, and the memo should name that expectation clearly.")
+    third = (
+        "The next clinician will probably talk about loyalty again, since the last one spoke about clients who "
+        "felt that rest was a betrayal of a parent, and the memo should name that expectation clearly."
+    )
     assert "Try the first person" in x.feedback_memo(third, study, p=root)
-    memo = ("I expect the loyalty theme to return, because Jennifer's clients felt rest was desertion. I noticed I "
-            "was moved by the faulty product image and I will check whether I hear it where it is not said.")
+    memo = (
+        "I expect the loyalty theme to return, because Jennifer's clients felt rest was desertion. I noticed I "
+        "was moved by the faulty product image and I will check whether I hear it where it is not said."
+    )
     s.set_profile("ana", root)
     fb = x.feedback_memo(memo, study, p=root)
     assert "nothing wrong that I can check" in fb and "Saved to `student_work/ana/answers.json`" in fb
@@ -468,7 +518,7 @@ def test_t6_groups_and_recurrence(study: Study, root: Paths) -> None:
 
 
 def test_t7_quotes_and_paragraph(study: Study, root: Paths) -> None:
-    assert x.quote_reference(study, "P01-S02").endswith("walking out on her mother.\" (Jennifer, line 14)")
+    assert x.quote_reference(study, "P01-S02").endswith('walking out on her mother." (Jennifer, line 14)')
     answer = x.answer_quotes(study, "3.1.2")
     # Clinicians who already supplied quotations to earlier themes come last, so the rule turns to other voices.
     assert answer.startswith("The quote rule picks P04-S07, P06-S08 (Susan, Nicole).")
@@ -481,11 +531,13 @@ def test_t7_quotes_and_paragraph(study: Study, root: Paths) -> None:
     assert "not something I can read" in x.feedback_paragraph("asdf " * 40, study)
     seg = study.coding.set_index("segment_id").loc["P01-S09"]
     quote = " ".join(seg.excerpt.split()[:8])
-    para = (f'**3.1.2 Being self-compassionate in session.** Clinicians describe offering warmth before naming it. '
-            f'Jennifer put it this way: "{quote}" (Jennifer, line 30). What I make of it is that the clinician lets '
-            "the client feel the stance long before any word for it is offered, perhaps because a named technique "
-            "would be refused while a felt warmth can slip past the critic. Seven of the eight clinicians voiced "
-            "this, which suggests it is shared across professions rather than a personal style.")
+    para = (
+        f"**3.1.2 Being self-compassionate in session.** Clinicians describe offering warmth before naming it. "
+        f'Jennifer put it this way: "{quote}" (Jennifer, line 30). What I make of it is that the clinician lets '
+        "the client feel the stance long before any word for it is offered, perhaps because a named technique "
+        "would be refused while a felt warmth can slip past the critic. Seven of the eight clinicians voiced "
+        "this, which suggests it is shared across professions rather than a personal style."
+    )
     fb = x.feedback_paragraph(para, study, "P01-S09")
     assert "nothing wrong that I can check" in fb and "1 quote(s) from the passages, 1 clinician(s) named" in fb
     assert "give the transcript line" in x.feedback_paragraph(para.replace("line 30", ""), study, "P01-S09")
@@ -502,8 +554,9 @@ def test_markdown_answers_render_as_markdown_and_escape_text(study: Study) -> No
 
 
 def test_progress_checklist_reads_the_students_files(study: Study, root: Paths) -> None:
-    assert "No name set yet" in x.progress("", "T4", root, study) and "about 60 minutes" in x.progress("", "T4", root,
-                                                                                                     study)
+    assert "No name set yet" in x.progress("", "T4", root, study) and "about 60 minutes" in x.progress(
+        "", "T4", root, study
+    )
     _coded(study, root)
     s.set_profile("ana", root)
     assert "- [ ] name at least one personal theme" in x.progress("", "T4", root, study)
@@ -534,7 +587,7 @@ def test_transcript_html_marks_and_escapes() -> None:
     start, end = t.lines_to_span(TINY, 3, 3, "<so>")
     html = transcript_html(TINY, [(start, end), (start + 1, end), (33, 41)])
     assert html.count("<mark") == 2  # the two overlapping spans are merged
-    assert '&lt;so&gt;</mark>' in html and "<so>" not in html
+    assert "&lt;so&gt;</mark>" in html and "<so>" not in html
     assert "<b>Interviewer</b>: Hi there?" in html
 
 
@@ -543,8 +596,9 @@ def test_workspace_asks_for_a_name_once_then_saves_reloads_clears_and_compares(s
     cw = CodingWidget(load_study(root), "P01", "", p=root)
     assert cw.student == "" and cw.name_row.layout.display is None and "set your name" in cw.header.value
     assert cw.occurrence.layout.display == "none"  # no phrase yet, so no choice of occurrence
-    assert all(box.layout.display is None for box in (cw.phrase, cw.descriptive, cw.linguistic, cw.conceptual,
-                                                      cw.statement)), "hiding one field hid the others"
+    assert all(
+        box.layout.display is None for box in (cw.phrase, cw.descriptive, cw.linguistic, cw.conceptual, cw.statement)
+    ), "hiding one field hid the others"
     cw.first.value = 14  # 'last' follows
     cw.phrase.value = "she deserved a night off"
     assert "line 14:</i> she deserved a night off" in cw.preview.value
@@ -558,8 +612,9 @@ def test_workspace_asks_for_a_name_once_then_saves_reloads_clears_and_compares(s
     assert cw.student == "ana" and s.read_profile(root) == "ana" and cw.name_row.layout.display == "none"
     cw.statement.value, cw.conceptual.value = "Rest as desertion", "Leaving mum unguarded"
     cw.save_button.click()
-    assert "Saved P01-U01 (line 14) to student_work/ana/coding.csv. Still empty: descriptive, linguistic" \
-        in _text(cw.status)
+    assert "Saved P01-U01 (line 14) to student_work/ana/coding.csv. Still empty: descriptive, linguistic" in _text(
+        cw.status
+    )
     assert '<mark style="background:#fff3b0">she deserved a night off</mark>' in cw.transcript.value
     assert _digest(root.data) == data_before
 
@@ -581,13 +636,17 @@ def test_workspace_asks_for_a_name_once_then_saves_reloads_clears_and_compares(s
     again = CodingWidget(load_study(root), "P01", p=root)  # another tutorial: the profile gives the name
     assert again.student == "ana" and len(again.coding) == 3
     again.passages.value = "P01-U01"
-    assert (again.first.value, again.phrase.value, again.statement.value) == (14, "she deserved a night off",
-                                                                             "Rest as desertion")
+    assert (again.first.value, again.phrase.value, again.statement.value) == (
+        14,
+        "she deserved a night off",
+        "Rest as desertion",
+    )
     again.passages.value = "P01-U03"
     assert (again.phrase.value, again.occurrence.value) == ("she", 2)
     again.compare_button.click()
     assert "both read this" in again.comparison.value and "A night off felt like abandoning mum" in _text(
-        again.comparison)
+        again.comparison
+    )
     again.passages.value = "P01-U03"
     again.remove_button.click()
     assert "Removed P01-U03" in _text(again.status)
@@ -649,8 +708,15 @@ def test_comparison_html_colours_outcomes(study: Study) -> None:
 
 
 # ------------------------------------------------------------------ the notebooks themselves
-TUTORIALS = ["T1_read_transcript", "T2_write_notes", "T3_write_statements", "T4_cluster_statements",
-             "T5_bracket_case", "T6_compare_cases", "T7_write_up"]
+TUTORIALS = [
+    "T1_read_transcript",
+    "T2_write_notes",
+    "T3_write_statements",
+    "T4_cluster_statements",
+    "T5_bracket_case",
+    "T6_compare_cases",
+    "T7_write_up",
+]
 
 
 def _cells(stem: str) -> list[dict]:
@@ -683,8 +749,10 @@ def test_tutorials_are_thin_and_parameterised(stem: str) -> None:
 
 
 def test_ipa_terms_are_explained_where_they_matter() -> None:
-    prose = {stem: "\n".join("".join(cell["source"]) for cell in _cells(stem) if cell["cell_type"] == "markdown")
-             for stem in TUTORIALS}
+    prose = {
+        stem: "\n".join("".join(cell["source"]) for cell in _cells(stem) if cell["cell_type"] == "markdown")
+        for stem in TUTORIALS
+    }
     assert "phenomenological" in prose["T1_read_transcript"]
     assert "double hermeneutic" in prose["T2_write_notes"] and "double hermeneutic" in prose["T3_write_statements"]
     assert "idiographic" in prose["T4_cluster_statements"] and "idiographic" in prose["T5_bracket_case"]

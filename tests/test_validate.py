@@ -7,6 +7,7 @@ copy of ``data/synthetic`` and the problems that must be reported (see
 validate`` in a subprocess. Both must fail with the expected file, row or line,
 wording and fix, print no traceback, and leave the input files as they were.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,6 +37,7 @@ EXPECT_KEYS = {"file", "row", "line", "column", "message", "fix"}
 
 
 # --------------------------------------------------------------------------- building a broken copy
+
 
 def copy_compendium(dest: Path) -> Path:
     """A minimal compendium in ``dest``: pyproject.toml and data/ (what validate reads)."""
@@ -109,11 +111,15 @@ def build_case(case: dict, dest: Path) -> Path:
 def checksums(root: Path) -> dict[str, str]:
     """SHA-256 of every file under data/ (new or removed files show up as a changed key set)."""
     data = root / "data"
-    return {str(f.relative_to(data)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(data.rglob("*")) if f.is_file()}
+    return {
+        str(f.relative_to(data)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(data.rglob("*"))
+        if f.is_file()
+    }
 
 
 # --------------------------------------------------------------------------- matching problems
+
 
 def _has_all(text: str, fragments: list[str]) -> bool:
     return all(str(f).lower() in text.lower() for f in fragments)
@@ -135,7 +141,9 @@ def describe(problems: list[Problem]) -> str:
 def check_problems(case: dict, problems: list[Problem]) -> None:
     """Every expectation met, no forbidden wording or file, not too many reports, a fix on each."""
     for e in case["expect"]:
-        assert any(matches(p, e) for p in problems), f"expected problem not reported: {e}\nreported:\n{describe(problems)}"
+        assert any(matches(p, e) for p in problems), (
+            f"expected problem not reported: {e}\nreported:\n{describe(problems)}"
+        )
     for p in problems:
         assert p.fix.strip(), f"problem without a fix: {p!r}"
     for fragment in case.get("not_in_message", []):
@@ -146,7 +154,8 @@ def check_problems(case: dict, problems: list[Problem]) -> None:
         assert not bad, f"{name} is not broken but is blamed:\n{describe(bad)}"
     if "max_problems" in case:
         assert len(problems) <= case["max_problems"], (
-            f"{len(problems)} problems reported, at most {case['max_problems']} expected:\n{describe(problems)}")
+            f"{len(problems)} problems reported, at most {case['max_problems']} expected:\n{describe(problems)}"
+        )
 
 
 def cli_blocks(stderr: str) -> list[str]:
@@ -166,7 +175,7 @@ def cli_matches(block: str, e: dict) -> bool:
         where += f", row {e['row']}"
     if "line" in e:
         where += f", line {e['line']}"
-    if not block.startswith(where) or block[len(where):len(where) + 1] not in (",", ":"):
+    if not block.startswith(where) or block[len(where) : len(where) + 1] not in (",", ":"):
         return False  # "row 2" must not match "row 21"
     message, _, fix = block.partition("\nfix:")
     return bool(fix.strip()) and _has_all(message, e["message"]) and _has_all(fix, e["fix"])
@@ -174,17 +183,35 @@ def cli_matches(block: str, e: dict) -> bool:
 
 def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COMPENDIUM_ROOT": str(root), "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-m", "compendium", *args], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "compendium", *args], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 # --------------------------------------------------------------------------- the tests
 
+
 def test_there_are_broken_cases() -> None:
-    required = {"truncated_csv", "wrong_types", "duplicate_ids", "unknown_theme", "unknown_participant",
-                "span_past_end", "excerpt_edited", "span_shifted", "non_utf8_table", "non_utf8_transcript",
-                "crlf_line_endings", "empty_transcript", "missing_transcript", "missing_table",
-                "malformed_codebook", "codebook_missing_parent", "bom_in_transcript", "several_problems"}
+    required = {
+        "truncated_csv",
+        "wrong_types",
+        "duplicate_ids",
+        "unknown_theme",
+        "unknown_participant",
+        "span_past_end",
+        "excerpt_edited",
+        "span_shifted",
+        "non_utf8_table",
+        "non_utf8_transcript",
+        "crlf_line_endings",
+        "empty_transcript",
+        "missing_transcript",
+        "missing_table",
+        "malformed_codebook",
+        "codebook_missing_parent",
+        "bom_in_transcript",
+        "several_problems",
+    }
     assert required <= {c.stem for c in CASES}
 
 
@@ -212,6 +239,7 @@ def test_validate_reports_broken_case(case_path: Path, tmp_path: Path) -> None:
 def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
     """Every case through the CLI, run concurrently (each run starts a Python that imports
     pandas and frictionless, about a second); per case: checksums before and after, result."""
+
     def one(case_path: Path) -> tuple:
         try:
             root = build_case(load_case(case_path), tmp_path_factory.mktemp(case_path.stem))
@@ -260,10 +288,17 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
 
 def test_problem_text_names_place_and_fix() -> None:
     """The text a researcher reads: file, row, column, message and fix, in that order."""
-    problem = Problem("data/synthetic/coding.csv", "segment P01-S02 is coded to theme '4.1'.", "use a theme id",
-                      row=2, column="theme_id")
-    assert str(problem) == ("data/synthetic/coding.csv, row 2, column 'theme_id': segment P01-S02 is coded to "
-                            "theme '4.1'.\n    fix: use a theme id")
+    problem = Problem(
+        "data/synthetic/coding.csv",
+        "segment P01-S02 is coded to theme '4.1'.",
+        "use a theme id",
+        row=2,
+        column="theme_id",
+    )
+    assert str(problem) == (
+        "data/synthetic/coding.csv, row 2, column 'theme_id': segment P01-S02 is coded to "
+        "theme '4.1'.\n    fix: use a theme id"
+    )
     error = DataError([problem, Problem("data/synthetic/transcripts/P01.txt", "is empty.", "add text")])
     assert str(error).splitlines()[0] == "The input data: 2 problems found."
 

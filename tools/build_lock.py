@@ -11,6 +11,7 @@ that says everything is current) and writes ``build/STALE.txt``: the outputs tha
 exist but are out of date, and those missing; ``make all`` rebuilds exactly these.
 A later successful build removes the list.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,8 +29,22 @@ OWNER = BUILD / ".lock-owner"
 STALE = BUILD / "STALE.txt"
 STAMP = BUILD / "all.done"
 # Goals that write no build output in this folder: their failure says nothing about the outputs.
-NOT_BUILDING = frozenset({"test-fast", "verify", "bench", "audit", "help", "lab", "lab-pipeline", "setup",
-                          "notebooks-canonical", "bib", "lock", "environment.yml"})
+NOT_BUILDING = frozenset(
+    {
+        "test-fast",
+        "verify",
+        "bench",
+        "audit",
+        "help",
+        "lab",
+        "lab-pipeline",
+        "setup",
+        "notebooks-canonical",
+        "bib",
+        "lock",
+        "environment.yml",
+    }
+)
 TRACE = re.compile(r"update target '(.+?)' due to: (.*)$")
 
 
@@ -42,8 +57,12 @@ def acquire(command: list[str]) -> int:
             owner = OWNER.read_text(encoding="utf-8").strip()
         except OSError:
             owner = "another make"
-        print(f"make: another build is running in this folder ({owner}); waiting for it to finish "
-              "(Ctrl-C to stop waiting) ...", file=sys.stderr, flush=True)
+        print(
+            f"make: another build is running in this folder ({owner}); waiting for it to finish "
+            "(Ctrl-C to stop waiting) ...",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except KeyboardInterrupt:
@@ -95,17 +114,23 @@ def mark_stale(make: str, code: int) -> None:
         return  # every output is current (e.g. a test failed after a complete build)
     STAMP.unlink(missing_ok=True)
     how = f"was interrupted (signal {-code})" if code < 0 else f"failed (exit {code})"
-    lines = [f"# The last build {how} at {dt.datetime.now():%Y-%m-%d %H:%M:%S}.",
-             "# build/all.done was removed: the outputs below do not reflect the current inputs.",
-             "# `make all` rebuilds exactly these; this file goes away when a build succeeds.", ""]
+    lines = [
+        f"# The last build {how} at {dt.datetime.now():%Y-%m-%d %H:%M:%S}.",
+        "# build/all.done was removed: the outputs below do not reflect the current inputs.",
+        "# `make all` rebuilds exactly these; this file goes away when a build succeeds.",
+        "",
+    ]
     lines += [f"stale   {t}" for t in out_of_date] + [f"missing {t}" for t in missing]
     BUILD.mkdir(exist_ok=True)
     tmp = STALE.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, STALE)
     if out_of_date:
-        print(f"make: {len(out_of_date)} output(s) are now out of date and {len(missing)} missing; "
-              f"listed in build/STALE.txt (build/all.done removed)", file=sys.stderr)
+        print(
+            f"make: {len(out_of_date)} output(s) are now out of date and {len(missing)} missing; "
+            f"listed in build/STALE.txt (build/all.done removed)",
+            file=sys.stderr,
+        )
 
 
 def sub_make_env() -> dict[str, str]:
@@ -143,8 +168,10 @@ def main(argv: list[str]) -> int:
                 mark_stale(command[0], code)
             except OSError as err:
                 STAMP.unlink(missing_ok=True)
-                print(f"make: could not write build/STALE.txt ({err.strerror}); build/all.done was removed",
-                      file=sys.stderr)
+                print(
+                    f"make: could not write build/STALE.txt ({err.strerror}); build/all.done was removed",
+                    file=sys.stderr,
+                )
         elif STALE.exists():
             out_of_date, missing = stale_targets(command[0])
             if not out_of_date and not missing:

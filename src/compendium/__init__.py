@@ -11,4 +11,5 @@ software exchange), ``teaching`` (the tutorials) and ``maintenance``
 (reproduction checks, benchmark, generator, pre-commit guard, share package),
 which the pipeline never imports.
 """
+
 __version__ = "0.1.0"

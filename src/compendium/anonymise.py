@@ -8,6 +8,7 @@ offending text). False positives go in
 :func:`audit` can write a log of what was checked (files, rules, counts,
 allow-listed items and why) for the data repository.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,21 @@ from .paths import Paths, paths
 
 # Hit, PATTERNS, scan_text, load_allowlist, known_names and first_names are also used from here
 # (compendium.share, tests/test_generate.py); they live in compendium.identifiers.
-__all__ = ["scan_files", "audit", "AnonymisationError", "input_files", "output_files", "Scan",
-           "Hit", "PATTERNS", "RULES", "scan_text", "load_allowlist", "known_names", "first_names"]
+__all__ = [
+    "scan_files",
+    "audit",
+    "AnonymisationError",
+    "input_files",
+    "output_files",
+    "Scan",
+    "Hit",
+    "PATTERNS",
+    "RULES",
+    "scan_text",
+    "load_allowlist",
+    "known_names",
+    "first_names",
+]
 
 
 class AnonymisationError(CompendiumError):
@@ -40,10 +54,12 @@ class AnonymisationError(CompendiumError):
         lines += [f"  - {h}" for h in hits]
         if removed:
             lines.append("    removed the generated file(s) that contained them: " + ", ".join(removed))
-        super().__init__("\n".join(lines),
-                         fix="remove or replace the identifying text (the data folder is the only place it could "
-                         "come from); if it is a false positive, add it to data/synthetic/anonymisation_allowlist.yaml "
-                         "with a reason.")
+        super().__init__(
+            "\n".join(lines),
+            fix="remove or replace the identifying text (the data folder is the only place it could "
+            "come from); if it is a false positive, add it to data/synthetic/anonymisation_allowlist.yaml "
+            "with a reason.",
+        )
 
 
 # --------------------------------------------------------------------------- reading files as text
@@ -183,7 +199,7 @@ class Scan:
     def log(self, allow: list[dict]) -> dict:
         return {
             "what": "Anonymisation gate of the compendium (src/compendium/anonymise.py): every input file and every "
-                    "generated output scanned for direct identifiers before the build is marked complete.",
+            "generated output scanned for direct identifiers before the build is marked complete.",
             "rules": RULES,
             "files_checked": len(self.files),
             "files": self.files,
@@ -204,23 +220,40 @@ def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str
         try:
             text = _text_of(path, p)
         except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:
-            raise CompendiumError(f"{rel}: the anonymisation gate cannot read this file ({err}).",
-                                  fix="rebuild it (`make all`) or restore it from git") from None
+            raise CompendiumError(
+                f"{rel}: the anonymisation gate cannot read this file ({err}).",
+                fix="rebuild it (`make all`) or restore it from git",
+            ) from None
         allowed: list[tuple[Hit, dict]] = []
         found = scan_text(text, rel, allow, known, allowed)
         hits += found
         if scan is not None:
             scan.hits += found
             scan.allowed += allowed
-            scan.files.append({"file": rel, "stage": stage, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                               "lines": text.count("\n") + 1, "hits": len(found), "allowlisted": len(allowed)})
+            scan.files.append(
+                {
+                    "file": rel,
+                    "stage": stage,
+                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "lines": text.count("\n") + 1,
+                    "hits": len(found),
+                    "allowlisted": len(allowed),
+                }
+            )
     return hits
 
 
 def input_files(p: Paths) -> list[Path]:
     """Every data file a researcher writes (transcripts, tables, codebook, allow-list reasons)."""
-    return [*sorted(p.transcripts.glob("*.txt")), p.participants, p.coding, p.memos, p.codebook,
-            p.datapackage, p.allowlist]
+    return [
+        *sorted(p.transcripts.glob("*.txt")),
+        p.participants,
+        p.coding,
+        p.memos,
+        p.codebook,
+        p.datapackage,
+        p.allowlist,
+    ]
 
 
 OUTPUT_SUFFIXES = TEXT_SUFFIXES | frozenset(READERS)
@@ -231,8 +264,11 @@ def output_files(p: Paths) -> list[Path]:
     found: list[Path] = []
     for folder in (p.tables, p.values, p.output, p.supplement):
         if folder.is_dir():
-            found += sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix in OUTPUT_SUFFIXES
-                            and not f.name.startswith("."))
+            found += sorted(
+                f
+                for f in folder.rglob("*")
+                if f.is_file() and f.suffix in OUTPUT_SUFFIXES and not f.name.startswith(".")
+            )
     return found
 
 

@@ -2,6 +2,7 @@
 
 Errors a researcher can act on are printed without a traceback and exit 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,9 @@ def _validate(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     summary = validate.validate()
-    print(f"validate: {paths().shown(paths().data)} is valid ({summary['transcripts']} transcripts, {summary['themes']} themes)")
+    print(
+        f"validate: {paths().shown(paths().data)} is valid ({summary['transcripts']} transcripts, {summary['themes']} themes)"
+    )
     print(f"validate: no markup in {markup.check_inputs()} text cells (data text stays text in the manuscript)")
     print(study.check_study(paths()))  # consent flags, declared kind; restricted: fingerprints for the pre-commit guard
     if paths().restricted:  # real transcripts hold identifiers; the gate that must pass is make share's
@@ -47,12 +50,13 @@ def _audit(args: argparse.Namespace) -> None:
     from . import anonymise
 
     if args.remove and not args.outputs:
-        raise CompendiumError("audit --remove deletes generated outputs that hold a hit, so it needs --outputs.",
-                              fix="`compendium audit --outputs --remove` (the inputs are never deleted)")
+        raise CompendiumError(
+            "audit --remove deletes generated outputs that hold a hit, so it needs --outputs.",
+            fix="`compendium audit --outputs --remove` (the inputs are never deleted)",
+        )
     log = paths().root / args.log if args.log else None
     checked = anonymise.audit(outputs=args.outputs, log=log, remove=args.remove)
-    print(f"anonymisation gate: no direct identifiers in {checked} files"
-          + (f" (log: {args.log})" if args.log else ""))
+    print(f"anonymisation gate: no direct identifiers in {checked} files" + (f" (log: {args.log})" if args.log else ""))
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -91,17 +95,21 @@ def _run(args: argparse.Namespace) -> None:
         scratch = handrun.scratch_paths(p, args.stem, changed)
         os.environ["COMPENDIUM_ROOT"] = str(scratch.root)
         execute(args.stem, parameters, p=scratch)
-        print(f"run: {shown} differs from the notebook's defaults, so the outputs went to "
-              f"{p.shown(scratch.root)}/ and the pipeline's outputs are untouched.\n"
-              "    to change the pipeline: set the default in the notebook's parameters cell and run `make all`, "
-              "or add --into-pipeline")
+        print(
+            f"run: {shown} differs from the notebook's defaults, so the outputs went to "
+            f"{p.shown(scratch.root)}/ and the pipeline's outputs are untouched.\n"
+            "    to change the pipeline: set the default in the notebook's parameters cell and run `make all`, "
+            "or add --into-pipeline"
+        )
         return
     executed = execute(args.stem, parameters)
     if changed:
         handrun.mark_out_of_date(p, executed)
-        print(f"run: wrote the pipeline's outputs with {shown}, which differs from the notebook's defaults; "
-              "this step is marked out of date, so the next `make all` redoes it (and all that follows) "
-              "with the notebook's own parameters")
+        print(
+            f"run: wrote the pipeline's outputs with {shown}, which differs from the notebook's defaults; "
+            "this step is marked out of date, so the next `make all` redoes it (and all that follows) "
+            "with the notebook's own parameters"
+        )
 
 
 def _literal(value: str) -> object:
@@ -124,8 +132,9 @@ def _canonical(args: argparse.Namespace) -> None:
 
     bad = check_canonical(fix=args.fix)
     if bad and not args.fix:
-        raise CompendiumError("Notebooks not in canonical form: " + ", ".join(bad),
-                              fix="run `make notebooks-canonical`")
+        raise CompendiumError(
+            "Notebooks not in canonical form: " + ", ".join(bad), fix="run `make notebooks-canonical`"
+        )
     print(("canonical: rewrote " + ", ".join(bad)) if bad else "canonical: all notebooks are in canonical form")
 
 
@@ -170,18 +179,24 @@ def _bench(args: argparse.Namespace) -> None:
 def _generate(args: argparse.Namespace) -> None:
     if args.like:  # a synthetic twin of a (restricted) study: same structure and aggregates, no real text
         if args.participants is not None:
-            raise CompendiumError(f"generate --like: a twin has the participants of {args.like}; "
-                                  f"the number {args.participants!r} would be ignored.",
-                                  fix="`compendium generate --like STUDY OUT` (no number)")
+            raise CompendiumError(
+                f"generate --like: a twin has the participants of {args.like}; "
+                f"the number {args.participants!r} would be ignored.",
+                fix="`compendium generate --like STUDY OUT` (no number)",
+            )
         from .maintenance.twin import generate_like
 
         generate_like(args.like, args.out, seed=args.seed)
-        print(f"generate: wrote a synthetic twin of {args.like} to {args.out} (validate it with "
-              f"`make validate DATA={args.out}`)")
+        print(
+            f"generate: wrote a synthetic twin of {args.like} to {args.out} (validate it with "
+            f"`make validate DATA={args.out}`)"
+        )
         return
     if args.participants is None or not args.participants.isdigit():
-        raise CompendiumError(f"generate: expected a number of participants, got {args.participants!r}.",
-                              fix="`compendium generate 80 /tmp/study80`, or `compendium generate --like STUDY OUT`")
+        raise CompendiumError(
+            f"generate: expected a number of participants, got {args.participants!r}.",
+            fix="`compendium generate 80 /tmp/study80`, or `compendium generate --like STUDY OUT`",
+        )
     args.participants = int(args.participants)
     from .maintenance.generate import generate_study
 
@@ -204,17 +219,20 @@ def _shown(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
         return str(path)
 
 
-
-
 def _qdpx_export(args: argparse.Namespace) -> None:
     from . import refiqda
 
     p = paths()
     checked = refiqda.schemas_available(p)
     codebook, project = refiqda.export(args.folder or None, p)
-    print(f"qdpx export: wrote {_shown(codebook, p.root)} and {_shown(project, p.root)}"
-          + (" (valid QDA-XML 1.0)" if checked else " (NOT checked against the QDA-XML schemas: "
-             f"none found in {p.package_schemas})"))
+    print(
+        f"qdpx export: wrote {_shown(codebook, p.root)} and {_shown(project, p.root)}"
+        + (
+            " (valid QDA-XML 1.0)"
+            if checked
+            else f" (NOT checked against the QDA-XML schemas: none found in {p.package_schemas})"
+        )
+    )
 
 
 def _qdpx_import(args: argparse.Namespace) -> None:
@@ -230,9 +248,11 @@ def _qdpx_import(args: argparse.Namespace) -> None:
         refuse_data_folder(out, p)  # before reading anything, so a mistake costs nothing
     result = refiqda.import_qdpx(args.file, p)
     df = result.coding
-    print(f"qdpx import: {numbered(len(df), 'coded segment')} from "
-          f"{numbered(df['participant_id'].nunique(), 'participant')}"
-          + (f"; {len(result.set_aside)} set aside" if len(result.set_aside) else ""))
+    print(
+        f"qdpx import: {numbered(len(df), 'coded segment')} from "
+        f"{numbered(df['participant_id'].nunique(), 'participant')}"
+        + (f"; {len(result.set_aside)} set aside" if len(result.set_aside) else "")
+    )
     if len(df):
         print("  per participant: " + ", ".join(f"{k} {v}" for k, v in df.groupby("participant_id").size().items()))
         print("  per theme: " + ", ".join(f"{k} {v}" for k, v in df.groupby("theme_id").size().items()))
@@ -262,9 +282,11 @@ def _qdpx_compare(args: argparse.Namespace) -> None:
     comparison = refiqda.compare_qdpx(args.file, p)
     written = refiqda.write_report(comparison, out, _shown(args.file, p.root), p)
     overall = comparison.table[comparison.table["level"] == "overall"].iloc[0]
-    print(f"qdpx compare: {overall['segments_both']} segments coded by both, {overall['segments_ours_only']} by us "
-          f"only, {overall['segments_theirs_only']} by them only; characters: "
-          f"{overall['percent_agreement']:.2f} % agreement, Cohen's kappa {overall['kappa']:.3f}")
+    print(
+        f"qdpx compare: {overall['segments_both']} segments coded by both, {overall['segments_ours_only']} by us "
+        f"only, {overall['segments_theirs_only']} by them only; characters: "
+        f"{overall['percent_agreement']:.2f} % agreement, Cohen's kappa {overall['kappa']:.3f}"
+    )
     for message in comparison.messages:
         print(f"  note: {message}")
     print("qdpx compare: wrote " + ", ".join(_shown(w, p.root) for w in written))
@@ -318,10 +340,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="execute a notebook with Papermill into build/notebooks")
     s.add_argument("stem", help="notebook name without .ipynb, e.g. 02_analyse_case")
     s.add_argument("--participant", help="participant id for the case notebook")
-    s.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
-                   help="a parameter of the notebook; values other than its defaults run in build/scratch/")
-    s.add_argument("--into-pipeline", action="store_true",
-                   help="write non-default results over the pipeline's outputs (the step is then marked out of date)")
+    s.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the notebook; values other than its defaults run in build/scratch/",
+    )
+    s.add_argument(
+        "--into-pipeline",
+        action="store_true",
+        help="write non-default results over the pipeline's outputs (the step is then marked out of date)",
+    )
     s.set_defaults(func=_run)
     s = sub.add_parser("manuscript", help="render the manuscript, COREQ checklist and provenance")
     s.add_argument("--formats", nargs="*", default=["docx", "html", "pdf", "jats"])
@@ -332,9 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("accept", help="store current key results in the notebooks").set_defaults(func=_accept)
     sub.add_parser("nbval-prepare", help="prepare extra notebook variants for nbval").set_defaults(func=_nbval_prepare)
     sub.add_parser("manifest", help="record the SHA-256 of every artefact in manifest.sha256").set_defaults(
-        func=_manifest)
-    sub.add_parser("verify", help="rebuild from clean in a temporary folder and compare with the manifest"
-                   ).set_defaults(func=_verify)
+        func=_manifest
+    )
+    sub.add_parser(
+        "verify", help="rebuild from clean in a temporary folder and compare with the manifest"
+    ).set_defaults(func=_verify)
     sub.add_parser("diff", help="show what changed since the manifest, in research terms").set_defaults(func=_diff)
     s = sub.add_parser("bench", help="time the build against the naive loop; write benchmarks/results.md")
     s.add_argument("--runs", type=int, default=3, help="repetitions of each timing (medians are reported)")
@@ -404,16 +437,22 @@ def main(argv: list[str] | None = None) -> int:
         _remove_kernel_sockets()
         _remove_truncated_notebooks()
         where = f" while writing {err.filename}" if err.filename else ""
-        print(f"error: {os.strerror(err.errno)}{where}; no half-written file was kept.\n"
-              f"    fix: {DISK_ERRORS[err.errno]}, then run `make all` again", file=sys.stderr)
+        print(
+            f"error: {os.strerror(err.errno)}{where}; no half-written file was kept.\n"
+            f"    fix: {DISK_ERRORS[err.errno]}, then run `make all` again",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
 
 # What every interrupted command says after naming itself (the build server says the same).
 INTERRUPTED = "its outputs were not updated (run `make all` to finish the build)"
-DISK_ERRORS = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some space within your disk quota",
-               errno.EROFS: "build in a folder on a writable disk"}
+DISK_ERRORS = {
+    errno.ENOSPC: "free some disk space",
+    errno.EDQUOT: "free some space within your disk quota",
+    errno.EROFS: "build in a folder on a writable disk",
+}
 
 
 def _remove_truncated_notebooks() -> None:

@@ -17,19 +17,38 @@
 A table without the flags (an older study) is read as all consenting only if
 the study is synthetic; validation requires them for a restricted study.
 """
+
 from __future__ import annotations
 
 import re
 
 import pandas as pd
 
-__all__ = ["FLAGS", "WITHHELD", "typed", "ATTRIBUTES", "declined", "withhold_text", "is_withheld", "apply", "withheld_counts",
-           "redact_participants"]
+__all__ = [
+    "FLAGS",
+    "WITHHELD",
+    "typed",
+    "ATTRIBUTES",
+    "declined",
+    "withhold_text",
+    "is_withheld",
+    "apply",
+    "withheld_counts",
+    "redact_participants",
+]
 
 FLAGS = ("consent_quotes", "consent_archive", "consent_attributes")
 WITHHELD = "\u00b7"  # middle dot: plain text in every output format, not Markdown, HTML or typst syntax
-ATTRIBUTES = ("age_band", "gender", "qualification", "profession_group", "frameworks", "years_with_population",
-              "background", "interview_mode")
+ATTRIBUTES = (
+    "age_band",
+    "gender",
+    "qualification",
+    "profession_group",
+    "frameworks",
+    "years_with_population",
+    "background",
+    "interview_mode",
+)
 _LABEL = re.compile(r"^[^:\n]{1,42}: ", re.M)
 
 
@@ -58,7 +77,7 @@ def withhold_text(text: str) -> str:
     """Replace every non-space character outside the speaker labels by :data:`WITHHELD` (lengths kept)."""
     keep = [False] * len(text)
     for m in _LABEL.finditer(text):
-        keep[m.start():m.end()] = [True] * (m.end() - m.start())
+        keep[m.start() : m.end()] = [True] * (m.end() - m.start())
     return "".join(c if k or c.isspace() else WITHHELD for c, k in zip(text, keep))
 
 

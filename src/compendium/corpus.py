@@ -1,4 +1,5 @@
 """Reading and re-reading: a first overview of the transcripts."""
+
 from __future__ import annotations
 
 import re
@@ -41,14 +42,16 @@ def corpus_overview(study: Study) -> pd.DataFrame:
         segs = study.coding[study.coding["participant_id"] == pid]
         coded_words = sum(len(WORDS.findall(x)) for x in segs["excerpt"])
         words = int(said["words"].sum())
-        rows.append({
-            "participant_id": pid,
-            "pseudonym": pseudonym,
-            "lines": len(t),
-            "participant_turns": len(said),
-            "interviewer_turns": int((t["speaker"] == SPEAKER_INTERVIEWER).sum()),
-            "participant_words": words,
-            "segments": len(segs),
-            "coded_share": round(coded_words / words, 2) if words else 0.0,
-        })
+        rows.append(
+            {
+                "participant_id": pid,
+                "pseudonym": pseudonym,
+                "lines": len(t),
+                "participant_turns": len(said),
+                "interviewer_turns": int((t["speaker"] == SPEAKER_INTERVIEWER).sum()),
+                "participant_words": words,
+                "segments": len(segs),
+                "coded_share": round(coded_words / words, 2) if words else 0.0,
+            }
+        )
     return pd.DataFrame(rows)

@@ -3,6 +3,7 @@
 Loaders assume the data passed ``compendium validate`` (the pipeline runs it
 first); they still fail with a readable message if a file is missing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,15 @@ from .provenance import record
 from .schema import read_table, table_schema
 
 __all__ = [
-    "Study", "load_study", "load_participants", "load_coding", "load_codebook",
-    "load_memos", "load_transcript", "SPEAKER_INTERVIEWER", "load_case_tables",
+    "Study",
+    "load_study",
+    "load_participants",
+    "load_coding",
+    "load_codebook",
+    "load_memos",
+    "load_transcript",
+    "SPEAKER_INTERVIEWER",
+    "load_case_tables",
     "read_pseudonyms",
 ]
 
@@ -29,8 +37,9 @@ SPEAKER_INTERVIEWER = "Interviewer"
 def _need(path: Path) -> Path:
     if not path.is_file():
         raise CompendiumError(
-            f"{path}: file not found.", fix=f"restore it from git (`git checkout -- {path.name}`) "
-            "or run the pipeline from the compendium's root folder."
+            f"{path}: file not found.",
+            fix=f"restore it from git (`git checkout -- {path.name}`) "
+            "or run the pipeline from the compendium's root folder.",
         )
     record("read", path)
     return path
@@ -61,7 +70,9 @@ def load_participants(p: Paths | None = None) -> pd.DataFrame:
     """The participants table, one row per clinician, typed by ``datapackage.json``."""
     p = p or paths()
     df = _read_table("participants", p.participants, p)
-    return consent.redact_participants(consent.typed(df))  # consent flags as booleans; undisclosable attributes withheld
+    return consent.redact_participants(
+        consent.typed(df)
+    )  # consent flags as booleans; undisclosable attributes withheld
 
 
 def load_coding(p: Paths | None = None) -> pd.DataFrame:
@@ -116,7 +127,9 @@ def load_study(p: Paths | None = None, transcripts_of: list[str] | None = None) 
     participants = load_participants(p)
     wanted = [pid for pid in participants["participant_id"] if transcripts_of is None or pid in transcripts_of]
     transcripts = {pid: load_transcript(pid, p) for pid in wanted}
-    return consent.apply(Study(participants, load_coding(p), load_codebook(p), load_memos(p), transcripts))  # text without consent to quotation withheld
+    return consent.apply(
+        Study(participants, load_coding(p), load_codebook(p), load_memos(p), transcripts)
+    )  # text without consent to quotation withheld
 
 
 def load_case_tables(participant_ids: list[str], p: Paths | None = None) -> pd.DataFrame:
@@ -126,6 +139,9 @@ def load_case_tables(participant_ids: list[str], p: Paths | None = None) -> pd.D
     if missing:
         raise CompendiumError(
             f"Per-case tables missing for {', '.join(missing)} in {p.case_tables}.",
-            fix="run the case analyses first (`make analysis`), which executes the case notebook per participant.")
-    frames = [pd.read_csv(_need(p.case_table(pid)), dtype={"theme_id": str}, keep_default_na=False) for pid in participant_ids]
+            fix="run the case analyses first (`make analysis`), which executes the case notebook per participant.",
+        )
+    frames = [
+        pd.read_csv(_need(p.case_table(pid)), dtype={"theme_id": str}, keep_default_na=False) for pid in participant_ids
+    ]
     return pd.concat(frames, ignore_index=True)

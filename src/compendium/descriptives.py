@@ -1,4 +1,5 @@
 """Sample descriptives: Table 1, aggregate counts with small-group suppression, durations."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -6,8 +7,17 @@ import pandas as pd
 from . import text
 from .errors import CompendiumError
 
-__all__ = ["table1", "duration_stats", "aggregate_counts", "suppress_small", "check_small_group_threshold", "sample_values",
-           "TABLE1_COLUMNS", "SENSITIVE", "number_word"]
+__all__ = [
+    "table1",
+    "duration_stats",
+    "aggregate_counts",
+    "suppress_small",
+    "check_small_group_threshold",
+    "sample_values",
+    "TABLE1_COLUMNS",
+    "SENSITIVE",
+    "number_word",
+]
 
 TABLE1_COLUMNS = {
     "pseudonym": "Pseudonym",
@@ -34,6 +44,8 @@ PUBLIC = {
     "years_with_population": "Years with population",
     "interview_mode": "Interview mode",
 }
+
+
 def number_word(n: int) -> str:
     """APA style: words below 10, digits from 10 (``number_word(5) == 'five'``); see :mod:`compendium.text`."""
     return text.number_word(n)
@@ -53,8 +65,15 @@ def duration_stats(minutes: pd.Series) -> dict[str, float]:
     {'n': 3, 'min': 50, 'max': 70, 'mean': 60.0, 'sd': 10.0, 'median': 60.0, 'total': 180}
     """
     m = pd.Series(minutes, dtype=float)
-    return {"n": int(m.count()), "min": int(m.min()), "max": int(m.max()), "mean": round(float(m.mean()), 2),
-            "sd": round(float(m.std(ddof=1)), 2), "median": round(float(m.median()), 2), "total": int(m.sum())}
+    return {
+        "n": int(m.count()),
+        "min": int(m.min()),
+        "max": int(m.max()),
+        "mean": round(float(m.mean()), 2),
+        "sd": round(float(m.std(ddof=1)), 2),
+        "median": round(float(m.median()), 2),
+        "total": int(m.sum()),
+    }
 
 
 def _label(value: object) -> str:
@@ -69,8 +88,15 @@ def aggregate_counts(participants: pd.DataFrame) -> pd.DataFrame:
     for col, name in {**PUBLIC, **SENSITIVE}.items():
         counts = participants[col].map(_label).value_counts()
         for value in sorted(counts.index):
-            rows.append({"attribute": name, "column": col, "category": value, "n": int(counts[value]),
-                         "sensitive": col in SENSITIVE})
+            rows.append(
+                {
+                    "attribute": name,
+                    "column": col,
+                    "category": value,
+                    "n": int(counts[value]),
+                    "sensitive": col in SENSITIVE,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -80,7 +106,8 @@ def check_small_group_threshold(threshold: object) -> int:
         raise CompendiumError(
             f"Small-group threshold {threshold!r} is not a whole number of at least 1.",
             fix="set small_group_threshold to a count of people, e.g. 3 (groups smaller than this are "
-            "suppressed in tables)")
+            "suppressed in tables)",
+        )
     return threshold
 
 
@@ -128,7 +155,9 @@ def sample_values(participants: pd.DataFrame) -> dict:
         "experience_20_plus": count(p["years_with_population"] == "20+"),
         "modes": {k: count(p["interview_mode"] == k) for k in ("In person", "Telephone", "Video call")},
         "vouchers_donated": count(p["voucher_donated"]),
-        "member_check": {k: count(p["member_check"] == k) for k in ("follow-up answers", "email reflection", "transcript edited")},
+        "member_check": {
+            k: count(p["member_check"] == k) for k in ("follow-up answers", "email reflection", "transcript edited")
+        },
         "first_interview_month": months[0],
         "last_interview_month": months[-1],
     }

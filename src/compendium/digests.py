@@ -16,6 +16,7 @@ The selections below are the contract between the steps and the Makefile.
 A test changes a column a step does not read and checks that the step's
 digest stays the same, and changes one it reads and checks that it moves.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,13 @@ STEP_INPUTS: dict[str, dict] = {
     "case": {"participants": IDENTITY, "coding": "case", "transcripts": "case", "files": ["codebook.yaml"]},
     "cross": {"participants": IDENTITY, "coding": "all", "files": ["codebook.yaml"]},
     "descriptives": {"participants": None},
-    "supplement": {"participants": IDENTITY + QDA_ATTRIBUTES, "coding": "all", "memos": "all",
-                   "transcripts": "all", "files": ["codebook.yaml"]},
+    "supplement": {
+        "participants": IDENTITY + QDA_ATTRIBUTES,
+        "coding": "all",
+        "memos": "all",
+        "transcripts": "all",
+        "files": ["codebook.yaml"],
+    },
     "manuscript": {"participants": IDENTITY, "coding": "all", "transcripts": "all"},
 }
 
@@ -50,8 +56,9 @@ def _rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
     return list(reader.fieldnames or []), list(reader)
 
 
-def _select(header: list[str], rows: list[dict[str, str]], columns: list[str] | None,
-            participant: str | None = None) -> list[list[str]]:
+def _select(
+    header: list[str], rows: list[dict[str, str]], columns: list[str] | None, participant: str | None = None
+) -> list[list[str]]:
     cols = header if columns is None else [c for c in columns if c in header]
     chosen = rows if participant is None else [r for r in rows if r.get("participant_id") == participant]
     return [cols] + [[r.get(c) or "" for c in cols] for r in chosen]
@@ -60,8 +67,10 @@ def _select(header: list[str], rows: list[dict[str, str]], columns: list[str] | 
 def digests(p: Paths | None = None) -> dict[str, str]:
     """Step label (``corpus``, ``case_P01``, ..., ``manuscript``) -> SHA-256 of what it reads."""
     p = p or paths()
-    text = {name: (p.data / name).read_text(encoding="utf-8")
-            for name in ("participants.csv", "coding.csv", "memos.csv", "codebook.yaml", "datapackage.json")}
+    text = {
+        name: (p.data / name).read_text(encoding="utf-8")
+        for name in ("participants.csv", "coding.csv", "memos.csv", "codebook.yaml", "datapackage.json")
+    }
     tables = {name: _rows(text[name]) for name in ("participants.csv", "coding.csv", "memos.csv")}
     ids = [r["participant_id"] for r in tables["participants.csv"][1]]
     transcripts = {pid: p.transcript(pid).read_text(encoding="utf-8") for pid in ids if p.transcript(pid).is_file()}

@@ -1,4 +1,5 @@
 """Errors that speak to a researcher: where, what was expected, how to fix."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

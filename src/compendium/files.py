@@ -3,6 +3,7 @@
 A reader never sees a half-written table, figure or manuscript: either the old
 file or the complete new one.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,7 +22,16 @@ from . import study as _study
 from .paths import paths
 from .provenance import record
 
-__all__ = ["atomic_write", "write_text", "write_bytes", "write_json", "write_table", "write_figure", "read_csv_rows", "csv_text"]
+__all__ = [
+    "atomic_write",
+    "write_text",
+    "write_bytes",
+    "write_json",
+    "write_table",
+    "write_figure",
+    "read_csv_rows",
+    "csv_text",
+]
 
 
 def atomic_write(path: Path, writer: Callable[[Path], object]) -> Path:

@@ -12,6 +12,7 @@ overwritten; the run then marks that step out of date, so the next ``make all``
 notices the outputs no longer follow the sources and redoes the step (and all
 that depends on it) with the notebook's defaults.
 """
+
 from __future__ import annotations
 
 import ast
@@ -55,14 +56,16 @@ def check_parameters(notebook: Path, given: dict[str, object]) -> dict[str, obje
     for name, value in given.items():
         if name not in declared:
             known = ", ".join(sorted(declared)) or "none"
-            raise CompendiumError(f"{notebook.name} has no parameter {name!r}.",
-                                  fix=f"use one of its parameters ({known})")
+            raise CompendiumError(
+                f"{notebook.name} has no parameter {name!r}.", fix=f"use one of its parameters ({known})"
+            )
         kind, default = declared[name]
         allowed = TYPES.get(kind or "")
         if allowed and (not isinstance(value, allowed) or (kind != "bool" and isinstance(value, bool))):
-            raise CompendiumError(f"{notebook.name}: parameter {name} must be a {kind} "
-                                  f"(its default is {default!r}), not {value!r}.",
-                                  fix=f"write it as in the notebook, e.g. -p {name}={default!r}")
+            raise CompendiumError(
+                f"{notebook.name}: parameter {name} must be a {kind} (its default is {default!r}), not {value!r}.",
+                fix=f"write it as in the notebook, e.g. -p {name}={default!r}",
+            )
         if name not in PIPELINE_VARIED and value != default:
             changed[name] = value
     return changed

@@ -28,6 +28,7 @@ with a reason (:func:`load_allowlist`); pseudonyms and cited authors are
 :func:`known_names`. :mod:`compendium.anonymise` runs these detectors over the
 input and output files.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,10 +46,14 @@ __all__ = ["Hit", "scan_text", "load_allowlist", "known_names", "first_names", "
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 MONTH_NAMES = frozenset(MONTHS.split("|"))
-STATES = ("NSW|VIC|Vic|QLD|Qld|SA|WA|TAS|Tas|NT|ACT|New South Wales|Victoria|Queensland|South Australia"
-          "|Western Australia|Tasmania|Northern Territory|Australian Capital Territory")
-STREET_WORDS = ("Street|Road|Avenue|Drive|Lane|Court|Crescent|Place|Parade|Terrace|Highway|Boulevard|Way|Close|Grove"
-                "|Circuit|Esplanade|Square|Walk|Rise")
+STATES = (
+    "NSW|VIC|Vic|QLD|Qld|SA|WA|TAS|Tas|NT|ACT|New South Wales|Victoria|Queensland|South Australia"
+    "|Western Australia|Tasmania|Northern Territory|Australian Capital Territory"
+)
+STREET_WORDS = (
+    "Street|Road|Avenue|Drive|Lane|Court|Crescent|Place|Parade|Terrace|Highway|Boulevard|Way|Close|Grove"
+    "|Circuit|Esplanade|Square|Walk|Rise"
+)
 # Abbreviations are matched in any case ("19 beach rd"); "Dr" only capitalised, since "the dr" is a doctor.
 STREET_ABBREVIATIONS = "St|Rd|Ave|Av|Ln|Ct|Cres|Cr|Pl|Pde|Tce|Hwy|Blvd|Cct|Esp|Sq|Gr|Cl"
 TITLES = "Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Doctor|Sister|Nurse|Father|Rev|Sir|Dame"
@@ -59,9 +64,9 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "URL": re.compile(r"\b(?:https?|ftp)://[^\s<>\"')]+|\bwww\.[^\s<>\"')]+", re.I),
     "street address": re.compile(
         rf"\b\d{{1,5}}[A-Za-z]?(?:/\d{{1,5}})?\s+(?:[A-Z][a-z']+\s+){{1,3}}(?:{STREET_WORDS}|{STREET_ABBREVIATIONS}|Dr)\b\.?"
-        rf"|\b\d{{1,5}}[A-Za-z]?(?:/\d{{1,5}})?\s+(?:[A-Za-z][a-z']+\s+){{1,3}}(?i:{STREET_ABBREVIATIONS})\b\.?"),
-    "postcode": re.compile(
-        rf"\b(?:{STATES})\s+\d{{4}}\b|\bpost\s?code:?\s*\d{{4}}\b", re.I),
+        rf"|\b\d{{1,5}}[A-Za-z]?(?:/\d{{1,5}})?\s+(?:[A-Za-z][a-z']+\s+){{1,3}}(?i:{STREET_ABBREVIATIONS})\b\.?"
+    ),
+    "postcode": re.compile(rf"\b(?:{STATES})\s+\d{{4}}\b|\bpost\s?code:?\s*\d{{4}}\b", re.I),
     "date (possible date of birth)": re.compile(
         rf"\b(?:born on|date of birth|d\.?o\.?b\.?|birthday)\b[^.\n]{{0,30}}\d"
         rf"|\bborn\s+(?:in|on|during|around|about)?\s*(?:(?:early|late|mid)[- ]?)?"
@@ -69,16 +74,22 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         rf"|\b(?:19|20)\d{{2}}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b"
         rf"|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:19|20)?\d{{2}}\b"
         rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS}),?\s+(?:19|20)\d{{2}}\b"
-        rf"|\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}}\b", re.I),
+        rf"|\b(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}}\b",
+        re.I,
+    ),
 }
 # A suburb and postcode after a street type: "7 Banksia Rd, Fitzroy 3065" (group 1).
 ADDRESS_POSTCODE = re.compile(
-    rf"\b(?:(?i:{STREET_ABBREVIATIONS})|{STREET_WORDS}|Dr)\.?,?\s+((?:[A-Z][a-z]+\s+){{1,3}}\d{{4}})\b")
+    rf"\b(?:(?i:{STREET_ABBREVIATIONS})|{STREET_WORDS}|Dr)\.?,?\s+((?:[A-Z][a-z]+\s+){{1,3}}\d{{4}})\b"
+)
 # Short service numbers libphonenumber does not find in running text ("13 24 68", "1300 123 456").
 SERVICE_NUMBER = re.compile(r"(?<![\w+])1[38]00(?:[\s.-]?\d){6}\b|(?<![\w+])13(?:[\s.-]?\d){4}\b(?![\s.-]?\d)")
 DIGIT_RUN = re.compile(r"(?<![\w./-])\d(?:[\s-]?\d){7,10}(?![\w/-]|[.,]\d)")
-BARE_DOMAIN = re.compile(r"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
-                         r"(?:/[^\s<>\"')]*)?(?![\w@-])", re.I)
+BARE_DOMAIN = re.compile(
+    r"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+    r"(?:/[^\s<>\"')]*)?(?![\w@-])",
+    re.I,
+)
 # Suffixes that are also the file types this project writes about ("template.md", "cli.py").
 FILE_SUFFIXES = frozenset({"md", "py", "sh", "zip", "in", "pl", "rs", "so", "ps", "cfg", "lock", "json", "yml"})
 WORD = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
@@ -87,32 +98,34 @@ WORD = re.compile(r"\b[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b")
 MID_SENTENCE = re.compile(r"(?:^|[^\w'-])[a-z][a-z'-]*,?\s+$")
 # Closed-class English words (articles, pronouns, prepositions, conjunctions, auxiliaries) that the
 # first-name dictionary also lists: at the start of a sentence they are never a given name ("The American").
-FUNCTION_WORDS = frozenset("""
+FUNCTION_WORDS = frozenset(
+    """
 a an the this that these those there here it its he she his her him they them their we our you your i me my
 in on at of to for from by with without about into onto over under after before since until during through
 and or but nor so yet if then than when while where why how what who whom which whose as because although
 is are was were be been being am do does did done have has had can could will would shall should may might
 must not no yes all any each every some many much more most few both either neither one other another such
 also just only even still very too well okay ok oh so now
-""".split())
+""".split()
+)
 TITLE_SURNAME = re.compile(rf"\b(?:{TITLES})\.?\s+({SURNAME})\b")
 SENTENCE_START_NAME = re.compile(rf"(?:^|[.!?:;]\s+|[\"'“(]\s*)([A-Z][a-z]+)\s+({SURNAME})\b")
 
 RULES: dict[str, str] = {
     "e-mail address": "local@domain (regular expression)",
     "URL": "a scheme (http, https, ftp) or www.; a bare domain or short link whose suffix is on the public "
-           "suffix list (tldextract's bundled copy), except suffixes that are file types (.md, .py, ...)",
+    "suffix list (tldextract's bundled copy), except suffixes that are file types (.md, .py, ...)",
     "phone number": "phonenumbers (libphonenumber) matcher, region AU, valid numbers in any format; 00-prefixed "
-                    "international numbers; 13/1300/1800 service numbers",
+    "international numbers; 13/1300/1800 service numbers",
     "Medicare number": "10 or 11 digits starting 2-6 whose 9th digit is the Medicare check digit",
     "tax file number": "8 or 9 digits with a valid TFN check digit (python-stdnum)",
     "ABN": "11 digits with a valid ABN checksum (python-stdnum)",
     "street address": "house number, 1-3 words and a street type (full or abbreviated, abbreviations in any case)",
     "postcode": "4 digits after a state, after 'postcode', or after the suburb of a street address",
     "date (possible date of birth)": "born in/on + (day, month) year; DOB / date of birth; ISO, numeric and "
-                                     "written-out full dates",
+    "written-out full dates",
     "personal name": "a dictionary first name mid-sentence; a title with a surname (Dr Okonkwo); a first name "
-                     "and a capitalised surname at the start of a sentence; pseudonyms and cited authors pass",
+    "and a capitalised surname at the start of a sentence; pseudonyms and cited authors pass",
 }
 
 
@@ -157,16 +170,20 @@ def load_allowlist(p: Paths) -> list[dict]:
         raise CompendiumError(f"{name}: expected a list under 'allow:'.", fix="see the comment at the top of the file")
     for i, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or not ({"text", "pattern"} & set(entry)):
-            raise CompendiumError(f"{name}: entry {i} ({entry!r}) is not a mapping with 'text' or 'pattern'.",
-                                  fix="write it as `- text: ...` (or `pattern: ...`) with a `reason: ...`")
+            raise CompendiumError(
+                f"{name}: entry {i} ({entry!r}) is not a mapping with 'text' or 'pattern'.",
+                fix="write it as `- text: ...` (or `pattern: ...`) with a `reason: ...`",
+            )
         if not str(entry.get("reason") or "").strip():
             raise CompendiumError(f"{name}: entry {i} has no reason.", fix="say why the text is not identifying")
         if "pattern" in entry:
             try:
                 re.compile(entry["pattern"])
             except re.error as err:
-                raise CompendiumError(f"{name}: entry {i} has an invalid pattern {entry['pattern']!r} ({err}).",
-                                      fix="correct the regular expression, or use `text:` for an exact match") from None
+                raise CompendiumError(
+                    f"{name}: entry {i} has an invalid pattern {entry['pattern']!r} ({err}).",
+                    fix="correct the regular expression, or use `text:` for an exact match",
+                ) from None
     return entries
 
 
@@ -234,9 +251,13 @@ def _domains(line: str) -> Iterator[Span]:
     for match in BARE_DOMAIN.finditer(line):
         host = match.group(0).split("/", 1)[0]
         last = host.rsplit(".", 1)[-1].lower()
-        if last in FILE_SUFFIXES or host.replace(".", "").isdigit() or line[match.end():match.end() + 1] in ("(", "["):
+        if (
+            last in FILE_SUFFIXES
+            or host.replace(".", "").isdigit()
+            or line[match.end() : match.end() + 1] in ("(", "[")
+        ):
             continue  # a file name, a number, a function call
-        if re.search(r"\b(?:from|import)\s+$", line[:match.start()]) or re.match(r"\s+import\b", line[match.end():]):
+        if re.search(r"\b(?:from|import)\s+$", line[: match.start()]) or re.match(r"\s+import\b", line[match.end() :]):
             continue  # a Python module path in a notebook page's code ("from compendium.data import ...")
         parts = extract(host)
         if parts.domain and parts.suffix:
@@ -271,28 +292,41 @@ def _names(line: str, names: frozenset[str], known: AbstractSet[str]) -> Iterato
             yield "personal name", match.start(), match.end()
     for match in SENTENCE_START_NAME.finditer(line):
         given, surname = match.group(1), match.group(2)
-        if (given in known or surname in known or given.lower() not in names or given in MONTH_NAMES
-                or given.lower() in FUNCTION_WORDS):
+        if (
+            given in known
+            or surname in known
+            or given.lower() not in names
+            or given in MONTH_NAMES
+            or given.lower() in FUNCTION_WORDS
+        ):
             continue
         yield "personal name", match.start(1), match.end(2)
     for match in WORD.finditer(line):
         word = match.group(0)
         if word in known or word.lower() not in names or len(word) < 3:
             continue
-        following = re.match(r"\s+([A-Z][a-z]+)", line[match.end():])
+        following = re.match(r"\s+([A-Z][a-z]+)", line[match.end() :])
         if following and f"{word} {following.group(1)}" in known:
             continue  # a cited author's full name
-        if not MID_SENTENCE.search(line[max(0, match.start() - 40): match.start()]):
+        if not MID_SENTENCE.search(line[max(0, match.start() - 40) : match.start()]):
             continue
-        if word in MONTH_NAMES and (re.match(r"\s+(?:19|20)\d{2}\b", line[match.end():])
-                                    or re.search(r"\b(?:in|since|until|till|from|by|of|last|next|early|late|mid)\s+$",
-                                                 line[: match.start()], flags=re.I)):
+        if word in MONTH_NAMES and (
+            re.match(r"\s+(?:19|20)\d{2}\b", line[match.end() :])
+            or re.search(
+                r"\b(?:in|since|until|till|from|by|of|last|next|early|late|mid)\s+$", line[: match.start()], flags=re.I
+            )
+        ):
             continue  # "May 2021", "in March": a month, not a person
         yield "personal name", match.start(), match.end()
 
 
-def scan_text(text: str, file: str, allow: Sequence[dict] = (), known: AbstractSet[str] = frozenset(),
-              allowed_log: list[tuple[Hit, dict]] | None = None) -> list[Hit]:
+def scan_text(
+    text: str,
+    file: str,
+    allow: Sequence[dict] = (),
+    known: AbstractSet[str] = frozenset(),
+    allowed_log: list[tuple[Hit, dict]] | None = None,
+) -> list[Hit]:
     """Every identifier-like string in ``text``; ``known`` are allowed names (pseudonyms, cited authors).
 
     Hits the allow-list suppresses are appended to ``allowed_log`` with their entry.
@@ -325,7 +359,9 @@ def known_names(p: Paths) -> set[str]:
 
     known: set[str] = set(read_pseudonyms(p).values())
     if p.bibliography.is_file():
-        for authors in re.findall(r"(?:author|editor)\s*=\s*\{(.+?)\},?\s*\n", p.bibliography.read_text(encoding="utf-8")):
+        for authors in re.findall(
+            r"(?:author|editor)\s*=\s*\{(.+?)\},?\s*\n", p.bibliography.read_text(encoding="utf-8")
+        ):
             for person in re.split(r"\s+and\s+", authors):
                 surname, _, given = person.partition(",") if "," in person else person.rpartition(" ")[::-1]
                 surnames = re.findall(r"[A-Z][a-z]+", surname)
@@ -333,4 +369,3 @@ def known_names(p: Paths) -> set[str]:
                 # "Kristin Neff" (a cited author's full name) passes; "Kristin" alone is checked.
                 known |= {f"{g} {surnames[0]}" for g in re.findall(r"[A-Z][a-z]+", given) if surnames}
     return known
-

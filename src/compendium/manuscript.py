@@ -14,6 +14,7 @@ This module runs the build (:func:`build`); the steps live beside it:
 - :mod:`.manuscript_typeset`: pandoc, its filters and reference document, and typst;
 - :mod:`.manuscript_checks`: the rendered outputs checked before any is replaced.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,10 @@ FIGURES = ("recurrence_heatmap", "interview_durations")
 
 def _copy_of(source: Path) -> Callable[[Path], None]:
     """A writer for :func:`compendium.files.atomic_write` that copies ``source``."""
+
     def copy(tmp: Path) -> None:
         shutil.copyfile(source, tmp)
+
     return copy
 
 
@@ -61,7 +64,9 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     p = p or paths()
     unknown = set(formats) - set(FORMATS)
     if unknown:
-        raise CompendiumError(f"Unknown manuscript format(s) {sorted(unknown)}.", fix=f"choose from {', '.join(FORMATS)}")
+        raise CompendiumError(
+            f"Unknown manuscript format(s) {sorted(unknown)}.", fix=f"choose from {', '.join(FORMATS)}"
+        )
     markup.check_inputs(p)  # data text with markup stops the build before anything is written
     ctx = context(p)
     work = p.build / "manuscript"
@@ -75,17 +80,27 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     links = _notebook_pages(out)
     linked = summary.copy()
     linked["notebook"] = [f"[{markup.escape(n)}]({links[n]})" if n in links else n for n in linked["notebook"]]
-    ctx["provenance_md"] = pipe_table(linked.assign(inputs_sha256=linked["inputs_sha256"].str[:16] + "…"),
-                                      literal={"notebook"})
+    ctx["provenance_md"] = pipe_table(
+        linked.assign(inputs_sha256=linked["inputs_sha256"].str[:16] + "…"), literal={"notebook"}
+    )
 
     markdown, used = render_markdown(ctx, p)
     md_path = write_text(work / "manuscript.md", markdown)
     write_text(work / "commit.txt", ctx["commit"] + "\n")
     # Which quote the draft shows for each theme, in order: `make diff` reports changes to it.
     shown = ctx["bank"].set_index("segment_id")
-    write_json(work / "quotes_shown.json", [
-        {"theme_id": str(shown.at[seg, "theme_id"]), "segment_id": seg, "pseudonym": str(shown.at[seg, "pseudonym"]),
-         "lines": str(shown.at[seg, "lines"])} for seg in used])
+    write_json(
+        work / "quotes_shown.json",
+        [
+            {
+                "theme_id": str(shown.at[seg, "theme_id"]),
+                "segment_id": seg,
+                "pseudonym": str(shown.at[seg, "pseudonym"]),
+                "lines": str(shown.at[seg, "lines"]),
+            }
+            for seg in used
+        ],
+    )
     hits = anonymise.scan_files([md_path], p)
     if hits:
         raise anonymise.AnonymisationError(hits)
@@ -110,28 +125,78 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     rel = lambda path: os.path.relpath(path, p.root)  # noqa: E731
     guard = lua_filters(p, "guard.lua", "tablenote.lua")
     after = lua_filters(p, "apa.lua")
-    common = ["--sandbox", *guard, "--citeproc", "--csl", rel(csl), "--bibliography", rel(p.bibliography),
-              "-M", "link-citations=true", *after]
+    common = [
+        "--sandbox",
+        *guard,
+        "--citeproc",
+        "--csl",
+        rel(csl),
+        "--bibliography",
+        rel(p.bibliography),
+        "-M",
+        "link-citations=true",
+        *after,
+    ]
     common += study.pandoc_args(p)  # restricted builds: the mark in subtitle and document metadata
     staged: dict[str, Path] = {}
     if "docx" in formats:
         ref = reference_docx(work / "reference.docx")
         staged["docx"] = stage / "manuscript.docx"
-        run_pandoc([rel(embedded_path), "-f", "markdown", "-t", "docx", *common, "--reference-doc", rel(ref),
-                    "-o", rel(staged["docx"])], cwd=p.root)
+        run_pandoc(
+            [
+                rel(embedded_path),
+                "-f",
+                "markdown",
+                "-t",
+                "docx",
+                *common,
+                "--reference-doc",
+                rel(ref),
+                "-o",
+                rel(staged["docx"]),
+            ],
+            cwd=p.root,
+        )
         check_docx(staged["docx"], len(FIGURES))
     if "html" in formats:
         style = work / "style.html"
         css = (TEMPLATES / "manuscript.css").read_text(encoding="utf-8")
         write_text(style, f"<style>\n{css}</style>\n")
         staged["html"] = stage / "manuscript.html"
-        run_pandoc([rel(embedded_path), "-f", "markdown", "-t", "html5", "-s", "--include-in-header", rel(style),
-                    *common, "-o", rel(staged["html"])], cwd=p.root)
+        run_pandoc(
+            [
+                rel(embedded_path),
+                "-f",
+                "markdown",
+                "-t",
+                "html5",
+                "-s",
+                "--include-in-header",
+                rel(style),
+                *common,
+                "-o",
+                rel(staged["html"]),
+            ],
+            cwd=p.root,
+        )
         check_html(staged["html"], list(uris.values()))
     if "jats" in formats:
         staged["jats"] = stage / "manuscript.jats.xml"
-        run_pandoc([rel(md_path), "-f", "markdown", "-t", "jats_archiving", "-s", *common,
-                    *lua_filters(p, "jats.lua"), "-o", rel(staged["jats"])], cwd=p.root)
+        run_pandoc(
+            [
+                rel(md_path),
+                "-f",
+                "markdown",
+                "-t",
+                "jats_archiving",
+                "-s",
+                *common,
+                *lua_filters(p, "jats.lua"),
+                "-o",
+                rel(staged["jats"]),
+            ],
+            cwd=p.root,
+        )
         check_jats(staged["jats"])
     if "pdf" in formats:
         # typst sees only its own folder: the document and copies of the figures.
@@ -144,11 +209,28 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         typ_md, _ = render_markdown(ctx, p, figures={stem: f"/figures/{stem}.png" for stem in FIGURES})
         typ_md_path = write_text(work / "manuscript_typst.md", typ_md)
         typ = typ_root / "manuscript.typ"
-        run_pandoc([rel(typ_md_path), "-f", "markdown", "-t", "typst", "-s", "-V", "papersize=a4",
-                    "-V", "fontsize=11pt", "--columns=160",  # narrow tables keep their natural column widths
-                    "--include-in-header", rel(TEMPLATES / "typst-header.typ"), *common,
-                    *lua_filters(p, "typst.lua"), "-o", rel(typ)],
-                   cwd=p.root)
+        run_pandoc(
+            [
+                rel(typ_md_path),
+                "-f",
+                "markdown",
+                "-t",
+                "typst",
+                "-s",
+                "-V",
+                "papersize=a4",
+                "-V",
+                "fontsize=11pt",
+                "--columns=160",  # narrow tables keep their natural column widths
+                "--include-in-header",
+                rel(TEMPLATES / "typst-header.typ"),
+                *common,
+                *lua_filters(p, "typst.lua"),
+                "-o",
+                rel(typ),
+            ],
+            cwd=p.root,
+        )
         staged["pdf"] = stage / "manuscript.pdf"
         typst_pdf(typ, staged["pdf"], typ_root, p)
 
@@ -160,8 +242,10 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     for fmt, path in staged.items():
         written[fmt] = atomic_write(out / path.name, _copy_of(path))
         print(f"manuscript: wrote {p.shown(written[fmt])}")
-    print(f"manuscript: {len(used)} quotes checked against their transcripts; COREQ checklist "
-          f"{(coreq['Reported in'] != 'Not reported').sum()}/32 items reported")
+    print(
+        f"manuscript: {len(used)} quotes checked against their transcripts; COREQ checklist "
+        f"{(coreq['Reported in'] != 'Not reported').sum()}/32 items reported"
+    )
     return written
 
 

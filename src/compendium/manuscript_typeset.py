@@ -3,6 +3,7 @@
 :func:`run_pandoc` stops the build on any pandoc warning except a resource it
 could not fetch; :func:`typst_pdf` compiles the PDF with the build's timestamp.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,7 +56,9 @@ def lua_filters(p: Paths, *names: str) -> list[str]:
     for name in names:
         path = p.root / "manuscript" / name
         if not path.is_file():
-            raise CompendiumError(f"manuscript/{name} is missing.", fix=f"restore it from git (`git checkout manuscript/{name}`)")
+            raise CompendiumError(
+                f"manuscript/{name} is missing.", fix=f"restore it from git (`git checkout manuscript/{name}`)"
+            )
         provenance.record("read", path)
         args += ["--lua-filter", os.path.relpath(path, p.root)]
     return args
@@ -68,14 +71,32 @@ def reference_docx(target: Path) -> Path:
     from docx.shared import Pt
 
     def make(tmp: Path) -> None:
-        data = subprocess.run([pandoc(), "--print-default-data-file", "reference.docx"], capture_output=True,
-                              check=True).stdout
+        data = subprocess.run(
+            [pandoc(), "--print-default-data-file", "reference.docx"], capture_output=True, check=True
+        ).stdout
         tmp.write_bytes(data)
         doc = Document(str(tmp))
         by_name = {s.name: s for s in doc.styles}
-        for name in ("Normal", "Body Text", "First Paragraph", "Compact", "Block Text", "Bibliography", "Title",
-                     "Subtitle", "Author", "Date", "Abstract", "Heading 1", "Heading 2", "Heading 3", "Heading 4",
-                     "Caption", "Table Caption", "Image Caption"):
+        for name in (
+            "Normal",
+            "Body Text",
+            "First Paragraph",
+            "Compact",
+            "Block Text",
+            "Bibliography",
+            "Title",
+            "Subtitle",
+            "Author",
+            "Date",
+            "Abstract",
+            "Heading 1",
+            "Heading 2",
+            "Heading 3",
+            "Heading 4",
+            "Caption",
+            "Table Caption",
+            "Image Caption",
+        ):
             style = by_name.get(name)
             if style is None:
                 continue

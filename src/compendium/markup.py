@@ -10,6 +10,7 @@ reach the manuscript through pandoc's Markdown reader. Two defences keep them in
   Markdown links and images, citations, math, code), naming the file, row and column,
   because such text in an interview excerpt is either an accident or an attack.
 """
+
 from __future__ import annotations
 
 import csv
@@ -66,7 +67,7 @@ def escape(text: object) -> str:
     start = _START.match(out)
     if start:  # "1." or "-" at the start of a quote would open a list inside the block quote
         token = start.group(0)
-        out = token[:-1] + "\\" + token[-1] + out[len(token):]
+        out = token[:-1] + "\\" + token[-1] + out[len(token) :]
     return out
 
 
@@ -149,10 +150,13 @@ def check_inputs(p: Paths | None = None) -> int:
             if found:
                 problems.append(f"{rel}, line {line} (theme {theme}), field {field}: {_describe(found)}")
     if problems:
-        shown = "\n    ".join(problems[:20]) + (f"\n    ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        shown = "\n    ".join(problems[:20]) + (
+            f"\n    ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        )
         raise MarkupError(
             f"Markup found in the data ({len(problems)} {'place' if len(problems) == 1 else 'places'}); the manuscript "
             f"prints data text literally and refuses text that a browser, pandoc or typst could run:\n    {shown}\n"
             "    fix: write these cells as plain words (no tags, brackets with @ or !, $ signs around text, "
-            "backslash commands, # code or backticks), then rebuild")
+            "backslash commands, # code or backticks), then rebuild"
+        )
     return checked

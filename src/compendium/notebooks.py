@@ -18,6 +18,7 @@ files) dies with its kernel process. Elsewhere (a notebook run by hand, a
 test calling ``execute``) kernels start the classic way, as
 ``python -m ipykernel_launcher``.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,6 +88,8 @@ def remove_kernel_files(prefix: str) -> None:
             os.unlink(name)
         except OSError:
             pass
+
+
 KERNELS: list = []  # kernel managers this process started
 
 
@@ -197,8 +200,17 @@ def _fork_kernel(prefix: str, cwd: Path) -> int:
     from jupyter_client.connect import write_connection_file
 
     connection_file = prefix + ".json"
-    write_connection_file(connection_file, ip=prefix, transport="ipc", shell_port=1, iopub_port=2, stdin_port=3,
-                          hb_port=4, control_port=5, kernel_name="python3")
+    write_connection_file(
+        connection_file,
+        ip=prefix,
+        transport="ipc",
+        shell_port=1,
+        iopub_port=2,
+        stdin_port=3,
+        hb_port=4,
+        control_port=5,
+        kernel_name="python3",
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()
@@ -283,7 +295,9 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
     parameters.setdefault("write_outputs", True)
     source = p.notebooks / f"{stem}.ipynb"
     if not source.is_file():
-        raise NotebookError(f"{source}: notebook not found.", fix="run from the compendium root; notebooks live in notebooks/")
+        raise NotebookError(
+            f"{source}: notebook not found.", fix="run from the compendium root; notebooks live in notebooks/"
+        )
     label = _label(stem, parameters)
     target = p.executed / f"{label}.ipynb"
     failed = p.build / "failed" / f"{label}.ipynb"
@@ -317,8 +331,14 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
         handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         nb = pm.execute_notebook(
-            str(source), str(failed), parameters=parameters, cwd=str(p.notebooks),
-            kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
+            str(source),
+            str(failed),
+            parameters=parameters,
+            cwd=str(p.notebooks),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            report_mode=False,
             kernel_manager_class=manager,
             # Written once, at the end or on a failure, not after every cell: each save validates the
             # whole notebook again, which cost more CPU than running the case analysis.
@@ -362,7 +382,8 @@ def _failed(err: Any, source: Path, failed: Path, p: Paths) -> NotebookError:
         f"Notebook {p.shown(source)} failed in cell {err.exec_count} (cell index {err.cell_index}):\n"
         f"  {err.ename}: {err.evalue}\n"
         f"    the partly executed copy, with the traceback, is {p.shown(failed)}; this step's "
-        "outputs are not marked up to date. Fix the cause and run `make all` again.")
+        "outputs are not marked up to date. Fix the cause and run `make all` again."
+    )
 
 
 # ------------------------------------------------------------------ canonical form
@@ -393,8 +414,14 @@ def canonical(nb: dict) -> dict:
                     if o.get("output_type") in ("execute_result", "display_data"):
                         data = {k: v for k, v in o.get("data", {}).items() if k == "text/plain"}
                         if data:
-                            kept.append({"output_type": "execute_result", "data": data, "metadata": {},
-                                         "execution_count": ordinal})
+                            kept.append(
+                                {
+                                    "output_type": "execute_result",
+                                    "data": data,
+                                    "metadata": {},
+                                    "execution_count": ordinal,
+                                }
+                            )
                     elif o.get("output_type") == "stream" and o.get("name") == "stdout":
                         kept.append({"output_type": "stream", "name": "stdout", "text": o["text"]})
                 cell["outputs"] = kept
@@ -445,9 +472,14 @@ def accept(p: Paths | None = None) -> list[str]:
     tutorial_runs = p.build / "tutorial"
     tutorial_runs.mkdir(parents=True, exist_ok=True)
     for source in sorted((p.notebooks / "tutorial").glob("T*.ipynb")):
-        pm.execute_notebook(str(source), str(tutorial_runs / source.name), cwd=str(source.parent),
-                            kernel_name="python3", progress_bar=False,
-                            kernel_manager_class=KERNEL_MANAGER)
+        pm.execute_notebook(
+            str(source),
+            str(tutorial_runs / source.name),
+            cwd=str(source.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            kernel_manager_class=KERNEL_MANAGER,
+        )
     for source in sorted([*p.notebooks.glob("[0-9]*.ipynb"), *(p.notebooks / "tutorial").glob("T*.ipynb")]):
         stem = source.stem
         if source.parent.name == "tutorial":
@@ -457,7 +489,11 @@ def accept(p: Paths | None = None) -> list[str]:
         if not executed.is_file():
             continue
         src_nb, run_nb = _read(source), _read(executed)
-        code_run = [c for c in run_nb["cells"] if c["cell_type"] == "code" and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+        code_run = [
+            c
+            for c in run_nb["cells"]
+            if c["cell_type"] == "code" and "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+        ]
         code_src = [c for c in src_nb["cells"] if c["cell_type"] == "code"]
         for cs, cr in zip(code_src, code_run):
             cs["outputs"] = cr.get("outputs", [])
@@ -483,13 +519,19 @@ def prepare_nbval(p: Paths | None = None, extra_participant: str | None = None) 
     pid = extra_participant or load_participants(p)["participant_id"].tolist()[-1]
     target = p.build / "nbval" / f"02_analyse_case_{pid}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(p.notebooks / "02_analyse_case.ipynb"), str(target), parameters={"participant": pid},
-                        prepare_only=True, progress_bar=False)
+    pm.execute_notebook(
+        str(p.notebooks / "02_analyse_case.ipynb"),
+        str(target),
+        parameters={"participant": pid},
+        prepare_only=True,
+        progress_bar=False,
+    )
     nb = canonical(_read(target))
     for cell in nb["cells"]:
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
-            cell["source"] = [line.replace(CHECK_MARK, "# output not compared for this participant")
-                              for line in cell["source"]]
+            cell["source"] = [
+                line.replace(CHECK_MARK, "# output not compared for this participant") for line in cell["source"]
+            ]
     write_text(target, _dumps(nb))
     return [target]

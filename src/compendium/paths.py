@@ -15,6 +15,7 @@ layout); outputs of any other data folder default to a folder beside it,
 ``<study>-outputs``. A study declared restricted (see :mod:`compendium.study`)
 is refused when its data or its outputs would sit inside a git work tree.
 """
+
 from __future__ import annotations
 
 import os

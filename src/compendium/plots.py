@@ -1,4 +1,5 @@
 """Figures: the recurrence heatmap and interview durations (deterministic styling)."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -48,8 +49,15 @@ def recurrence_heatmap(counts: pd.DataFrame, labels: dict[str, str]) -> plt.Figu
         for i in range(data.shape[0]):
             for j in range(data.shape[1]):
                 value = int(data[i, j])
-                ax.text(j, i, str(value) if value else "-", ha="center", va="center", fontsize=8,
-                        color="white" if value > top / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(value) if value else "-",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if value > top / 2 else "black",
+                )
         ax.set_xlabel("Participant (pseudonym)")
         ax.set_title("Coded segments per theme and participant")
         bar = fig.colorbar(image, ax=ax, label="Segments", shrink=0.8, ticks=range(top + 1))
@@ -66,8 +74,16 @@ def durations_figure(minutes: pd.Series, mean: float) -> plt.Figure:
         ax.plot(range(1, len(values) + 1), values, "o", color="#1f4e79")
         ax.axhline(mean, color="#999999", linestyle="--", linewidth=1)
         # The label sits just above the dashed line, clear of it and of the dots.
-        ax.annotate(f"$M$ = {mean:.1f} min", xy=(len(values) + 0.55, mean), xytext=(0, 4),
-                    textcoords="offset points", ha="left", va="bottom", fontsize=8, color="#333333")
+        ax.annotate(
+            f"$M$ = {mean:.1f} min",
+            xy=(len(values) + 0.55, mean),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            fontsize=8,
+            color="#333333",
+        )
         ax.set_xlim(0.5, len(values) + 2.6)
         ax.set_xticks(range(1, len(values) + 1))
         ax.set_xlabel("Interviews, shortest to longest")

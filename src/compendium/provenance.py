@@ -7,6 +7,7 @@ becomes ``build/provenance/<notebook>.json``. The manuscript's supplementary
 provenance table is assembled from those records, so it reflects what really
 happened rather than a hand-kept list.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,7 +97,14 @@ def provenance_table(p: Paths | None = None) -> tuple[pd.DataFrame, pd.DataFrame
             kind = "figure" if "/figures/" in name else ("values" if "/values/" in name else "table")
             if kind == "figure" and out.endswith(".png"):
                 continue
-            rows.append({"artefact": shown(out), "kind": kind, "notebook": rec["notebook"], "inputs": len(rec["inputs"]),
-                         "inputs_sha256": combined})
+            rows.append(
+                {
+                    "artefact": shown(out),
+                    "kind": kind,
+                    "notebook": rec["notebook"],
+                    "inputs": len(rec["inputs"]),
+                    "inputs_sha256": combined,
+                }
+            )
     summary = pd.DataFrame(rows, columns=["artefact", "kind", "notebook", "inputs", "inputs_sha256"])
     return summary.sort_values("artefact").reset_index(drop=True), pd.DataFrame(inputs)

@@ -5,6 +5,7 @@ sets to the source commit's date (:mod:`compendium.source`); every zip the build
 writes has fixed entry dates, permissions and compression, so two builds of the
 same sources give the same bytes.
 """
+
 from __future__ import annotations
 
 import io
@@ -29,9 +30,10 @@ def build_epoch() -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise CompendiumError(f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970.",
-                              fix="unset it, or set it to e.g. 1654041600; the Makefile sets it to the source "
-                              "commit's date") from None
+        raise CompendiumError(
+            f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970.",
+            fix="unset it, or set it to e.g. 1654041600; the Makefile sets it to the source commit's date",
+        ) from None
 
 
 def zip_timestamp() -> tuple[int, int, int, int, int, int]:

@@ -13,6 +13,7 @@ them from: the installed hook carries a copy of this file inline, which is why
 it uses the standard library only and no ``from __future__`` import (the
 hook's own comes first).
 """
+
 import hashlib
 import os
 import re
@@ -33,7 +34,9 @@ def words(text: str) -> list[str]:
 def fingerprints(text: str, size: int = SHINGLE) -> set[str]:
     """Truncated hashes of every run of ``size`` consecutive words."""
     w = words(text)
-    return {hashlib.sha256(" ".join(w[i:i + size]).encode("utf-8")).hexdigest()[:16] for i in range(len(w) - size + 1)}
+    return {
+        hashlib.sha256(" ".join(w[i : i + size]).encode("utf-8")).hexdigest()[:16] for i in range(len(w) - size + 1)
+    }
 
 
 def run_git(args: list[str], cwd: Path | None = None) -> str:

@@ -12,6 +12,7 @@ The schema is parsed once per file version (path, modification time, size) and
 every request records a read of ``datapackage.json`` in the provenance log,
 like any other input a loader reads.
 """
+
 from __future__ import annotations
 
 import json
@@ -99,7 +100,8 @@ class DataSchema:
         if name not in self.tables:
             raise CompendiumError(
                 f"{self.path}: declares no table {name!r} (it declares {', '.join(self.tables) or 'none'}).",
-                fix=f"restore the {name!r} resource in datapackage.json (`git checkout -- datapackage.json`)")
+                fix=f"restore the {name!r} resource in datapackage.json (`git checkout -- datapackage.json`)",
+            )
         return self.tables[name]
 
     def table_at(self, path: str) -> TableSchema | None:
@@ -113,17 +115,20 @@ def _parse(path: str, mtime_ns: int, size: int) -> DataSchema:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise CompendiumError(f"{path}: cannot be read as JSON ({err}).",
-                              fix="restore it from git (`git checkout -- datapackage.json`)") from None
+        raise CompendiumError(
+            f"{path}: cannot be read as JSON ({err}).", fix="restore it from git (`git checkout -- datapackage.json`)"
+        ) from None
     tables: dict[str, TableSchema] = {}
     for resource in doc.get("resources", []) if isinstance(doc, dict) else []:
         fields = resource.get("schema", {}).get("fields", []) if isinstance(resource, dict) else []
         if not fields or "name" not in resource:
             continue
-        columns = tuple(Column(str(f["name"]), str(f.get("type", "string")), dict(f.get("constraints", {})))
-                        for f in fields)
-        tables[str(resource["name"])] = TableSchema(str(resource["name"]), str(resource.get("path", "")),
-                                                    columns, resource)
+        columns = tuple(
+            Column(str(f["name"]), str(f.get("type", "string")), dict(f.get("constraints", {}))) for f in fields
+        )
+        tables[str(resource["name"])] = TableSchema(
+            str(resource["name"]), str(resource.get("path", "")), columns, resource
+        )
     return DataSchema(Path(path), tables)
 
 
@@ -134,9 +139,11 @@ def load_schema(p: Paths | None = None) -> DataSchema:
     try:
         stat = path.stat()
     except OSError:
-        raise CompendiumError(f"{path}: file not found.",
-                              fix="restore it from git (`git checkout -- datapackage.json`): it declares the "
-                              "columns and types of every table") from None
+        raise CompendiumError(
+            f"{path}: file not found.",
+            fix="restore it from git (`git checkout -- datapackage.json`): it declares the "
+            "columns and types of every table",
+        ) from None
     record("read", path)
     return _parse(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 

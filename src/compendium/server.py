@@ -27,6 +27,7 @@ Ctrl-C: the client prints one line and exits 130; the server then stops that
 child (SIGTERM, then SIGKILL to its process group and the kernel's), and
 removes the kernel's sockets and connection file.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -58,20 +59,49 @@ IDLE_SECONDS = 120
 START_SECONDS = 20  # how long a client waits for a new server to listen
 # What the warm parent imports: the stack every command and notebook needs.
 WARM_MODULES = (
-    "numpy", "pandas", "matplotlib", "matplotlib.pyplot", "yaml",
-    "compendium.data", "compendium.files", "compendium.corpus", "compendium.cases", "compendium.themes",
-    "compendium.descriptives", "compendium.plots", "compendium.provenance", "compendium.validate",
-    "compendium.anonymise", "compendium.digests", "compendium.notebooks", "compendium.manuscript", "compendium.refiqda",
-    "nbformat", "papermill", "nbclient", "jupyter_client.manager", "jupyter_client.connect",
-    "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipykernel_launcher",
-    "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "yaml",
+    "compendium.data",
+    "compendium.files",
+    "compendium.corpus",
+    "compendium.cases",
+    "compendium.themes",
+    "compendium.descriptives",
+    "compendium.plots",
+    "compendium.provenance",
+    "compendium.validate",
+    "compendium.anonymise",
+    "compendium.digests",
+    "compendium.notebooks",
+    "compendium.manuscript",
+    "compendium.refiqda",
+    "nbformat",
+    "papermill",
+    "nbclient",
+    "jupyter_client.manager",
+    "jupyter_client.connect",
+    "IPython",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.debugger",
+    "ipykernel_launcher",
+    "matplotlib.backends.backend_agg",
+    "matplotlib.backends.backend_svg",
 )
 
 
 def _key() -> str:
     """Which server: this make run, this root, this source tree and this interpreter."""
-    parts = [os.environ.get(ENV_MAKE, ""), os.environ.get("COMPENDIUM_ROOT", os.getcwd()),
-             os.environ.get("PYTHONPATH", ""), sys.executable, str(os.getuid())]
+    parts = [
+        os.environ.get(ENV_MAKE, ""),
+        os.environ.get("COMPENDIUM_ROOT", os.getcwd()),
+        os.environ.get("PYTHONPATH", ""),
+        sys.executable,
+        str(os.getuid()),
+    ]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
@@ -116,8 +146,14 @@ def _recv(sock: socket.socket, with_fds: int = 0) -> tuple[dict[str, Any], list[
 # ------------------------------------------------------------------ client
 def submit(argv: list[str]) -> int | None:
     """Run ``argv`` through this make run's server; None when it should run in this process instead."""
-    if (not argv or argv[0] not in SERVED or os.environ.get(ENV_CHILD) or not os.environ.get(ENV_MAKE)
-            or os.name != "posix" or not hasattr(socket, "send_fds")):
+    if (
+        not argv
+        or argv[0] not in SERVED
+        or os.environ.get(ENV_CHILD)
+        or not os.environ.get(ENV_MAKE)
+        or os.name != "posix"
+        or not hasattr(socket, "send_fds")
+    ):
         return None
     if argv[0] == "qdpx" and "import" in argv[1:2]:
         return None  # reads a file the researcher names; keep it a plain process
@@ -130,12 +166,18 @@ def submit(argv: list[str]) -> int | None:
         reply, _ = _recv(sock)
         return int(reply["code"])
     except KeyboardInterrupt:
-        print(f"interrupted: `compendium {' '.join(argv)}` stopped by Ctrl-C; its kernel and sockets are cleaned "
-              "up, and its outputs were not updated (run `make all` to finish the build)", file=sys.stderr)
+        print(
+            f"interrupted: `compendium {' '.join(argv)}` stopped by Ctrl-C; its kernel and sockets are cleaned "
+            "up, and its outputs were not updated (run `make all` to finish the build)",
+            file=sys.stderr,
+        )
         return 130
     except (OSError, ValueError, KeyError):
-        print(f"error: the build server stopped while running `compendium {' '.join(argv)}`.\n"
-              "    fix: run `make all` again", file=sys.stderr)
+        print(
+            f"error: the build server stopped while running `compendium {' '.join(argv)}`.\n"
+            "    fix: run `make all` again",
+            file=sys.stderr,
+        )
         return 1
     finally:
         sock.close()
@@ -167,9 +209,14 @@ def _connect() -> socket.socket:
         path.unlink(missing_ok=True)
         log = path.with_suffix(".log")
         with open(log, "ab") as out:
-            server = subprocess.Popen([sys.executable, "-m", "compendium.server", str(path), os.environ[ENV_MAKE]],
-                                      stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                                      close_fds=True)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "compendium.server", str(path), os.environ[ENV_MAKE]],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                close_fds=True,
+            )
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline and server.poll() is None:
             sock = _try(path)
@@ -190,6 +237,7 @@ def _as_in_a_kernel() -> Iterator[None]:
     what a fresh kernel sees, so during the warm-up ``get_ipython`` answers
     like a kernel's shell; it is removed again before any request is served.
     """
+
     class _KernelShell:
         kernel = None
 
@@ -227,7 +275,9 @@ class _Job:
         self.cancelled_at: float | None = None
 
 
-def _child(conn: socket.socket, request: dict[str, Any], fds: list[int], prefix: str, others: list[socket.socket]) -> None:
+def _child(
+    conn: socket.socket, request: dict[str, Any], fds: list[int], prefix: str, others: list[socket.socket]
+) -> None:
     """In the forked child: become the command's process and run it; never returns."""
     code = 1
     try:

@@ -14,6 +14,7 @@ The Makefile calls this file directly, before the virtual environment exists::
     python3.11 src/compendium/source.py commit   # the source commit (12 hex digits)
     python3.11 src/compendium/source.py stamp    # both, as "<epoch> <commit>"
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,17 @@ __all__ = ["BUILD_INPUTS", "MANIFEST_FILES", "COMMIT_DIGITS", "source_commit", "
 MANIFEST_FILES = ("manifest.sha256", "manifest-snapshot.json")
 # What a build reads: the colophon names the last commit that changed any of these,
 # so commits to tests or documentation do not change the artefacts.
-BUILD_INPUTS = ("data", "src", "notebooks", "manuscript/template.md", "manuscript/references.bib",
-                "manuscript/extra.bib", "Makefile", "requirements.lock", "pyproject.toml")
+BUILD_INPUTS = (
+    "data",
+    "src",
+    "notebooks",
+    "manuscript/template.md",
+    "manuscript/references.bib",
+    "manuscript/extra.bib",
+    "Makefile",
+    "requirements.lock",
+    "pyproject.toml",
+)
 # A fixed length, not git's automatic one: the abbreviation must not depend on how many
 # objects a particular clone holds, or two clones would print different colophons.
 COMMIT_DIGITS = 12
@@ -38,8 +48,9 @@ UNKNOWN = "unknown (not a git checkout)"
 def _git(root: Path, *args: str) -> str | None:
     """Output of a git command in ``root``, or None when ``root`` is not the top of its own checkout."""
     try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True,
-                             text=True, check=True).stdout.strip()
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
         # An archive unpacked inside some other repository must not take that repository's history.
         if not top or Path(top).resolve() != Path(root).resolve():
             return None

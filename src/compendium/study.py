@@ -19,6 +19,7 @@ builds stay byte-identical.
 This module uses the standard library only (the Makefile asks
 ``python -m compendium.paths`` for the output root before ``make setup``).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,19 @@ from pathlib import Path
 from .errors import CompendiumError
 from .restricted import MARK
 
-__all__ = ["KINDS", "MARK", "CONSENT_FLAGS", "kind", "declared_kind", "check_locations", "is_restricted",
-           "mark_table", "mark_figure", "mark_manuscript", "pandoc_args"]
+__all__ = [
+    "KINDS",
+    "MARK",
+    "CONSENT_FLAGS",
+    "kind",
+    "declared_kind",
+    "check_locations",
+    "is_restricted",
+    "mark_table",
+    "mark_figure",
+    "mark_manuscript",
+    "pandoc_args",
+]
 
 KINDS = ("synthetic", "restricted", "deidentified")
 CONSENT_FLAGS = ("consent_quotes", "consent_archive", "consent_attributes")
@@ -42,7 +54,11 @@ def declared_kind(data: Path) -> str | None:
         doc = json.loads((Path(data) / "datapackage.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    value = doc.get("compendium", {}).get("kind") if isinstance(doc, dict) and isinstance(doc.get("compendium"), dict) else None
+    value = (
+        doc.get("compendium", {}).get("kind")
+        if isinstance(doc, dict) and isinstance(doc.get("compendium"), dict)
+        else None
+    )
     return value if value in KINDS else None
 
 
@@ -81,16 +97,20 @@ def check_locations(p) -> None:
         raise CompendiumError(
             f"{data} is a restricted study (datapackage.json declares kind 'restricted' or nothing) inside the git "
             f"work tree {tree}; one `git add` would publish it.",
-            fix="move the study folder outside every git work tree (e.g. next to the clone) and pass DATA=/path/to/study")
+            fix="move the study folder outside every git work tree (e.g. next to the clone) and pass DATA=/path/to/study",
+        )
     if out == data or out.is_relative_to(data):
-        raise CompendiumError(f"{out}: outputs would be written inside the data folder {data}.",
-                              fix="choose OUT=... outside the data folder (or leave OUT unset: <study>-outputs beside it)")
+        raise CompendiumError(
+            f"{out}: outputs would be written inside the data folder {data}.",
+            fix="choose OUT=... outside the data folder (or leave OUT unset: <study>-outputs beside it)",
+        )
     tree = work_tree_of(out)
     if tree is not None:
         raise CompendiumError(
             f"{out}: refusing to write outputs of the restricted study {data} inside the git work tree {tree}.",
             fix="choose OUT=... outside every git work tree, or leave OUT unset (outputs go beside the data "
-            f"folder, to {data.parent / (data.name + '-outputs')})")
+            f"folder, to {data.parent / (data.name + '-outputs')})",
+        )
 
 
 # ------------------------------------------------------------------ marking (restricted builds only)
@@ -125,9 +145,11 @@ def mark_manuscript(markdown: str, p, withheld: tuple[int, int] = (0, 0)) -> str
     segments, people = withheld
     note = ""
     if people:
-        note = (f"**Quotations withheld.** {segments} coded segment{'s' if segments != 1 else ''} from {people} "
-                f"participant{'s' if people != 1 else ''} who did not consent to quotation "
-                f"{'are' if segments != 1 else 'is'} counted in every theme and table but never quoted.\n\n")
+        note = (
+            f"**Quotations withheld.** {segments} coded segment{'s' if segments != 1 else ''} from {people} "
+            f"participant{'s' if people != 1 else ''} who did not consent to quotation "
+            f"{'are' if segments != 1 else 'is'} counted in every theme and table but never quoted.\n\n"
+        )
     if is_restricted(p):
         # the title carries the mark into every format's metadata (DOCX core properties, PDF /Title, HTML <title>)
         markdown = re.sub(r'^title: "(.*)"$', lambda m: f'title: "{MARK}. {m[1]}"', markdown, count=1, flags=re.M)
@@ -166,16 +188,27 @@ def check_study(p) -> str:
         rows, header = [], []
     missing = [f for f in CONSENT_FLAGS if header and f not in header]
     if missing:
-        problems.append(Problem(name, f"no consent column(s) {', '.join(missing)}.",
-                                "add one true/false column per flag (what each participant agreed to; see the README "
-                                "section 'For authors with the real data') and declare them in datapackage.json"))
+        problems.append(
+            Problem(
+                name,
+                f"no consent column(s) {', '.join(missing)}.",
+                "add one true/false column per flag (what each participant agreed to; see the README "
+                "section 'For authors with the real data') and declare them in datapackage.json",
+            )
+        )
     for i, row in enumerate(rows, start=1):
         for flag in CONSENT_FLAGS:
             value = (row.get(flag) or "").strip().lower()
             if flag in header and value not in ("true", "false"):
-                problems.append(Problem(name, f"consent flag must be true or false (found {row.get(flag)!r}).",
-                                        "write true or false; when in doubt, false (nothing is quoted or shown)",
-                                        row=i, column=flag))
+                problems.append(
+                    Problem(
+                        name,
+                        f"consent flag must be true or false (found {row.get(flag)!r}).",
+                        "write true or false; when in doubt, false (nothing is quoted or shown)",
+                        row=i,
+                        column=flag,
+                    )
+                )
     if problems:
         raise DataError(problems, f"Consent flags of {p.shown(p.data)}")
     declared = declared_kind(p.data)
@@ -189,8 +222,11 @@ def check_study(p) -> str:
 
         texts = [path.read_text(encoding="utf-8") for path in sorted(p.transcripts.glob("*.txt"))]
         stored = restricted.register(texts, p.root)
-        line += (f"; outputs in {p.out_root}, marked; {len(texts)} transcripts fingerprinted for the pre-commit guard"
-                 if stored else f"; outputs in {p.out_root}, marked")
+        line += (
+            f"; outputs in {p.out_root}, marked; {len(texts)} transcripts fingerprinted for the pre-commit guard"
+            if stored
+            else f"; outputs in {p.out_root}, marked"
+        )
     return line
 
 
@@ -204,9 +240,11 @@ def report_gate(p) -> int:
         counts: dict[str, int] = {}
         for hit in hits:
             counts[hit.category] = counts.get(hit.category, 0) + 1
-        print(f"anonymisation gate: {len(hits)} possible identifier(s) in the restricted inputs ("
-              + ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
-              + "); expected in real transcripts: the outputs stay restricted, and `make share` replaces them")
+        print(
+            f"anonymisation gate: {len(hits)} possible identifier(s) in the restricted inputs ("
+            + ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
+            + "); expected in real transcripts: the outputs stay restricted, and `make share` replaces them"
+        )
     else:
         print(f"anonymisation gate: no direct identifiers in {len(files)} restricted input files")
     return len(files)

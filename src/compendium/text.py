@@ -16,16 +16,45 @@ Examples
 >>> listing(["Amy", "Eric", "Susan"])
 'Amy, Eric, and Susan'
 """
+
 from __future__ import annotations
 
 __all__ = ["number_word", "spelled", "plural", "count", "numbered", "of_the", "each_of", "listing", "capitalise"]
 
-_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 # Plurals that adding "s" gets wrong, for the nouns the manuscript counts.
-_IRREGULAR = {"analysis": "analyses", "person": "people", "child": "children", "category": "categories",
-              "study": "studies", "is": "are", "was": "were", "has": "have"}
+_IRREGULAR = {
+    "analysis": "analyses",
+    "person": "people",
+    "child": "children",
+    "category": "categories",
+    "study": "studies",
+    "is": "are",
+    "was": "were",
+    "has": "have",
+}
 
 
 def _check(n: object) -> int:

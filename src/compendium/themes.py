@@ -1,4 +1,5 @@
 """Across cases: group experiential themes, recurrence, convergence and the quote bank."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,18 @@ from . import consent
 from .errors import CompendiumError
 from .text import number_word
 
-__all__ = ["theme_key", "check_threshold", "table2", "theme_counts", "recurrence", "recurrence_summary",
-           "convergence", "quote_bank", "quote_rule", "QUOTE_RULE"]
+__all__ = [
+    "theme_key",
+    "check_threshold",
+    "table2",
+    "theme_counts",
+    "recurrence",
+    "recurrence_summary",
+    "convergence",
+    "quote_bank",
+    "quote_rule",
+    "QUOTE_RULE",
+]
 
 LEVELS = ("superordinate", "subordinate", "minor")
 QUOTE_RULE = (
@@ -29,8 +40,9 @@ def quote_rule(per_theme: int, min_words: int, max_words: int) -> str:
     >>> quote_rule(3, 15, 90).count("the first three clinicians")
     1
     """
-    return QUOTE_RULE.format(per_theme=number_word(per_theme), min_words=number_word(min_words),
-                             max_words=number_word(max_words))
+    return QUOTE_RULE.format(
+        per_theme=number_word(per_theme), min_words=number_word(min_words), max_words=number_word(max_words)
+    )
 
 
 def theme_key(theme_id: str) -> tuple[int, ...]:
@@ -47,7 +59,8 @@ def check_threshold(threshold: object) -> float:
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold <= 1:
         raise CompendiumError(
             f"Recurrence threshold {threshold!r} is not a proportion.",
-            fix="give a number above 0 and at most 1 (e.g. 0.3333 for 'at least a third of participants')")
+            fix="give a number above 0 and at most 1 (e.g. 0.3333 for 'at least a third of participants')",
+        )
     return float(threshold)
 
 
@@ -64,8 +77,10 @@ def table2(codebook: pd.DataFrame) -> pd.DataFrame:
     [['1. A', '1.1 B', '1.1.1 C'], ['', '1.2 D', '']]
     """
     cb = _sorted_codebook(codebook)
-    name = {str(r.id): (f"{r.id}. {r.label}" if r.level == "superordinate" else f"{r.id} {r.label}")
-            for r in cb.itertuples()}
+    name = {
+        str(r.id): (f"{r.id}. {r.label}" if r.level == "superordinate" else f"{r.id} {r.label}")
+        for r in cb.itertuples()
+    }
     children = {str(tid): [str(c.id) for c in cb.itertuples() if c.parent == tid] for tid in cb["id"]}
     rows = []
     for sup in cb.loc[cb["level"] == "superordinate", "id"].astype(str):
@@ -83,7 +98,9 @@ def theme_counts(coding: pd.DataFrame, codebook: pd.DataFrame, participants: pd.
     cb = _sorted_codebook(codebook)
     codable = cb[cb["codable"]]["id"].tolist()
     order = participants["participant_id"].tolist()
-    counts = pd.crosstab(coding["theme_id"], coding["participant_id"]).reindex(index=codable, columns=order, fill_value=0)
+    counts = pd.crosstab(coding["theme_id"], coding["participant_id"]).reindex(
+        index=codable, columns=order, fill_value=0
+    )
     counts.columns = participants.set_index("participant_id").loc[order, "pseudonym"].tolist()
     counts.index.name = "theme_id"
     return counts.astype(int)
@@ -148,13 +165,22 @@ def convergence(rec: pd.DataFrame, pseudonyms: list[str]) -> pd.DataFrame:
             pattern = "shared by some"
         else:
             pattern = "particular to a few"
-        rows.append({"theme_id": r["theme_id"], "theme": r["theme"], "present_in": len(present), "pattern": pattern,
-                     "voiced_by": ", ".join(present), "not_voiced_by": ", ".join(absent)})
+        rows.append(
+            {
+                "theme_id": r["theme_id"],
+                "theme": r["theme"],
+                "present_in": len(present),
+                "pattern": pattern,
+                "voiced_by": ", ".join(present),
+                "not_voiced_by": ", ".join(absent),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def quote_bank(cases: pd.DataFrame, participants: pd.DataFrame, per_theme: int = 3,
-               min_words: int = 15, max_words: int = 90) -> pd.DataFrame:
+def quote_bank(
+    cases: pd.DataFrame, participants: pd.DataFrame, per_theme: int = 3, min_words: int = 15, max_words: int = 90
+) -> pd.DataFrame:
     """Exemplar excerpts per theme chosen by :data:`QUOTE_RULE` from the per-case tables.
 
     A theme's quotations come from ``per_theme`` different clinicians; clinicians who have
@@ -175,14 +201,27 @@ def quote_bank(cases: pd.DataFrame, participants: pd.DataFrame, per_theme: int =
     for theme_id in sorted(df["theme_id"].unique(), key=theme_key):
         t = df[df["theme_id"] == theme_id]
         passages = t.groupby("participant_id").size()
-        ranking = sorted(passages.index, key=lambda pid: (supplied.get(pid, 0), -int(passages[pid]),
-                                                          order.get(pid, len(order)), pid))
+        ranking = sorted(
+            passages.index, key=lambda pid: (supplied.get(pid, 0), -int(passages[pid]), order.get(pid, len(order)), pid)
+        )
         for rank, pid in enumerate(ranking[:per_theme], start=1):
             pick = t[t["participant_id"] == pid].sort_values(["words", "segment_id"], ascending=[False, True]).iloc[0]
             supplied[pid] = supplied.get(pid, 0) + 1
             lines = str(pick.line_start) if pick.line_start == pick.line_end else f"{pick.line_start}-{pick.line_end}"
-            rows.append({"theme_id": theme_id, "theme": pick.theme_label, "rank": rank, "segment_id": pick.segment_id,
-                         "participant_id": pid, "pseudonym": pick.pseudonym, "profession": profession[pid],
-                         "lines": lines, "line_start": int(pick.line_start), "line_end": int(pick.line_end),
-                         "words": int(pick.words), "excerpt": pick.excerpt})
+            rows.append(
+                {
+                    "theme_id": theme_id,
+                    "theme": pick.theme_label,
+                    "rank": rank,
+                    "segment_id": pick.segment_id,
+                    "participant_id": pid,
+                    "pseudonym": pick.pseudonym,
+                    "profession": profession[pid],
+                    "lines": lines,
+                    "line_start": int(pick.line_start),
+                    "line_end": int(pick.line_end),
+                    "words": int(pick.words),
+                    "excerpt": pick.excerpt,
+                }
+            )
     return pd.DataFrame(rows)

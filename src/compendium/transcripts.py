@@ -6,6 +6,7 @@ ending with one newline. Coded segments point into it with character offsets
 module that turns offsets into lines, or checks that an excerpt is really where
 its span says, uses the functions here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -53,8 +54,9 @@ def line_span(text: str, start: int, end: int) -> tuple[int, int]:
     return line_of(text, start), line_of(text, max(start, end - 1))
 
 
-def check_spans(rows: Iterable[Any], transcripts: Mapping[str, str], file: str = "coding.csv",
-                first_row: int = 1) -> list[Problem]:
+def check_spans(
+    rows: Iterable[Any], transcripts: Mapping[str, str], file: str = "coding.csv", first_row: int = 1
+) -> list[Problem]:
     """Each segment's span lies inside its transcript and its excerpt equals the text there.
 
     ``rows`` are records with ``segment_id``, ``participant_id``, ``start``, ``end`` and
@@ -80,21 +82,38 @@ def check_spans(rows: Iterable[Any], transcripts: Mapping[str, str], file: str =
         except (TypeError, ValueError):
             continue  # type errors are reported by the table schema
         if not 0 <= start < end <= len(text):
-            problems.append(Problem(
-                file, f"segment {row.segment_id}: span {start}-{end} lies outside transcript "
-                f"{row.participant_id}.txt (0-{len(text)} characters).",
-                "recompute start/end as character offsets into the transcript (end exclusive)", row=i, column="end"))
+            problems.append(
+                Problem(
+                    file,
+                    f"segment {row.segment_id}: span {start}-{end} lies outside transcript "
+                    f"{row.participant_id}.txt (0-{len(text)} characters).",
+                    "recompute start/end as character offsets into the transcript (end exclusive)",
+                    row=i,
+                    column="end",
+                )
+            )
             continue
         found = text[start:end]
         if found != row.excerpt:
             where = text.find(row.excerpt)
-            hint = (f"the excerpt occurs at {where}-{where + len(row.excerpt)}; set start/end to that"
-                    if where >= 0 else "copy the excerpt exactly from the transcript, or correct the span")
-            at = next((k for k, (a, b) in enumerate(zip(found, row.excerpt)) if a != b),
-                      min(len(found), len(row.excerpt)))
+            hint = (
+                f"the excerpt occurs at {where}-{where + len(row.excerpt)}; set start/end to that"
+                if where >= 0
+                else "copy the excerpt exactly from the transcript, or correct the span"
+            )
+            at = next(
+                (k for k, (a, b) in enumerate(zip(found, row.excerpt)) if a != b), min(len(found), len(row.excerpt))
+            )
             lo = max(0, at - 15)
-            problems.append(Problem(
-                file, f"segment {row.segment_id}: the excerpt does not match the transcript at {start}-{end}; "
-                f"they first differ {at} characters in: transcript has ...{found[lo:at + 25]!r}..., excerpt has "
-                f"...{row.excerpt[lo:at + 25]!r}...", hint, row=i, column="excerpt"))
+            problems.append(
+                Problem(
+                    file,
+                    f"segment {row.segment_id}: the excerpt does not match the transcript at {start}-{end}; "
+                    f"they first differ {at} characters in: transcript has ...{found[lo : at + 25]!r}..., excerpt has "
+                    f"...{row.excerpt[lo : at + 25]!r}...",
+                    hint,
+                    row=i,
+                    column="excerpt",
+                )
+            )
     return problems

@@ -10,6 +10,7 @@ Layers, each reporting file, row or line, column, what was expected and a fix:
 4. cross-file rules: coding -> theme (codable), spans inside the transcript and
    ``transcript[start:end] == excerpt``, one transcript per participant.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,16 @@ from .paths import Paths, paths
 from .schema import TableSchema, load_schema
 from .transcripts import check_spans
 
-__all__ = ["validate", "check_bytes", "check_tables", "table_problems", "check_csv", "check_codebook", "check_cross",
-           "CODEBOOK_SCHEMA"]
+__all__ = [
+    "validate",
+    "check_bytes",
+    "check_tables",
+    "table_problems",
+    "check_csv",
+    "check_codebook",
+    "check_cross",
+    "CODEBOOK_SCHEMA",
+]
 
 LEVEL_PARENT = {"superordinate": None, "subordinate": "superordinate", "minor": "subordinate"}
 SPEAKER = re.compile(r"^(?P<speaker>[A-Z][A-Za-z' -]{0,40}): \S")
@@ -80,15 +89,25 @@ def _read_text(path: Path, p: Paths, problems: list[Problem]) -> str | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        problems.append(Problem(
-            name, f"is not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start}).",
-            "re-save the file with UTF-8 encoding (e.g. in your editor: Save with encoding > UTF-8)", line=line))
+        problems.append(
+            Problem(
+                name,
+                f"is not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start}).",
+                "re-save the file with UTF-8 encoding (e.g. in your editor: Save with encoding > UTF-8)",
+                line=line,
+            )
+        )
         return None
     if "\r" in text:
         line = text.count("\n", 0, text.index("\r")) + 1
-        problems.append(Problem(
-            name, "uses Windows (CRLF) or old Mac (CR) line endings; character offsets assume LF.",
-            "convert line endings to LF (e.g. `dos2unix FILE`)", line=line))
+        problems.append(
+            Problem(
+                name,
+                "uses Windows (CRLF) or old Mac (CR) line endings; character offsets assume LF.",
+                "convert line endings to LF (e.g. `dos2unix FILE`)",
+                line=line,
+            )
+        )
         return None
     return text
 
@@ -117,21 +136,33 @@ def check_bytes(p: Paths, participant_ids: list[str] | None = None) -> tuple[lis
             problems.append(Problem(name, "is empty.", "add the transcript text, one speaker turn per line"))
             continue
         if not text.endswith("\n"):
-            problems.append(Problem(name, "does not end with a newline.", "add a final line break",
-                                    line=text.count("\n") + 1))
+            problems.append(
+                Problem(name, "does not end with a newline.", "add a final line break", line=text.count("\n") + 1)
+            )
         allowed = {SPEAKER_INTERVIEWER, names[pid]} if pid in names else None
-        expected = f"'Interviewer: ' or '{names[pid]}: '" if pid in names else "'Interviewer: ' or the pseudonym and ': '"
+        expected = (
+            f"'Interviewer: ' or '{names[pid]}: '" if pid in names else "'Interviewer: ' or the pseudonym and ': '"
+        )
         for number, line in enumerate(text.split("\n")[:-1], start=1):
             match = SPEAKER.match(line)
             if not match:
-                problems.append(Problem(
-                    name, f"line does not start with a speaker label: {line[:40]!r}.",
-                    f"start every line with {expected}", line=number))
+                problems.append(
+                    Problem(
+                        name,
+                        f"line does not start with a speaker label: {line[:40]!r}.",
+                        f"start every line with {expected}",
+                        line=number,
+                    )
+                )
             elif allowed is not None and match.group("speaker") not in allowed:
-                problems.append(Problem(
-                    name, f"unknown speaker {match.group('speaker')!r}.",
-                    f"a turn belongs to the interviewer or to this participant: start the line with {expected}",
-                    line=number))
+                problems.append(
+                    Problem(
+                        name,
+                        f"unknown speaker {match.group('speaker')!r}.",
+                        f"a turn belongs to the interviewer or to this participant: start the line with {expected}",
+                        line=number,
+                    )
+                )
         transcripts[pid] = text
     return problems, transcripts, unreadable
 
@@ -165,12 +196,16 @@ _TYPE_FIX = {
 
 def _position_to_row(note: str) -> str:
     """Frictionless counts the header as row 1; our rows count data only."""
-    return re.sub(r'(?:in )?the row at position "?(\d+)"?|[Rr]ow at position "?(\d+)"?',
-                  lambda m: f"data row {int(m.group(1) or m.group(2)) - 1}", note)
+    return re.sub(
+        r'(?:in )?the row at position "?(\d+)"?|[Rr]ow at position "?(\d+)"?',
+        lambda m: f"data row {int(m.group(1) or m.group(2)) - 1}",
+        note,
+    )
 
 
-def table_problems(errors: Iterable[Any], file: str, table: TableSchema | None,
-                   fixes: Mapping[str, str] | None = None) -> list[Problem]:
+def table_problems(
+    errors: Iterable[Any], file: str, table: TableSchema | None, fixes: Mapping[str, str] | None = None
+) -> list[Problem]:
     """One table's frictionless errors as problems naming ``file``, the data row, the column and a fix.
 
     The one translation of frictionless' reports into the compendium's words, used
@@ -186,14 +221,25 @@ def table_problems(errors: Iterable[Any], file: str, table: TableSchema | None,
     for err in errors:
         row = getattr(err, "row_number", None)
         # A row cut short shows up as missing cells (or as "required" cells whose value is None).
-        if row and (err.type == "missing-cell" or (err.type == "constraint-error" and getattr(err, "cell", "") in (None, "None")
-                                                     and "required" in (getattr(err, "note", "") or ""))):
+        if row and (
+            err.type == "missing-cell"
+            or (
+                err.type == "constraint-error"
+                and getattr(err, "cell", "") in (None, "None")
+                and "required" in (getattr(err, "note", "") or "")
+            )
+        ):
             short_rows.setdefault(row, []).append(err.field_name)
     for row, columns in sorted(short_rows.items()):
         columns = list(dict.fromkeys(columns))
-        problems.append(Problem(
-            file, f"the row is missing {len(columns)} cell(s): {', '.join(columns)}.", fix_of["missing-cell"],
-            row=row - 1))
+        problems.append(
+            Problem(
+                file,
+                f"the row is missing {len(columns)} cell(s): {', '.join(columns)}.",
+                fix_of["missing-cell"],
+                row=row - 1,
+            )
+        )
     # rows whose key problem is already said by the key column's unique constraint, or by being blank
     said_rows = {getattr(err, "row_number", None) for err in errors if err.type in ("unique-error", "blank-row")}
     for err in errors:
@@ -217,14 +263,15 @@ def table_problems(errors: Iterable[Any], file: str, table: TableSchema | None,
         elif err.type == "foreign-key":
             names, cells = list(getattr(err, "field_names", [])), list(getattr(err, "field_cells", []))
             column = names[0] if len(names) == 1 else None
-            message = (f"{', '.join(names)} {', '.join(map(repr, cells))} is not in the "
-                       f"{getattr(err, 'reference_name', '') or 'referenced'} table")
+            message = (
+                f"{', '.join(names)} {', '.join(map(repr, cells))} is not in the "
+                f"{getattr(err, 'reference_name', '') or 'referenced'} table"
+            )
         else:
             message = f"{err.title.lower()}: {note}"
         if cell not in (None, ""):
             message += f" (found {str(cell)[:60]!r})"
-        problems.append(Problem(file, message.rstrip(".") + ".", fix,
-                                row=(row - 1) if row else None, column=column))
+        problems.append(Problem(file, message.rstrip(".") + ".", fix, row=(row - 1) if row else None, column=column))
     return problems
 
 
@@ -246,15 +293,25 @@ def check_tables(p: Paths, unreadable: set[str] | None = None) -> list[Problem]:
     problems: list[Problem] = []
     report = frictionless.validate(str(p.datapackage))
     for error in report.errors:  # problems with the descriptor itself
-        problems.append(Problem(_rel(p.datapackage, p), f"{error.title.lower()}: {error.note}.",
-                                "compare with the committed datapackage.json"))
+        problems.append(
+            Problem(
+                _rel(p.datapackage, p),
+                f"{error.title.lower()}: {error.note}.",
+                "compare with the committed datapackage.json",
+            )
+        )
     for task in report.tasks:
         problems += table_problems(task.errors, _rel(p.data / task.place, p), schema.table_at(task.place))
     return problems
 
 
-def check_csv(path: Path, table: TableSchema, lookups: Mapping[str, list[dict[str, str]]], file: str,
-              fixes: Mapping[str, str] | None = None) -> list[Problem]:
+def check_csv(
+    path: Path,
+    table: TableSchema,
+    lookups: Mapping[str, list[dict[str, str]]],
+    file: str,
+    fixes: Mapping[str, str] | None = None,
+) -> list[Problem]:
     """Validate one CSV file against a table's schema (a resource of ``datapackage.json``) with frictionless.
 
     ``table.descriptor`` holds the columns, types, constraints and keys; foreign keys
@@ -267,8 +324,13 @@ def check_csv(path: Path, table: TableSchema, lookups: Mapping[str, list[dict[st
     resources: list[dict[str, Any]] = []
     for name, rows in lookups.items():
         columns = list(rows[0]) if rows else []
-        resources.append({"name": name, "data": [columns] + [[r[c] for c in columns] for r in rows],
-                          "schema": {"fields": [{"name": c, "type": "string"} for c in columns]}})
+        resources.append(
+            {
+                "name": name,
+                "data": [columns] + [[r[c] for c in columns] for r in rows],
+                "schema": {"fields": [{"name": c, "type": "string"} for c in columns]},
+            }
+        )
     resources.append({**table.descriptor, "name": table.name, "path": path.name})
     package = frictionless.Package({"name": "check", "resources": resources}, basepath=str(path.parent))
     report = package.validate()
@@ -311,9 +373,14 @@ def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        return [Problem(name, f"is not valid YAML ({getattr(err, 'problem', err)}).",
-                        "fix the indentation or quoting near this line",
-                        line=(mark.line + 1) if mark else None)], {}
+        return [
+            Problem(
+                name,
+                f"is not valid YAML ({getattr(err, 'problem', err)}).",
+                "fix the indentation or quoting near this line",
+                line=(mark.line + 1) if mark else None,
+            )
+        ], {}
     except (OSError, UnicodeDecodeError):
         return [], {}  # already reported by check_bytes
     lines = _codebook_lines(text)
@@ -335,17 +402,28 @@ def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
         key = str(path[2]) if len(path) > 2 else ""
         label, line = locate(index, key)
         what = f"{label}, '{key}'" if key else (label or "top level")
-        problems.append(Problem(name, f"{what}: {issue.message}.",
-                                "see the codebook's header comment for the expected fields and their types",
-                                line=line))
+        problems.append(
+            Problem(
+                name,
+                f"{what}: {issue.message}.",
+                "see the codebook's header comment for the expected fields and their types",
+                line=line,
+            )
+        )
     if problems:
         return problems, {}
     themes: dict[str, dict] = {}
     position: dict[str, int] = {}
     for i, theme in enumerate(entries):
         if theme["id"] in themes:
-            problems.append(Problem(name, f"theme id {theme['id']!r} is used twice.", "give each theme its own id",
-                                    line=locate(i, "id")[1]))
+            problems.append(
+                Problem(
+                    name,
+                    f"theme id {theme['id']!r} is used twice.",
+                    "give each theme its own id",
+                    line=locate(i, "id")[1],
+                )
+            )
         themes[theme["id"]] = theme
         position[theme["id"]] = i
     for tid, theme in themes.items():
@@ -353,16 +431,33 @@ def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
         parent = theme["parent"]
         line = locate(position[tid], "parent")[1]
         if expected is None and parent is not None:
-            problems.append(Problem(name, f"theme {tid} is superordinate but has parent {parent!r}.",
-                                    "set parent: null for superordinate themes", line=line))
+            problems.append(
+                Problem(
+                    name,
+                    f"theme {tid} is superordinate but has parent {parent!r}.",
+                    "set parent: null for superordinate themes",
+                    line=line,
+                )
+            )
         elif expected is not None:
             if parent not in themes:
-                problems.append(Problem(name, f"theme {tid} points to parent {parent!r}, which is not in the codebook.",
-                                        "add the parent theme or correct the parent id", line=line))
+                problems.append(
+                    Problem(
+                        name,
+                        f"theme {tid} points to parent {parent!r}, which is not in the codebook.",
+                        "add the parent theme or correct the parent id",
+                        line=line,
+                    )
+                )
             elif themes[parent]["level"] != expected:
-                problems.append(Problem(
-                    name, f"theme {tid} is {theme['level']} but its parent {parent} is {themes[parent]['level']}.",
-                    f"a {theme['level']} theme needs a {expected} parent", line=line))
+                problems.append(
+                    Problem(
+                        name,
+                        f"theme {tid} is {theme['level']} but its parent {parent} is {themes[parent]['level']}.",
+                        f"a {theme['level']} theme needs a {expected} parent",
+                        line=line,
+                    )
+                )
     return problems, themes
 
 
@@ -380,27 +475,51 @@ def check_cross(p: Paths, themes: dict[str, dict], transcripts: dict[str, str]) 
     pids = set(participants.get("participant_id", []))
     for pid in sorted(pids):
         if not p.transcript(pid).is_file():
-            problems.append(Problem(_rel(p.transcript(pid), p), f"transcript of participant {pid} not found.",
-                                    f"add {pid}.txt to data/synthetic/transcripts/"))
+            problems.append(
+                Problem(
+                    _rel(p.transcript(pid), p),
+                    f"transcript of participant {pid} not found.",
+                    f"add {pid}.txt to data/synthetic/transcripts/",
+                )
+            )
     for path in sorted(p.transcripts.glob("*.txt")):
         if path.stem not in pids:
-            problems.append(Problem(_rel(path, p), f"transcript for unknown participant {path.stem!r}.",
-                                    "add the participant to participants.csv or remove the file"))
+            problems.append(
+                Problem(
+                    _rel(path, p),
+                    f"transcript for unknown participant {path.stem!r}.",
+                    "add the participant to participants.csv or remove the file",
+                )
+            )
     try:
         declared = set(load_schema(p).table("coding").columns)
     except CompendiumError:
         return problems  # reported by check_tables
     if not declared <= set(coding.columns):
         return problems  # a missing column is reported by check_tables
-    for i, (segment, theme) in enumerate(zip(coding["segment_id"].astype(str), coding["theme_id"].astype(str)), start=1):
+    for i, (segment, theme) in enumerate(
+        zip(coding["segment_id"].astype(str), coding["theme_id"].astype(str)), start=1
+    ):
         if themes and theme not in themes:
-            problems.append(Problem(coding_name, f"segment {segment} is coded to theme {theme!r}, "
-                                    "which is not in codebook.yaml.",
-                                    "use a theme id from codebook.yaml or add the theme there", row=i, column="theme_id"))
+            problems.append(
+                Problem(
+                    coding_name,
+                    f"segment {segment} is coded to theme {theme!r}, which is not in codebook.yaml.",
+                    "use a theme id from codebook.yaml or add the theme there",
+                    row=i,
+                    column="theme_id",
+                )
+            )
         elif themes and not themes[theme]["codable"]:
-            problems.append(Problem(coding_name, f"segment {segment} is coded to {theme}, a grouping "
-                                    "theme that is not codable.", "code it to one of its subordinate or minor themes",
-                                    row=i, column="theme_id"))
+            problems.append(
+                Problem(
+                    coding_name,
+                    f"segment {segment} is coded to {theme}, a grouping theme that is not codable.",
+                    "code it to one of its subordinate or minor themes",
+                    row=i,
+                    column="theme_id",
+                )
+            )
     problems += check_spans(coding.itertuples(index=False), transcripts, coding_name)
     return problems
 

@@ -7,6 +7,7 @@ generated studies of 8, 80 and 800 participants through the real pipeline.
 CPU time counts every process of a run, the build server's included (it
 reports its own CPU to a file when it stops).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,8 +31,16 @@ from .reproduce import copy_sources
 __all__ = ["bench_command", "TARGETS"]
 
 # Targets on a 2-core machine (issue 17); ratios are measured within one run, pairs alternating.
-TARGETS = {"ratio": 0.35, "noop": 0.2, "transcript": 3.0, "duration": 2.0, "clone": 60.0, "verify": 45.0,
-           "scale_seconds": 120.0, "scale_mb": 1536.0}
+TARGETS = {
+    "ratio": 0.35,
+    "noop": 0.2,
+    "transcript": 3.0,
+    "duration": 2.0,
+    "clone": 60.0,
+    "verify": 45.0,
+    "scale_seconds": 120.0,
+    "scale_mb": 1536.0,
+}
 
 
 def _median(values: list[float]) -> float:
@@ -54,8 +63,16 @@ def _children_peak_mb() -> float:
 class _Timed:
     """One measured command: wall seconds, CPU seconds (its processes and the build server's), peak MB."""
 
-    def __init__(self, wall: float, cpu: float, peak_mb: float, code: int, output: str,
-                 jobs: list[tuple[float, str]] | None = None, server: float = 0.0) -> None:
+    def __init__(
+        self,
+        wall: float,
+        cpu: float,
+        peak_mb: float,
+        code: int,
+        output: str,
+        jobs: list[tuple[float, str]] | None = None,
+        server: float = 0.0,
+    ) -> None:
         self.wall, self.cpu, self.peak_mb, self.code, self.output = wall, cpu, peak_mb, code, output
         self.jobs = jobs or []  # (CPU seconds, command) of each command the build server ran
         self.server = server  # the build server's CPU seconds, its commands included
@@ -66,8 +83,11 @@ def _timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> 
     with tempfile.NamedTemporaryFile("r", prefix="compendium-bench-cpu-", delete=False) as fh:
         cpu_file = Path(fh.name)
     # A run stands alone: not part of the `make bench` that started it (its jobserver, its build server).
-    inherited = {k: v for k, v in os.environ.items()
-                 if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "COMPENDIUM_MAKE_PID")}
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "COMPENDIUM_MAKE_PID")
+    }
     environment = {**inherited, **(env or {}), "COMPENDIUM_SERVER_CPU": str(cpu_file)}
     cpu0 = _children_cpu()
     started = time.perf_counter()
@@ -103,8 +123,10 @@ def _where(run: _Timed) -> str:
         kinds.setdefault(kind, []).append(seconds)
     served = sum(s for s, _ in run.jobs)
     parts = [f"build server warm-up and bookkeeping {run.server - served:.1f}"]
-    parts += [f"{kind} {sum(v):.1f}" + (f" ({len(v)} runs, {sum(v) / len(v):.2f} each)" if len(v) > 1 else "")
-              for kind, v in sorted(kinds.items(), key=lambda kv: -sum(kv[1]))]
+    parts += [
+        f"{kind} {sum(v):.1f}" + (f" ({len(v)} runs, {sum(v) / len(v):.2f} each)" if len(v) > 1 else "")
+        for kind, v in sorted(kinds.items(), key=lambda kv: -sum(kv[1]))
+    ]
     parts.append(f"outside the server (make, clients, notebook pages with pandoc) {run.cpu - run.server:.1f}")
     return "; ".join(parts) + " CPU-s"
 
@@ -118,14 +140,26 @@ def _naive_cmds(root: Path, venv: Path) -> list[list[str]]:
     """Papermill's CLI once per notebook, sequentially, on the same notebooks (the baseline)."""
     from ..data import load_participants
 
-    jobs = [("01_read_corpus", [])] + [("02_analyse_case", ["-p", "participant", pid])
-                                       for pid in load_participants(Paths(root))["participant_id"]]
+    jobs = [("01_read_corpus", [])] + [
+        ("02_analyse_case", ["-p", "participant", pid]) for pid in load_participants(Paths(root))["participant_id"]
+    ]
     jobs += [("03_analyse_across_cases", []), ("04_describe_sample", [])]
     out = root / "build" / "naive"
     out.mkdir(parents=True, exist_ok=True)
-    return [[str(venv / "bin" / "papermill"), str(root / "notebooks" / f"{stem}.ipynb"),
-             str(out / f"{i:02d}_{stem}.ipynb"), "-p", "write_outputs", "True", *extra, "--cwd", str(root / "notebooks")]
-            for i, (stem, extra) in enumerate(jobs)]
+    return [
+        [
+            str(venv / "bin" / "papermill"),
+            str(root / "notebooks" / f"{stem}.ipynb"),
+            str(out / f"{i:02d}_{stem}.ipynb"),
+            "-p",
+            "write_outputs",
+            "True",
+            *extra,
+            "--cwd",
+            str(root / "notebooks"),
+        ]
+        for i, (stem, extra) in enumerate(jobs)
+    ]
 
 
 def _naive(root: Path, venv: Path) -> _Timed:
@@ -134,17 +168,20 @@ def _naive(root: Path, venv: Path) -> _Timed:
     for cmd in _naive_cmds(root, venv):
         one = _timed(cmd, env=env)
         if one.code:
-            raise CompendiumError(f"bench: the naive baseline failed; its last output:\n{one.output[-3000:]}",
-                                  fix="run that notebook with papermill by hand to see the failure")
+            raise CompendiumError(
+                f"bench: the naive baseline failed; its last output:\n{one.output[-3000:]}",
+                fix="run that notebook with papermill by hand to see the failure",
+            )
         wall, cpu, peak = wall + one.wall, cpu + one.cpu, max(peak, one.peak_mb)
     return _Timed(wall, cpu, peak, 0, "")
 
 
 def _checked(run: _Timed, what: str) -> _Timed:
     if run.code:
-        raise CompendiumError(f"bench: {what} failed (exit {run.code}); its last output:\n{run.output[-3000:]}",
-                              fix="run `make all` in the working tree to see the same failure, fix it, then "
-                              "`make bench` again")
+        raise CompendiumError(
+            f"bench: {what} failed (exit {run.code}); its last output:\n{run.output[-3000:]}",
+            fix="run `make all` in the working tree to see the same failure, fix it, then `make bench` again",
+        )
     return run
 
 
@@ -201,80 +238,161 @@ def bench_command(args) -> int:
         ratio_cpu = _median([c.cpu / n.cpu for c, n in zip(cold, naive)])
         med = lambda xs, k: _median([getattr(x, k) for x in xs])  # noqa: E731
         rows += [
-            ("cold `make all` after `make clean`", f"{med(cold, 'wall'):.1f} s wall, {med(cold, 'cpu'):.1f} CPU-s",
-             "(measured)", None),
-            ("naive loop: papermill CLI once per notebook, sequential", f"{med(naive, 'wall'):.1f} s wall, "
-             f"{med(naive, 'cpu'):.1f} CPU-s", "(reference)", None),
-            ("ratio cold / naive, wall time (median of the pairs)", f"{ratio_wall:.2f}", f"<= {TARGETS['ratio']}",
-             ratio_wall <= TARGETS["ratio"]),
-            ("ratio cold / naive, CPU time (median of the pairs)", f"{ratio_cpu:.2f}", f"<= {TARGETS['ratio']}",
-             ratio_cpu <= TARGETS["ratio"]),
-            ("no-op `make all`", f"{med(noop, 'wall'):.2f} s", f"<= {TARGETS['noop']} s",
-             med(noop, "wall") <= TARGETS["noop"]),
-            ("one transcript changed", f"{med(one, 'wall'):.1f} s ({med(one, 'cpu'):.1f} CPU-s)",
-             f"<= {TARGETS['transcript']:.0f} s", med(one, "wall") <= TARGETS["transcript"]),
-            ("one interview duration changed", f"{med(duration, 'wall'):.1f} s ({med(duration, 'cpu'):.1f} CPU-s)",
-             f"<= {TARGETS['duration']:.0f} s", med(duration, "wall") <= TARGETS["duration"]),
+            (
+                "cold `make all` after `make clean`",
+                f"{med(cold, 'wall'):.1f} s wall, {med(cold, 'cpu'):.1f} CPU-s",
+                "(measured)",
+                None,
+            ),
+            (
+                "naive loop: papermill CLI once per notebook, sequential",
+                f"{med(naive, 'wall'):.1f} s wall, {med(naive, 'cpu'):.1f} CPU-s",
+                "(reference)",
+                None,
+            ),
+            (
+                "ratio cold / naive, wall time (median of the pairs)",
+                f"{ratio_wall:.2f}",
+                f"<= {TARGETS['ratio']}",
+                ratio_wall <= TARGETS["ratio"],
+            ),
+            (
+                "ratio cold / naive, CPU time (median of the pairs)",
+                f"{ratio_cpu:.2f}",
+                f"<= {TARGETS['ratio']}",
+                ratio_cpu <= TARGETS["ratio"],
+            ),
+            (
+                "no-op `make all`",
+                f"{med(noop, 'wall'):.2f} s",
+                f"<= {TARGETS['noop']} s",
+                med(noop, "wall") <= TARGETS["noop"],
+            ),
+            (
+                "one transcript changed",
+                f"{med(one, 'wall'):.1f} s ({med(one, 'cpu'):.1f} CPU-s)",
+                f"<= {TARGETS['transcript']:.0f} s",
+                med(one, "wall") <= TARGETS["transcript"],
+            ),
+            (
+                "one interview duration changed",
+                f"{med(duration, 'wall'):.1f} s ({med(duration, 'cpu'):.1f} CPU-s)",
+                f"<= {TARGETS['duration']:.0f} s",
+                med(duration, "wall") <= TARGETS["duration"],
+            ),
         ]
         notes.append(f"Where the CPU of the last cold build went: {_where(cold[-1])}.")
         notes.append(f"Where the CPU of the last duration change went: {_where(duration[-1])}.")
         reran = sorted(set(re.findall(r"^notebook: (\S+)(?: \(participant=(\w+)\))?$", duration[-1].output, re.M)))
-        notes.append("A duration change re-ran: " + (", ".join(f"{a}{'_' + b if b else ''}" for a, b in reran) or
-                                                      "no notebook") + " (and the manuscript).")
+        notes.append(
+            "A duration change re-ran: "
+            + (", ".join(f"{a}{'_' + b if b else ''}" for a, b in reran) or "no notebook")
+            + " (and the manuscript)."
+        )
         if args.quick:
-            rows.append(("fresh clone to built compendium (set-up included, caches cold)", "not measured (--quick)",
-                         f"<= {TARGETS['clone']:.0f} s", None))
+            rows.append(
+                (
+                    "fresh clone to built compendium (set-up included, caches cold)",
+                    "not measured (--quick)",
+                    f"<= {TARGETS['clone']:.0f} s",
+                    None,
+                )
+            )
             rows.append(("`make verify`", "not measured (--quick)", f"<= {TARGETS['verify']:.0f} s", None))
         else:
             clone = _fresh_clone(p, Path(tmp) / "clone")
-            rows.append(("fresh clone to built compendium (set-up included, caches cold)",
-                         f"{clone.wall:.1f} s" + ("" if clone.code == 0 else f" (FAILED, exit {clone.code})"),
-                         f"<= {TARGETS['clone']:.0f} s", clone.code == 0 and clone.wall <= TARGETS["clone"]))
+            rows.append(
+                (
+                    "fresh clone to built compendium (set-up included, caches cold)",
+                    f"{clone.wall:.1f} s" + ("" if clone.code == 0 else f" (FAILED, exit {clone.code})"),
+                    f"<= {TARGETS['clone']:.0f} s",
+                    clone.code == 0 and clone.wall <= TARGETS["clone"],
+                )
+            )
             verify = _timed(_make_cmd(root, venv, "verify"))
             verdict = next((line for line in verify.output.splitlines() if "VERIFIED" in line), "no verdict")
-            rows.append(("`make verify`", f"{verify.wall:.1f} s ({verdict.split(':')[0]})",
-                         f"<= {TARGETS['verify']:.0f} s", verify.wall <= TARGETS["verify"]))
-        sizes = [int(x) for x in (args.sizes.split(",") if getattr(args, "sizes", None) else
-                                  (["8", "80"] if args.quick else ["8", "80", "800"]))]
+            rows.append(
+                (
+                    "`make verify`",
+                    f"{verify.wall:.1f} s ({verdict.split(':')[0]})",
+                    f"<= {TARGETS['verify']:.0f} s",
+                    verify.wall <= TARGETS["verify"],
+                )
+            )
+        sizes = [
+            int(x)
+            for x in (
+                args.sizes.split(",")
+                if getattr(args, "sizes", None)
+                else (["8", "80"] if args.quick else ["8", "80", "800"])
+            )
+        ]
         scale = {size: _scale(p, venv, Path(tmp) / f"scale{size}", size) for size in sizes}
     for size, run in scale.items():
         if run.code:
-            notes.append(f"The {size}-participant build failed; its last lines: "
-                         + " / ".join(run.output.strip().splitlines()[-4:]))
+            notes.append(
+                f"The {size}-participant build failed; its last lines: "
+                + " / ".join(run.output.strip().splitlines()[-4:])
+            )
         aimed = size == 800  # the size the targets are set for; the others show the growth
         ok = run.code == 0 and run.wall <= TARGETS["scale_seconds"] and run.peak_mb <= TARGETS["scale_mb"]
-        rows.append((f"{size} participants through the real pipeline (`make all`, a case notebook each)",
-                     (f"{run.wall:.1f} s wall, {run.cpu:.0f} CPU-s, peak {run.peak_mb:.0f} MB" if run.code == 0
-                      else f"FAILED (exit {run.code})"),
-                     "<= 120 s, <= 1.5 GB" if aimed else "(growth)", ok if aimed else None))
+        rows.append(
+            (
+                f"{size} participants through the real pipeline (`make all`, a case notebook each)",
+                (
+                    f"{run.wall:.1f} s wall, {run.cpu:.0f} CPU-s, peak {run.peak_mb:.0f} MB"
+                    if run.code == 0
+                    else f"FAILED (exit {run.code})"
+                ),
+                "<= 120 s, <= 1.5 GB" if aimed else "(growth)",
+                ok if aimed else None,
+            )
+        )
     if len(scale) >= 2:
         small, large = min(scale), max(scale)
         a, b = scale[small], scale[large]
         if a.code == 0 and b.code == 0 and large > small:
             per_wall = (b.wall - a.wall) / (large - small)
             per_cpu = (b.cpu - a.cpu) / (large - small)
-            rows.append((f"per extra participant, {small} -> {large} (one case notebook, its page, its share of the "
-                         "rest)", f"{per_wall:.2f} s wall, {per_cpu:.2f} CPU-s", "(near-linear growth)", None))
+            rows.append(
+                (
+                    f"per extra participant, {small} -> {large} (one case notebook, its page, its share of the rest)",
+                    f"{per_wall:.2f} s wall, {per_cpu:.2f} CPU-s",
+                    "(near-linear growth)",
+                    None,
+                )
+            )
             notes.append(f"Where the CPU of the {large}-participant build went: {_where(b)}.")
-            notes.append(f"Growth {small} -> {large} participants: x{b.wall / a.wall:.1f} in wall time for "
-                         f"x{large / small:.0f} participants.")
+            notes.append(
+                f"Growth {small} -> {large} participants: x{b.wall / a.wall:.1f} in wall time for "
+                f"x{large / small:.0f} participants."
+            )
     lines = ["| measure | value | target | met |", "|---|---|---|---|"]
     lines += [f"| {m} | {v} | {t} | {'' if ok is None else 'yes' if ok else 'NO'} |" for m, v, t, ok in rows]
     total = time.perf_counter() - started_all
-    text = "\n".join([
-        "# Benchmarks", "",
-        f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d')} on {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {runs} alternating pair(s) "
-        f"(cold build, naive loop); scale rows one run each; the whole benchmark took {total / 60:.1f} min. "
-        "Produced by `make bench` (src/compendium/maintenance/bench.py).", "",
-        *lines, "",
-        "CPU time counts every process of a run: make, the build server (which reports its own CPU and its "
-        "children's when it stops), the kernels, pandoc and typst. Peak memory is the largest single process's "
-        "resident set.", "",
-        "The cold build does more than the naive loop: it validates the data, runs the anonymisation gate, "
-        "renders the manuscript in three formats with its COREQ checklist, provenance table and one web page "
-        "per notebook, and writes the REFI-QDA exports.", "",
-        *[f"- {n}" for n in notes], ""])
+    text = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d')} on {platform.machine()}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {runs} alternating pair(s) "
+            f"(cold build, naive loop); scale rows one run each; the whole benchmark took {total / 60:.1f} min. "
+            "Produced by `make bench` (src/compendium/maintenance/bench.py).",
+            "",
+            *lines,
+            "",
+            "CPU time counts every process of a run: make, the build server (which reports its own CPU and its "
+            "children's when it stops), the kernels, pandoc and typst. Peak memory is the largest single process's "
+            "resident set.",
+            "",
+            "The cold build does more than the naive loop: it validates the data, runs the anonymisation gate, "
+            "renders the manuscript in three formats with its COREQ checklist, provenance table and one web page "
+            "per notebook, and writes the REFI-QDA exports.",
+            "",
+            *[f"- {n}" for n in notes],
+            "",
+        ]
+    )
     print(text)
     target = p.root / (args.out or "benchmarks/results.md")
     write_text(target, text)
@@ -295,7 +413,6 @@ def _scale(p: Paths, venv: Path, root: Path, size: int) -> _Timed:
     from .generate import generate_study
 
     generate_study(size, root, seed=2022, source=p)
-    shutil.copytree(p.root / "src", root / "src", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(p.root / "src", root / "src", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(p.root / "Makefile", root / "Makefile")
     return _timed(_make_cmd(root, venv, "all"), env={"COMPENDIUM_COMMIT": source_commit(p)})

@@ -27,6 +27,7 @@ Everything random comes from ``random.Random`` seeded with the seed (one
 stream per participant), and nothing depends on the clock or on hash order, so
 the same ``n`` and seed give byte-identical files.
 """
+
 from __future__ import annotations
 
 import csv
@@ -62,8 +63,14 @@ KEPT = 0.86  # typical share of a source transcript's text that a recombined one
 # Attributes the transcript itself speaks to: taken from the source participant.
 INHERITED = ("gender", "qualification", "profession_group", "frameworks", "years_with_population", "interview_mode")
 # Attributes sampled from datapackage.json's allowed values.
-SAMPLED = ("age_band", "background", "parent_mental_illness", "own_mental_health_challenges", "member_check",
-           "voucher_donated")
+SAMPLED = (
+    "age_band",
+    "background",
+    "parent_mental_illness",
+    "own_mental_health_challenges",
+    "member_check",
+    "voucher_donated",
+)
 EDITED = "transcript edited"  # member_check value that goes with a removal marker in the transcript
 REMOVAL = re.compile(r"^\[.*member check.*\]$", re.IGNORECASE)
 COUNT_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
@@ -134,8 +141,11 @@ class _Corpus:
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     if not path.is_file():
-        raise CompendiumError(f"{path}: file not found.", fix="generate from a compendium root whose "
-                              "data/synthetic is complete (run `python -m compendium validate` there).")
+        raise CompendiumError(
+            f"{path}: file not found.",
+            fix="generate from a compendium root whose "
+            "data/synthetic is complete (run `python -m compendium validate` there).",
+        )
     reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline=""))
     rows = list(reader)
     return list(reader.fieldnames or []), rows
@@ -152,8 +162,10 @@ def _parse_transcript(pid: str, pseudonym: str, text: str, rows: list[dict[str, 
         if number >= len(lines) or text[start:end] != row["excerpt"] or end > bounds[number][1]:
             raise CompendiumError(
                 f"{name}: segment {row['segment_id']} does not lie inside one speaker turn of {pid}.txt, or its "
-                "excerpt does not match the transcript.", fix="run `python -m compendium validate` on the "
-                "source and correct the span; the generator needs every coded segment inside one turn.")
+                "excerpt does not match the transcript.",
+                fix="run `python -m compendium validate` on the "
+                "source and correct the span; the generator needs every coded segment inside one turn.",
+            )
         by_line.setdefault(number, []).append(row)
     blocks: list[list[_Turn]] = []
     for number, line in enumerate(lines):
@@ -161,14 +173,19 @@ def _parse_transcript(pid: str, pseudonym: str, text: str, rows: list[dict[str, 
         if not sep or label not in (SPEAKER_INTERVIEWER, pseudonym):
             raise CompendiumError(
                 f"{pid}.txt, line {number + 1}: speaker label {label!r} is neither {SPEAKER_INTERVIEWER!r} nor the "
-                f"pseudonym {pseudonym!r}.", fix="run `python -m compendium validate` on the source first.")
+                f"pseudonym {pseudonym!r}.",
+                fix="run `python -m compendium validate` on the source first.",
+            )
         offset = bounds[number][0] + len(label) + 2
         segments = []
         for row in by_line.get(number, []):
             start, end = int(row["start"]) - offset, int(row["end"]) - offset
             if start < 0:
-                raise CompendiumError(f"{name}: segment {row['segment_id']} starts inside the speaker label on "
-                                      f"line {number + 1} of {pid}.txt.", fix="start the span after 'Label: '.")
+                raise CompendiumError(
+                    f"{name}: segment {row['segment_id']} starts inside the speaker label on "
+                    f"line {number + 1} of {pid}.txt.",
+                    fix="start the span after 'Label: '.",
+                )
             segments.append(_Segment(start, end, row))
         turn = _Turn(label == SPEAKER_INTERVIEWER, body, tuple(sorted(segments, key=lambda s: s.start)))
         if turn.interviewer or not blocks:
@@ -193,8 +210,10 @@ def _load(source: Paths) -> _Corpus:
                     enums[fld["name"]] = ["true", "false"]
     missing = [c for c in SAMPLED if c not in enums]
     if missing:
-        raise CompendiumError(f"{source.datapackage}: no allowed values for {', '.join(missing)}.",
-                              fix="restore the participants schema (enum constraints) in datapackage.json.")
+        raise CompendiumError(
+            f"{source.datapackage}: no allowed values for {', '.join(missing)}.",
+            fix="restore the participants schema (enum constraints) in datapackage.json.",
+        )
     sources: dict[str, _Source] = {}
     digest = hashlib.sha256()
     for path in (source.participants, source.coding, source.memos, source.codebook, source.datapackage):
@@ -219,7 +238,7 @@ def _rename(text: str, pattern: re.Pattern[str], new: str) -> tuple[str, list[tu
     parts: list[str] = []
     last = 0
     for match in pattern.finditer(text):
-        parts += [text[last:match.start()], new]
+        parts += [text[last : match.start()], new]
         shifts.append((match.end(), len(new) - (match.end() - match.start())))
         last = match.end()
     parts.append(text[last:])
@@ -284,8 +303,7 @@ def _choose_blocks(rng: random.Random, src: _Source, donors: list[_Source], memb
     return [*src.blocks[:FRAME], *middle, *src.blocks[-FRAME:]]
 
 
-def _render(blocks: list[_Block], corpus: _Corpus, pid: str, pseudonym: str
-            ) -> tuple[str, list[dict[str, str]]]:
+def _render(blocks: list[_Block], corpus: _Corpus, pid: str, pseudonym: str) -> tuple[str, list[dict[str, str]]]:
     """The new transcript and its coding rows with offsets into it."""
     lines: list[str] = []
     coding: list[dict[str, str]] = []
@@ -300,8 +318,13 @@ def _render(blocks: list[_Block], corpus: _Corpus, pid: str, pseudonym: str
             for seg in turn.segments:
                 start, end = base + _moved(seg.start, shifts), base + _moved(seg.end, shifts)
                 row = {k: pattern.sub(pseudonym, v) for k, v in seg.row.items()}
-                row.update(segment_id=f"{pid}-S{len(coding) + 1:02d}", participant_id=pid,
-                           start=str(start), end=str(end), excerpt=line[start - position:end - position])
+                row.update(
+                    segment_id=f"{pid}-S{len(coding) + 1:02d}",
+                    participant_id=pid,
+                    start=str(start),
+                    end=str(end),
+                    excerpt=line[start - position : end - position],
+                )
                 coding.append(row)
             lines.append(line)
             position += len(line) + 1
@@ -323,14 +346,16 @@ def _check_target(out: Path, source: Paths) -> None:
         if Paths(out).data.resolve() == data or out == data or out.is_relative_to(data):
             raise CompendiumError(
                 f"generate: refusing to write into {data}: that is the hand-written dataset, which the pipeline "
-                "never modifies.", fix="give an empty or new output folder, e.g. "
-                "`python -m compendium generate 80 /tmp/study80`.")
+                "never modifies.",
+                fix="give an empty or new output folder, e.g. `python -m compendium generate 80 /tmp/study80`.",
+            )
     if out.exists() and not out.is_dir():
         raise CompendiumError(f"generate: {out} exists and is not a folder.", fix="choose a new folder name.")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise CompendiumError(
             f"generate: {out} is not empty and was not written by the generator (no {MARKER}).",
-            fix="choose a new or empty folder; the generator only overwrites its own earlier output.")
+            fix="choose a new or empty folder; the generator only overwrites its own earlier output.",
+        )
 
 
 def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | None = None) -> Path:
@@ -348,8 +373,10 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     The output folder.
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PARTICIPANTS:
-        raise CompendiumError(f"generate: the number of participants must be a whole number from 1 to "
-                              f"{MAX_PARTICIPANTS} (got {n!r}).", fix="e.g. `python -m compendium generate 80 OUT`.")
+        raise CompendiumError(
+            f"generate: the number of participants must be a whole number from 1 to {MAX_PARTICIPANTS} (got {n!r}).",
+            fix="e.g. `python -m compendium generate 80 OUT`.",
+        )
     source = source or paths()
     out = Path(out)
     _check_target(out, source)
@@ -357,8 +384,15 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     if not corpus.sources:
         raise CompendiumError(f"{source.participants}: no participants to recombine.", fix="restore the file.")
     target = Paths(out)
-    write_json(out / MARKER, {"generator": "compendium.maintenance.generate.generate_study", "participants": n,
-                              "seed": seed, "source_data_sha256": corpus.digest})
+    write_json(
+        out / MARKER,
+        {
+            "generator": "compendium.maintenance.generate.generate_study",
+            "participants": n,
+            "seed": seed,
+            "source_data_sha256": corpus.digest,
+        },
+    )
 
     # Deal sources out in shuffled rounds so each is used about equally often.
     ids = sorted(corpus.sources)
@@ -392,8 +426,12 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
         text, rows = _render(blocks, corpus, pid, pseudonym)
         # Longer recombined transcripts get longer interviews (KEPT: the share of text usually kept).
         duration = round(int(src.row["duration_min"]) * len(text) / src.chars / KEPT) + rng.randint(-3, 3)
-        row.update(participant_id=pid, pseudonym=pseudonym, interview_month=month,
-                   duration_min=str(min(max(duration, DURATION[0]), DURATION[1])))
+        row.update(
+            participant_id=pid,
+            pseudonym=pseudonym,
+            interview_month=month,
+            duration_min=str(min(max(duration, DURATION[0]), DURATION[1])),
+        )
         participants.append(row)
         coding += rows
         transcripts[pid] = text
@@ -401,8 +439,14 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
         for memo in src.memos:
             if len(memos) + len(corpus.general_memos) >= MAX_MEMOS:
                 break
-            memos.append({**memo, "participant_id": pid, "text": src.rename.sub(pseudonym, memo["text"]),
-                          "date": (dt.date.fromisoformat(memo["date"]) + shift).isoformat()})
+            memos.append(
+                {
+                    **memo,
+                    "participant_id": pid,
+                    "text": src.rename.sub(pseudonym, memo["text"]),
+                    "date": (dt.date.fromisoformat(memo["date"]) + shift).isoformat(),
+                }
+            )
 
     # Cross-case and team memos come after the last case memo, as in the source.
     case_dates = [m["date"] for s in corpus.sources.values() for m in s.memos]
@@ -410,8 +454,13 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
     anchor_new = dt.date.fromisoformat(max(m["date"] for m in memos)) if memos else _month_start(interview_months[-1])
     count = re.compile(rf"\b{_count_text(len(ids))}\b")
     for memo in corpus.general_memos:
-        memos.append({**memo, "text": count.sub(_count_text(n), memo["text"]),
-                      "date": (anchor_new + (dt.date.fromisoformat(memo["date"]) - anchor_old)).isoformat()})
+        memos.append(
+            {
+                **memo,
+                "text": count.sub(_count_text(n), memo["text"]),
+                "date": (anchor_new + (dt.date.fromisoformat(memo["date"]) - anchor_old)).isoformat(),
+            }
+        )
     memo_width = 2 if len(memos) <= 99 else 3 if len(memos) <= 999 else 4
     for k, memo in enumerate(memos, start=1):
         memo["memo_id"] = f"M{k:0{memo_width}d}"
@@ -428,11 +477,15 @@ def generate_study(n: int, out: Path | str, seed: int = 2022, source: Paths | No
         if stale.stem not in transcripts:
             stale.unlink()
     _copy_support(source, target)
-    write_text(out / "pyproject.toml", (
-        "# Marks this folder as a compendium root for compendium.paths. It holds a synthetic\n"
-        f"# study written by `python -m compendium generate {n} OUT --seed {seed}`; not a Python project.\n"
-        "[tool.compendium]\n"
-        f"generated = true\nparticipants = {n}\nseed = {seed}\n"))
+    write_text(
+        out / "pyproject.toml",
+        (
+            "# Marks this folder as a compendium root for compendium.paths. It holds a synthetic\n"
+            f"# study written by `python -m compendium generate {n} OUT --seed {seed}`; not a Python project.\n"
+            "[tool.compendium]\n"
+            f"generated = true\nparticipants = {n}\nseed = {seed}\n"
+        ),
+    )
     return out
 
 

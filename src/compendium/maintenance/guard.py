@@ -20,6 +20,7 @@ place of the import (:func:`hook_text`).
 Skipping on purpose: ``COMPENDIUM_ALLOW_RESTRICTED_COMMIT=1 git commit ...``
 (the hook prints what it let through), or git's own ``--no-verify``.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,7 +64,9 @@ def _texts(data: bytes, depth: int = 0) -> list[str]:
 def _plain(text: str) -> str:
     """Undo the escaping XML, HTML and PDF text use, so the mark is found in metadata and body."""
     text = re.sub(r"<[^>]+>", "", text)
-    return text.replace("&amp;", "&").replace("&#39;", "'").replace("&apos;", "'").replace("\\(", "(").replace("\\)", ")")
+    return (
+        text.replace("&amp;", "&").replace("&#39;", "'").replace("&apos;", "'").replace("\\(", "(").replace("\\)", ")")
+    )
 
 
 def problems(name: str, data: bytes, known: set[str]) -> list[str]:
@@ -80,8 +83,9 @@ def problems(name: str, data: bytes, known: set[str]) -> list[str]:
 
 
 def staged(cwd: Path | None = None) -> list[str]:
-    out = subprocess.run(["git", "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR"], cwd=cwd,
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMR"], cwd=cwd, capture_output=True, check=True
+    ).stdout
     return [n.decode("utf-8", "surrogateescape") for n in out.split(b"\0") if n]
 
 
@@ -110,9 +114,11 @@ def pre_commit() -> int:
         return 0
     print("compendium pre-commit: commit refused; restricted material is staged:", file=sys.stderr)
     print("\n".join(f"  - {f}" for f in found), file=sys.stderr)
-    print("    fix: unstage it (`git restore --staged FILE`) and keep restricted outputs outside the repository;\n"
-          f"    if you are certain it may be published, commit with {SKIP_ENV}=1 (see README, 'For authors with the real data')",
-          file=sys.stderr)
+    print(
+        "    fix: unstage it (`git restore --staged FILE`) and keep restricted outputs outside the repository;\n"
+        f"    if you are certain it may be published, commit with {SKIP_ENV}=1 (see README, 'For authors with the real data')",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -124,7 +130,9 @@ def hook_text() -> str:
     end = source.index("# </restricted>\n", start) + len("# </restricted>\n")
     inlined = f"# <restricted>: a copy of src/compendium/restricted.py, made by make setup\n{rules}# </restricted>\n"
     text = source[:start] + inlined + source[end:]
-    return text.replace("#!/usr/bin/env python3\n", f"#!/usr/bin/env python3\n# {HOOK_TAG} (installed by make setup)\n", 1)
+    return text.replace(
+        "#!/usr/bin/env python3\n", f"#!/usr/bin/env python3\n# {HOOK_TAG} (installed by make setup)\n", 1
+    )
 
 
 def install(repo: Path) -> str:
@@ -135,8 +143,10 @@ def install(repo: Path) -> str:
         return "not a git work tree: no pre-commit hook installed"
     target = hooks / "pre-commit"
     if target.exists() and HOOK_TAG not in target.read_text(encoding="utf-8", errors="replace"):
-        return (f"{target} exists and is not the compendium's: left alone; add `python3 {Path(__file__).resolve()}` "
-                "to it to guard restricted material")
+        return (
+            f"{target} exists and is not the compendium's: left alone; add `python3 {Path(__file__).resolve()}` "
+            "to it to guard restricted material"
+        )
     hooks.mkdir(parents=True, exist_ok=True)
     text = hook_text()
     if target.is_file() and target.read_text(encoding="utf-8") == text:

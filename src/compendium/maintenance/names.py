@@ -3,6 +3,7 @@
 Used by :mod:`compendium.maintenance.generate` (larger studies) and
 :mod:`compendium.maintenance.twin` (a synthetic twin).
 """
+
 from __future__ import annotations
 
 import random

@@ -13,6 +13,7 @@
 ``make bench`` (timing the build) is :mod:`compendium.maintenance.bench`; it
 builds its copies with :func:`copy_sources` from here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,18 @@ from .. import source
 from ..provenance import MANIFEST_FILES, sha256, source_commit
 from ..themes import theme_key
 
-__all__ = ["artefact_hashes", "write_manifest", "read_manifest", "compare", "snapshot", "research_diff",
-           "copy_sources", "manifest_command", "verify_command", "diff_command"]
+__all__ = [
+    "artefact_hashes",
+    "write_manifest",
+    "read_manifest",
+    "compare",
+    "snapshot",
+    "research_diff",
+    "copy_sources",
+    "manifest_command",
+    "verify_command",
+    "diff_command",
+]
 
 MANIFEST, SNAPSHOT = MANIFEST_FILES
 SNAPSHOT_TABLES = ["table1_sample", "table2_themes", "theme_recurrence", "sample_aggregates", "convergence"]
@@ -53,8 +64,10 @@ def notebook_parameters(p: Paths) -> dict[str, dict[str, object]]:
     """Each pipeline notebook's declared parameter defaults (its ``parameters`` cell)."""
     from ..handrun import declared_parameters
 
-    return {path.stem: {name: default for name, (_, default) in declared_parameters(path).items()}
-            for path in sorted(p.notebooks.glob("[0-9][0-9]_*.ipynb"))}
+    return {
+        path.stem: {name: default for name, (_, default) in declared_parameters(path).items()}
+        for path in sorted(p.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    }
 
 
 def _flatten(value: object, prefix: str = "") -> dict[str, object]:
@@ -135,8 +148,14 @@ def compare(expected: dict[str, str], actual: dict[str, str]) -> pd.DataFrame:
             status = "unexpected"
         else:
             status = "identical" if expected[name] == actual[name] else "changed"
-        rows.append({"artefact": name, "status": status, "expected": expected.get(name, "")[:12],
-                     "rebuilt": actual.get(name, "")[:12]})
+        rows.append(
+            {
+                "artefact": name,
+                "status": status,
+                "expected": expected.get(name, "")[:12],
+                "rebuilt": actual.get(name, "")[:12],
+            }
+        )
     return pd.DataFrame(rows, columns=["artefact", "status", "expected", "rebuilt"])
 
 
@@ -211,8 +230,10 @@ def research_diff(old: dict, new: dict) -> list[str]:
         pa, pb = old.get("parameters", {}).get(name, {}), new.get("parameters", {}).get(name, {})
         for key in sorted(set(pa) | set(pb)):
             if pa.get(key) != pb.get(key):
-                lines.append(f"parameter {key} of notebook {name}: {_show(pa.get(key, 'absent'))} -> "
-                             f"{_show(pb.get(key, 'absent'))}")
+                lines.append(
+                    f"parameter {key} of notebook {name}: {_show(pa.get(key, 'absent'))} -> "
+                    f"{_show(pb.get(key, 'absent'))}"
+                )
     for group in sorted(set(old.get("values", {})) | set(new.get("values", {}))):
         va, vb = old.get("values", {}).get(group, {}), new.get("values", {}).get(group, {})
         for key in sorted(set(va) | set(vb)):
@@ -257,16 +278,29 @@ def _by_theme(quotes: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
 def copy_sources(p: Paths, target: Path) -> Path:
     """Copy the files git tracks (as they are in the working tree) into ``target``."""
     try:
-        listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                                 cwd=p.root, capture_output=True, check=True).stdout.decode().split("\0")
+        listing = (
+            subprocess.run(
+                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                cwd=p.root,
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .split("\0")
+        )
         files = [f for f in listing if f and (p.root / f).is_file()]
     except (OSError, subprocess.CalledProcessError):
         # Not a git checkout (e.g. an archive): everything except the environment and generated files.
         generated = {p.figures / f.name for f in p.figures.glob("*") if f.suffix in {".svg", ".png"}}
         skip_dirs = [p.root / ".venv", p.root / ".git", p.student_work, *p.generated_dirs()]
-        files = [str(f.relative_to(p.root)) for f in p.root.rglob("*")
-                 if f.is_file() and f not in generated and "__pycache__" not in f.parts
-                 and not any(f.is_relative_to(d) for d in skip_dirs)]
+        files = [
+            str(f.relative_to(p.root))
+            for f in p.root.rglob("*")
+            if f.is_file()
+            and f not in generated
+            and "__pycache__" not in f.parts
+            and not any(f.is_relative_to(d) for d in skip_dirs)
+        ]
     for rel in files:
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -288,8 +322,9 @@ def _link_venv(root: Path, venv: Path) -> None:
 def _make(root: Path, venv: Path, *targets: str, env: dict | None = None, quiet: bool = True) -> tuple[int, float, str]:
     _link_venv(root, venv)
     started = time.perf_counter()
-    result = subprocess.run(["make", "-C", str(root), *targets], capture_output=quiet, text=True,
-                            env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        ["make", "-C", str(root), *targets], capture_output=quiet, text=True, env={**os.environ, **(env or {})}
+    )
     output = (result.stdout or "") + (result.stderr or "") if quiet else ""
     return result.returncode, time.perf_counter() - started, output
 
@@ -298,12 +333,17 @@ def build_copy(p: Paths, workdir: Path) -> tuple[Paths, float, str]:
     """Copy the sources to ``workdir`` and run ``make all`` there; returns its Paths and the time taken."""
     copy = copy_sources(p, workdir)
     venv = Path(sys.prefix)  # the environment running this command (make passes VENV)
-    code, seconds, output = _make(copy, venv, "all", env={"COMPENDIUM_COMMIT": source_commit(p),
-                                                          "SOURCE_DATE_EPOCH": str(source.source_date_epoch(p.root))})
+    code, seconds, output = _make(
+        copy,
+        venv,
+        "all",
+        env={"COMPENDIUM_COMMIT": source_commit(p), "SOURCE_DATE_EPOCH": str(source.source_date_epoch(p.root))},
+    )
     if code != 0:
-        raise CompendiumError(f"verify: the rebuild failed (exit {code}); its last output:\n{output[-4000:]}",
-                              fix="run `make all` in the working tree to see the same failure, fix it, then "
-                              "`make verify` again")
+        raise CompendiumError(
+            f"verify: the rebuild failed (exit {code}); its last output:\n{output[-4000:]}",
+            fix="run `make all` in the working tree to see the same failure, fix it, then `make verify` again",
+        )
     return Paths(copy), seconds, output
 
 
@@ -311,8 +351,10 @@ def build_copy(p: Paths, workdir: Path) -> tuple[Paths, float, str]:
 def manifest_command(args) -> int:
     p = paths()
     n = write_manifest(p)
-    print(f"manifest: recorded {n} artefacts in {MANIFEST} and the key results in {SNAPSHOT}; "
-          "commit these two files on their own, after the changes they describe")
+    print(
+        f"manifest: recorded {n} artefacts in {MANIFEST} and the key results in {SNAPSHOT}; "
+        "commit these two files on their own, after the changes they describe"
+    )
     return 0
 
 
@@ -329,9 +371,13 @@ def verify_command(args) -> int:
     counts = table["status"].value_counts().to_dict()
     print(table.to_string(index=False))
     ok = set(counts) == {"identical"}
-    verdict = (f"VERIFIED: all {len(table)} artefacts are byte-identical to the manifest" if ok else
-               "NOT VERIFIED: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()) if k != "identical")
-               + f" of {len(table)} artefacts")
+    verdict = (
+        f"VERIFIED: all {len(table)} artefacts are byte-identical to the manifest"
+        if ok
+        else "NOT VERIFIED: "
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()) if k != "identical")
+        + f" of {len(table)} artefacts"
+    )
     print(verdict)
     report = p.build / "verify" / "reviewer-report.md"
     write_text(report, _report(p, table, verdict, seconds))
@@ -350,26 +396,34 @@ def _report(p: Paths, table: pd.DataFrame, verdict: str, seconds: float) -> str:
     commit, head = source_commit(p), source.head_commit(p.root)
     why = ""
     if head and not head.startswith(commit) and not commit.startswith(head):
-        why = (f" The checked-out commit (HEAD) is {head}; the report names {commit} because it is the last "
-               "commit that changed a build input (data, code, notebooks, template, bibliography, environment), "
-               "and the commits after it touch only tests, documentation or the manifest, which no artefact "
-               "depends on.")
+        why = (
+            f" The checked-out commit (HEAD) is {head}; the report names {commit} because it is the last "
+            "commit that changed a build input (data, code, notebooks, template, bibliography, environment), "
+            "and the commits after it touch only tests, documentation or the manifest, which no artefact "
+            "depends on."
+        )
     built_on = dt.datetime.fromtimestamp(source.source_date_epoch(p.root), dt.UTC).strftime("%Y-%m-%d")
-    return "\n".join([
-        "# Reviewer report: independent rebuild of the compendium", "",
-        f"- **Verdict:** {verdict}",
-        f"- **Source commit:** {commit}, dated {built_on}; every date inside the artefacts is that commit's "
-        f"date (SOURCE_DATE_EPOCH), not the day of the rebuild, so rebuilds give the same bytes.{why}",
-        f"- **Checked on:** {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- **Platform:** {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores",
-        f"- **Packages:** {', '.join(versions)}",
-        f"- **What ran:** `make all` from clean in a temporary copy of the tracked sources "
-        f"(SOURCE_DATE_EPOCH={os.environ.get('SOURCE_DATE_EPOCH', 'unset')}), {seconds:.1f} s; then every artefact's "
-        f"SHA-256 compared with `{MANIFEST}`.",
-        f"- **Artefacts compared:** {len(table)}; identical: {(table['status'] == 'identical').sum()}", "",
-        "## Artefacts that differ" if len(changed) else "All artefacts identical.", "",
-        *([changed.to_markdown(index=False)] if len(changed) else []), "",
-    ])
+    return "\n".join(
+        [
+            "# Reviewer report: independent rebuild of the compendium",
+            "",
+            f"- **Verdict:** {verdict}",
+            f"- **Source commit:** {commit}, dated {built_on}; every date inside the artefacts is that commit's "
+            f"date (SOURCE_DATE_EPOCH), not the day of the rebuild, so rebuilds give the same bytes.{why}",
+            f"- **Checked on:** {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+            f"- **Platform:** {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores",
+            f"- **Packages:** {', '.join(versions)}",
+            f"- **What ran:** `make all` from clean in a temporary copy of the tracked sources "
+            f"(SOURCE_DATE_EPOCH={os.environ.get('SOURCE_DATE_EPOCH', 'unset')}), {seconds:.1f} s; then every artefact's "
+            f"SHA-256 compared with `{MANIFEST}`.",
+            f"- **Artefacts compared:** {len(table)}; identical: {(table['status'] == 'identical').sum()}",
+            "",
+            "## Artefacts that differ" if len(changed) else "All artefacts identical.",
+            "",
+            *([changed.to_markdown(index=False)] if len(changed) else []),
+            "",
+        ]
+    )
 
 
 def diff_command(args) -> int:
@@ -383,8 +437,11 @@ def diff_command(args) -> int:
     old_path = p.root / SNAPSHOT
     old = json.loads(old_path.read_text(encoding="utf-8")) if old_path.is_file() else {}
     lines = research_diff(old, snapshot(p))
-    print("\nIn research terms:" if lines else
-          "\nNo change in tables, values, parameters, segment coding or the quotes shown.")
+    print(
+        "\nIn research terms:"
+        if lines
+        else "\nNo change in tables, values, parameters, segment coding or the quotes shown."
+    )
     for line in lines:
         print(f"  - {line}")
     return 0

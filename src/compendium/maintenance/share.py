@@ -21,6 +21,7 @@ the package, never inside it. ``make share`` then builds the manuscript from the
 de-identified data and ``share --check`` gates those outputs before copying
 them into ``<share>/manuscript``.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,15 @@ from ..paths import Paths, paths
 
 __all__ = ["make_share", "check_share", "deidentify_text", "Replacer", "command"]
 
-TAGS = {"e-mail address": "EMAIL", "URL": "URL", "phone number": "PHONE", "street address": "ADDRESS",
-        "postcode": "POSTCODE", "date (possible date of birth)": "DATE", "personal name": "NAME"}
+TAGS = {
+    "e-mail address": "EMAIL",
+    "URL": "URL",
+    "phone number": "PHONE",
+    "street address": "ADDRESS",
+    "postcode": "POSTCODE",
+    "date (possible date of birth)": "DATE",
+    "personal name": "NAME",
+}
 MANUAL_CHECKS = (
     "Names at the start of a sentence, nicknames and names in other scripts (the gate checks capitalised words "
     "after a lower-case word only).",
@@ -128,9 +136,13 @@ def _extra(p: Paths) -> list[dict]:
     except yaml.YAMLError as err:
         raise CompendiumError(f"{path}: not valid YAML ({err}).", fix="check the indentation and quoting") from None
     entries = doc.get("replace", []) if isinstance(doc, dict) else None
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and str(e.get("text") or "").strip() for e in entries):
-        raise CompendiumError(f"{path}: expected `replace:` with entries `- text: ...` and `category: ...`.",
-                              fix="list each identifier the gate cannot know (a workplace, a town) with its category")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and str(e.get("text") or "").strip() for e in entries
+    ):
+        raise CompendiumError(
+            f"{path}: expected `replace:` with entries `- text: ...` and `category: ...`.",
+            fix="list each identifier the gate cannot know (a workplace, a town) with its category",
+        )
     return sorted(entries, key=lambda e: -len(str(e["text"])))
 
 
@@ -139,11 +151,15 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
     p = p or paths()
     target = Path(target).resolve()
     if not p.restricted:
-        raise CompendiumError(f"{p.shown(p.data)} is {p.kind}, not restricted: there is nothing to de-identify.",
-                              fix="run `make share DATA=/path/to/restricted/study`")
+        raise CompendiumError(
+            f"{p.shown(p.data)} is {p.kind}, not restricted: there is nothing to de-identify.",
+            fix="run `make share DATA=/path/to/restricted/study`",
+        )
     if target.is_relative_to(p.data.resolve()):
-        raise CompendiumError(f"{target}: the share package may not be written inside the data folder.",
-                              fix="leave the target unset (it goes to OUT/share)")
+        raise CompendiumError(
+            f"{target}: the share package may not be written inside the data folder.",
+            fix="leave the target unset (it goes to OUT/share)",
+        )
     allow, known = anonymise.load_allowlist(p), anonymise.known_names(p)
     replacer = Replacer(extra=_extra(p))
     pcols, participants = read_csv_rows(p.participants)
@@ -160,8 +176,11 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
             transcripts[pid], movers[pid] = consent.withhold_text(text), (lambda o, is_end=False: o)
         else:
             transcripts[pid], movers[pid] = deidentify_text(text, replacer, allow, known)
-    text_columns = [c for c in ccols if c not in ("segment_id", "participant_id", "start", "end", "theme_id",
-                                                  "analyst", "coding_round", "excerpt")]
+    text_columns = [
+        c
+        for c in ccols
+        if c not in ("segment_id", "participant_id", "start", "end", "theme_id", "analyst", "coding_round", "excerpt")
+    ]
     bad: list[str] = []
     for row in coding:
         pid = row["participant_id"]
@@ -173,8 +192,10 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
         if not row["excerpt"].strip():
             bad.append(row["segment_id"])
     if bad:
-        raise CompendiumError(f"make share: segments {', '.join(bad[:10])} would be empty after de-identification.",
-                              fix="check deidentify.yaml (an entry may cover a whole excerpt)")
+        raise CompendiumError(
+            f"make share: segments {', '.join(bad[:10])} would be empty after de-identification.",
+            fix="check deidentify.yaml (an entry may cover a whole excerpt)",
+        )
     for row in memos:
         row["text"] = deidentify_text(row["text"], replacer, allow, known)[0]
     for row in participants:
@@ -199,21 +220,34 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
         hits += anonymise.scan_text(csv_text(cols, rows), name, allow, known)
     if hits:
         raise anonymise.AnonymisationError(hits)
-    mismatched = [r["segment_id"] for r in coding if transcripts[r["participant_id"]][int(r["start"]):int(r["end"])] != r["excerpt"]]
+    mismatched = [
+        r["segment_id"]
+        for r in coding
+        if transcripts[r["participant_id"]][int(r["start"]) : int(r["end"])] != r["excerpt"]
+    ]
     if mismatched:  # cannot happen by construction; checked because a wrong offset would misattribute a quote
         raise CompendiumError(f"make share: offsets of {', '.join(mismatched[:10])} do not match; nothing written.")
     log = {
         "source": "a restricted study (path not recorded)",
-        "rules": {category: anonymise.PATTERNS[category].pattern if category in anonymise.PATTERNS else
-                  "a capitalised first name (gender-guesser dictionary) after a lower-case word, not a pseudonym"
-                  for category in TAGS},
+        "rules": {
+            category: anonymise.PATTERNS[category].pattern
+            if category in anonymise.PATTERNS
+            else "a capitalised first name (gender-guesser dictionary) after a lower-case word, not a pseudonym"
+            for category in TAGS
+        },
         "author_entries": len(replacer.extra),
         "replacements_per_category": dict(sorted(replacer.counts.items())),
-        "distinct_identifiers_per_category": {c: sum(1 for k in replacer.table if k[0] == c) for c in sorted(replacer.counts)},
+        "distinct_identifiers_per_category": {
+            c: sum(1 for k in replacer.table if k[0] == c) for c in sorted(replacer.counts)
+        },
         "allowlisted": [{k: str(v) for k, v in e.items()} for e in allow],
-        "withheld": {"transcripts_not_archived": sorted(no_archive), "attributes_withheld": sorted(no_attributes),
-                     "quotation_declined": sorted(r["participant_id"] for r in participants
-                                                  if r.get("consent_quotes", "true").lower() != "true")},
+        "withheld": {
+            "transcripts_not_archived": sorted(no_archive),
+            "attributes_withheld": sorted(no_attributes),
+            "quotation_declined": sorted(
+                r["participant_id"] for r in participants if r.get("consent_quotes", "true").lower() != "true"
+            ),
+        },
         "check_by_hand": list(MANUAL_CHECKS),
         "segments": len(coding),
         "offsets_checked": len(coding),
@@ -232,30 +266,58 @@ def make_share(target: Path | str, p: Paths | None = None) -> dict:
             write_text(data / source.name, source.read_text(encoding="utf-8"))
     write_json(target / "anonymisation_log.json", log)
     write_text(target / "anonymisation_log.md", _log_markdown(log))
-    table = "original,tag\n" + "".join(f"{json.dumps(o, ensure_ascii=False)},{t}\n" for (c, o), t in sorted(replacer.table.items()))
+    table = "original,tag\n" + "".join(
+        f"{json.dumps(o, ensure_ascii=False)},{t}\n" for (c, o), t in sorted(replacer.table.items())
+    )
     write_text(target.parent / f"{target.name}-replacements.csv", f"# {MARK}. Keep with the restricted data.\n" + table)
     return log
 
 
 def _log_markdown(log: dict) -> str:
-    lines = ["# Anonymisation log", "", "Written by `make share` before anything was published. Identifiers were "
-             "replaced by category tags (`[NAME 1]`); the replacement table is kept with the restricted data, "
-             "not in this package.", "", "## Rules", ""]
+    lines = [
+        "# Anonymisation log",
+        "",
+        "Written by `make share` before anything was published. Identifiers were "
+        "replaced by category tags (`[NAME 1]`); the replacement table is kept with the restricted data, "
+        "not in this package.",
+        "",
+        "## Rules",
+        "",
+    ]
     lines += [f"- {c}: `{r}`" for c, r in log["rules"].items()]
-    lines += ["", f"Author-supplied entries (deidentify.yaml): {log['author_entries']}", "", "## Replacements", "",
-              "| Category | Replacements | Distinct identifiers |", "|---|---|---|"]
-    lines += [f"| {c} | {n} | {log['distinct_identifiers_per_category'][c]} |" for c, n in log["replacements_per_category"].items()]
+    lines += [
+        "",
+        f"Author-supplied entries (deidentify.yaml): {log['author_entries']}",
+        "",
+        "## Replacements",
+        "",
+        "| Category | Replacements | Distinct identifiers |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {c} | {n} | {log['distinct_identifiers_per_category'][c]} |"
+        for c, n in log["replacements_per_category"].items()
+    ]
     if not log["replacements_per_category"]:
         lines.append("| (none) | 0 | 0 |")
     lines += ["", "## Allow-listed (let through, with reasons)", ""]
-    lines += [f"- `{e.get('text') or e.get('pattern')}`: {e.get('reason', '')}" for e in log["allowlisted"]] or ["- (none)"]
+    lines += [f"- `{e.get('text') or e.get('pattern')}`: {e.get('reason', '')}" for e in log["allowlisted"]] or [
+        "- (none)"
+    ]
     w = log["withheld"]
-    lines += ["", "## Consent", "",
-              f"- transcripts not archived (shape only): {', '.join(w['transcripts_not_archived']) or 'none'}",
-              f"- per-person attributes withheld: {', '.join(w['attributes_withheld']) or 'none'}",
-              f"- quotation declined (counted, never quoted): {', '.join(w['quotation_declined']) or 'none'}",
-              "", f"Offsets checked: {log['offsets_checked']} of {log['segments']} segments match their transcripts.",
-              "", "## Still to check by hand", ""]
+    lines += [
+        "",
+        "## Consent",
+        "",
+        f"- transcripts not archived (shape only): {', '.join(w['transcripts_not_archived']) or 'none'}",
+        f"- per-person attributes withheld: {', '.join(w['attributes_withheld']) or 'none'}",
+        f"- quotation declined (counted, never quoted): {', '.join(w['quotation_declined']) or 'none'}",
+        "",
+        f"Offsets checked: {log['offsets_checked']} of {log['segments']} segments match their transcripts.",
+        "",
+        "## Still to check by hand",
+        "",
+    ]
     lines += [f"- [ ] {item}" for item in log["check_by_hand"]]
     return "\n".join(lines) + "\n"
 
@@ -266,7 +328,10 @@ def check_share(target: Path | str) -> int:
     import os
 
     env = {k: os.environ.get(k) for k in ("COMPENDIUM_DATA", "COMPENDIUM_OUT")}
-    os.environ["COMPENDIUM_DATA"], os.environ["COMPENDIUM_OUT"] = str(target / "data"), str(target.parent / f"{target.name}-build")
+    os.environ["COMPENDIUM_DATA"], os.environ["COMPENDIUM_OUT"] = (
+        str(target / "data"),
+        str(target.parent / f"{target.name}-build"),
+    )
     try:
         built = Paths()
     finally:
@@ -281,14 +346,23 @@ def check_share(target: Path | str) -> int:
         raise anonymise.AnonymisationError(hits)
     from .guard import _texts
 
-    marked = [str(f) for f in [*target.rglob("*"), *built.out_root.rglob("*")] if f.is_file()
-              and any(MARK in t for t in _texts(f.read_bytes()))]
+    marked = [
+        str(f)
+        for f in [*target.rglob("*"), *built.out_root.rglob("*")]
+        if f.is_file() and any(MARK in t for t in _texts(f.read_bytes()))
+    ]
     if marked:
-        raise CompendiumError(f"make share: {marked[0]} carries the restricted mark; nothing copied.",
-                              fix="the share build must read the de-identified data folder only")
+        raise CompendiumError(
+            f"make share: {marked[0]} carries the restricted mark; nothing copied.",
+            fix="the share build must read the de-identified data folder only",
+        )
     copied = 0
-    for folder, name in ((built.output, "output"), (built.tables, "tables"), (built.figures, "figures"),
-                         (built.supplement, "supplement")):
+    for folder, name in (
+        (built.output, "output"),
+        (built.tables, "tables"),
+        (built.figures, "figures"),
+        (built.supplement, "supplement"),
+    ):
         for f in sorted(folder.rglob("*")) if folder.is_dir() else []:
             if f.is_file() and not f.name.startswith("."):
                 write_bytes(target / "manuscript" / name / f.relative_to(folder), f.read_bytes())
@@ -300,11 +374,15 @@ def command(args) -> None:
     target = Path(args.target) if args.target else paths().out_root / "share"
     if args.check:
         n = check_share(target)
-        print(f"share: the gate passed on the de-identified data and the manuscript built from them; "
-              f"{n} files copied to {target / 'manuscript'}")
+        print(
+            f"share: the gate passed on the de-identified data and the manuscript built from them; "
+            f"{n} files copied to {target / 'manuscript'}"
+        )
         return
     log = make_share(target)
     total = sum(log["replacements_per_category"].values())
-    print(f"share: wrote de-identified data to {target / 'data'} ({total} identifiers replaced, "
-          f"{log['offsets_checked']} offsets checked) and {target / 'anonymisation_log.md'}; "
-          f"replacement table kept outside the package: {target.parent / (target.name + '-replacements.csv')}")
+    print(
+        f"share: wrote de-identified data to {target / 'data'} ({total} identifiers replaced, "
+        f"{log['offsets_checked']} offsets checked) and {target / 'anonymisation_log.md'}; "
+        f"replacement table kept outside the package: {target.parent / (target.name + '-replacements.csv')}"
+    )

@@ -15,6 +15,7 @@ The twin keeps what a paper publishes and nothing it does not:
 The result is a data folder declared ``synthetic`` that passes ``validate``; an
 author can publish a compendium of their study on it, as this one is published.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,12 +33,36 @@ __all__ = ["generate_like", "aggregates", "MARKER"]
 
 MARKER = "twin_study.json"
 _OPENERS = ("I think", "For me", "Mostly", "In my work", "Often", "When it goes well", "Honestly", "Over time")
-_WORDS = ("the client", "a young person", "their family", "the session", "some kindness", "a small step",
-          "the pressure", "a pattern", "their story", "a feeling", "the care", "some space", "the work",
-          "a routine", "their own needs", "the relationship", "a habit", "the week", "their worry", "a choice")
+_WORDS = (
+    "the client",
+    "a young person",
+    "their family",
+    "the session",
+    "some kindness",
+    "a small step",
+    "the pressure",
+    "a pattern",
+    "their story",
+    "a feeling",
+    "the care",
+    "some space",
+    "the work",
+    "a routine",
+    "their own needs",
+    "the relationship",
+    "a habit",
+    "the week",
+    "their worry",
+    "a choice",
+)
 _VERBS = ("notices", "softens", "carries", "brings up", "changes", "holds", "names", "shapes", "eases", "tests")
-_PROMPTS = ("Could you say more about that?", "What does that look like in a session?", "How did that come about?",
-            "What happened next?", "How do you make sense of that?")
+_PROMPTS = (
+    "Could you say more about that?",
+    "What does that look like in a session?",
+    "How did that come about?",
+    "What happened next?",
+    "How do you make sense of that?",
+)
 
 
 def _sentence(rng: random.Random, words: int) -> str:
@@ -62,14 +87,19 @@ def generate_like(study: Path | str, out: Path | str, seed: int = 2022) -> Path:
     src = _source(study)
     out = Path(out).resolve()
     if not src.participants.is_file() or not src.coding.is_file():
-        raise CompendiumError(f"{src.data}: not a study folder (participants.csv and coding.csv expected).",
-                              fix="give the folder that holds participants.csv, coding.csv and transcripts/")
+        raise CompendiumError(
+            f"{src.data}: not a study folder (participants.csv and coding.csv expected).",
+            fix="give the folder that holds participants.csv, coding.csv and transcripts/",
+        )
     if out == src.data or out.is_relative_to(src.data) or src.data.is_relative_to(out):
-        raise CompendiumError(f"generate --like: {out} overlaps the study folder {src.data}.",
-                              fix="write the twin to a new folder")
+        raise CompendiumError(
+            f"generate --like: {out} overlaps the study folder {src.data}.", fix="write the twin to a new folder"
+        )
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise CompendiumError(f"generate --like: {out} is not empty and was not written by --like (no {MARKER}).",
-                              fix="choose a new or empty folder")
+        raise CompendiumError(
+            f"generate --like: {out} is not empty and was not written by --like (no {MARKER}).",
+            fix="choose a new or empty folder",
+        )
     rng = random.Random(seed)
     pcols, participants = read_csv_rows(src.participants)
     ccols, coding = read_csv_rows(src.coding)
@@ -120,19 +150,32 @@ def generate_like(study: Path | str, out: Path | str, seed: int = 2022) -> Path:
             text += excerpt
             end = len(text)
             text += f" {_sentence(rng, 6)}\n"
-            new_coding.append(dict(seg, start=str(start), end=str(end), excerpt=excerpt,
-                                   **{c: f"Synthetic twin note ({c.replace('_', ' ')}) for theme {seg['theme_id']}."
-                                      for c in ccols if c.startswith("note_")},
-                                   experiential_statement=f"Twin statement for theme {seg['theme_id']}"))
+            new_coding.append(
+                dict(
+                    seg,
+                    start=str(start),
+                    end=str(end),
+                    excerpt=excerpt,
+                    **{
+                        c: f"Synthetic twin note ({c.replace('_', ' ')}) for theme {seg['theme_id']}."
+                        for c in ccols
+                        if c.startswith("note_")
+                    },
+                    experiential_statement=f"Twin statement for theme {seg['theme_id']}",
+                )
+            )
         text += f"Interviewer: Thank you, that is everything from me.\n{name}: Thank you.\n"
         transcripts[pid] = text
-    twin_memos = [dict(m, text=f"Synthetic twin memo ({m.get('kind', 'memo')}); the study's memo is not copied.")
-                  for m in memos]
+    twin_memos = [
+        dict(m, text=f"Synthetic twin memo ({m.get('kind', 'memo')}); the study's memo is not copied.") for m in memos
+    ]
     package = json.loads(src.datapackage.read_text(encoding="utf-8"))
     package["compendium"] = {"kind": "synthetic", "note": "synthetic twin written by compendium generate --like"}
     package["name"] = str(package.get("name", "study")).replace("-synthetic", "") + "-twin"
-    package["description"] = ("Synthetic twin: the structure and published aggregates of a study, with text written "
-                              "by compendium generate --like. No interview text is included.")
+    package["description"] = (
+        "Synthetic twin: the structure and published aggregates of a study, with text written "
+        "by compendium generate --like. No interview text is included."
+    )
     write_text(out / MARKER, json.dumps({"seed": seed, "participants": len(participants)}, indent=2) + "\n")
     for pid, text in transcripts.items():
         write_text(out / "transcripts" / f"{pid}.txt", text)
@@ -143,9 +186,12 @@ def generate_like(study: Path | str, out: Path | str, seed: int = 2022) -> Path:
     write_text(out / "codebook.yaml", src.codebook.read_text(encoding="utf-8"))
     if src.allowlist.is_file():
         write_text(out / "anonymisation_allowlist.yaml", src.allowlist.read_text(encoding="utf-8"))
-    write_text(out / "README.md", "# Synthetic twin\n\nWritten by `compendium generate --like`: the participants, "
-               "attributes, durations, codebook and the number of coded segments per participant and theme of a "
-               "study, with new pseudonyms and newly generated text. No sentence of the study is included.\n")
+    write_text(
+        out / "README.md",
+        "# Synthetic twin\n\nWritten by `compendium generate --like`: the participants, "
+        "attributes, durations, codebook and the number of coded segments per participant and theme of a "
+        "study, with new pseudonyms and newly generated text. No sentence of the study is included.\n",
+    )
     return out
 
 
@@ -172,8 +218,14 @@ def aggregates(data: Path | str) -> dict:
     for r in coding:
         key = f"{r['participant_id']}/{r['theme_id']}"
         segments[key] = segments.get(key, 0) + 1
-    return {"n": len(participants), "age_band": count("age_band"), "gender": count("gender"),
-            "profession_group": count("profession_group"), "qualification": count("qualification"),
-            "themes": themes, "contributes": {k: sorted(v) for k, v in sorted(contributes.items())},
-            "segments": dict(sorted(segments.items())),
-            "duration": {"min": min(durations), "max": max(durations), "mean": round(sum(durations) / len(durations), 2)}}
+    return {
+        "n": len(participants),
+        "age_band": count("age_band"),
+        "gender": count("gender"),
+        "profession_group": count("profession_group"),
+        "qualification": count("qualification"),
+        "themes": themes,
+        "contributes": {k: sorted(v) for k, v in sorted(contributes.items())},
+        "segments": dict(sorted(segments.items())),
+        "duration": {"min": min(durations), "max": max(durations), "mean": round(sum(durations) / len(durations), 2)},
+    }

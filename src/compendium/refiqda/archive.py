@@ -9,6 +9,7 @@ decompressed as a stream and refused as soon as it passes
 and an archive with more than :data:`MAX_ENTRIES` entries is refused before
 anything is decompressed.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -29,8 +30,9 @@ _CHUNK = 1024 * 1024
 class Archive:
     """A ``.qdpx`` opened for reading, with bounded reads and letter-case-blind member names."""
 
-    def __init__(self, path: Path, max_member: int | None = None, max_total: int | None = None,
-                 max_entries: int | None = None) -> None:
+    def __init__(
+        self, path: Path, max_member: int | None = None, max_total: int | None = None, max_entries: int | None = None
+    ) -> None:
         self.path = Path(path)
         self.max_member = MAX_MEMBER_BYTES if max_member is None else max_member
         self.max_total = MAX_TOTAL_BYTES if max_total is None else max_total
@@ -40,8 +42,11 @@ class Archive:
         try:
             infos = self.zip.infolist()
             if len(infos) > max_entries:
-                raise error(str(path), f"holds {len(infos):,} entries, more than this import reads ({max_entries:,}).",
-                            "export the project without media, or check the file came from your QDA program")
+                raise error(
+                    str(path),
+                    f"holds {len(infos):,} entries, more than this import reads ({max_entries:,}).",
+                    "export the project without media, or check the file came from your QDA program",
+                )
             self.members = {info.filename.replace("\\", "/"): info for info in infos if not info.is_dir()}
             self.lower = {name.lower(): name for name in self.members}
         except BaseException:
@@ -67,13 +72,17 @@ class Archive:
             with open(path, "rb") as handle:
                 head = handle.read(64).lstrip(codecs.BOM_UTF8).lstrip()
             if head.startswith(b"<"):
-                fix = ("this is an XML file, not a .qdpx archive: if it is a project.qde, zip it together with "
-                       "its sources/ folder (project.qde at the top of the zip); a .qdc codebook holds no coding "
-                       "to import")
+                fix = (
+                    "this is an XML file, not a .qdpx archive: if it is a project.qde, zip it together with "
+                    "its sources/ folder (project.qde at the top of the zip); a .qdc codebook holds no coding "
+                    "to import"
+                )
             else:
-                fix = ("a .qdpx is a zip archive written by a QDA program's REFI-QDA project export "
-                       "(NVivo, ATLAS.ti, MAXQDA, QualCoder); export again in that format, not the program's own "
-                       "project format")
+                fix = (
+                    "a .qdpx is a zip archive written by a QDA program's REFI-QDA project export "
+                    "(NVivo, ATLAS.ti, MAXQDA, QualCoder); export again in that format, not the program's own "
+                    "project format"
+                )
             raise error(str(path), "is not a zip archive, so it cannot be a REFI-QDA project (.qdpx).", fix) from None
 
     def read(self, member: str) -> bytes:
@@ -90,16 +99,19 @@ class Archive:
                         break
                     size += len(chunk)
                     if size > limit:
-                        what = ("this member" if limit == self.max_member
-                                else "the members read so far together")
-                        raise error(where, f"decompresses to more than {limit:,} bytes ({what}; the archive "
-                                    f"claims {info.file_size:,}), more than this import reads.",
-                                    "remove large media from the project before exporting, or check the file "
-                                    "came from your QDA program (it may be damaged or hostile)")
+                        what = "this member" if limit == self.max_member else "the members read so far together"
+                        raise error(
+                            where,
+                            f"decompresses to more than {limit:,} bytes ({what}; the archive "
+                            f"claims {info.file_size:,}), more than this import reads.",
+                            "remove large media from the project before exporting, or check the file "
+                            "came from your QDA program (it may be damaged or hostile)",
+                        )
                     chunks.append(chunk)
         except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile, NotImplementedError) as err:
-            raise error(where, f"cannot be read from the archive ({err}).",
-                        "the file is damaged: copy or export it again") from None
+            raise error(
+                where, f"cannot be read from the archive ({err}).", "the file is damaged: copy or export it again"
+            ) from None
         self.read_so_far += size
         return b"".join(chunks)
 
@@ -114,7 +126,7 @@ class Archive:
         lowered = ref.lower()
         for scheme in ("internal://", "relative://", "file://"):
             if lowered.startswith(scheme):
-                ref = ref[len(scheme):]
+                ref = ref[len(scheme) :]
                 break
         else:
             if "://" in ref:

@@ -25,6 +25,7 @@ programs' reports can be set side by side. It is not Cohen's kappa.
 Reference: Cohen, J. (1960). A coefficient of agreement for nominal scales.
 *Educational and Psychological Measurement*, 20(1), 37-46.
 """
+
 from __future__ import annotations
 
 import html
@@ -42,11 +43,25 @@ from .importer import import_qdpx
 
 __all__ = ["Comparison", "agreement", "qualcoder_kappa", "compare", "compare_qdpx", "write_report"]
 
-KAPPA_REFERENCE = ("Cohen, J. (1960). A coefficient of agreement for nominal scales. Educational and "
-                   "Psychological Measurement, 20(1), 37-46.")
-ROW_COLUMNS = ["level", "theme_id", "participant_id", "segments_both", "segments_ours_only",
-               "segments_theirs_only", "chars_ours", "chars_theirs", "chars_overlap", "chars_total",
-               "percent_agreement", "kappa", "kappa_qualcoder"]
+KAPPA_REFERENCE = (
+    "Cohen, J. (1960). A coefficient of agreement for nominal scales. Educational and "
+    "Psychological Measurement, 20(1), 37-46."
+)
+ROW_COLUMNS = [
+    "level",
+    "theme_id",
+    "participant_id",
+    "segments_both",
+    "segments_ours_only",
+    "segments_theirs_only",
+    "chars_ours",
+    "chars_theirs",
+    "chars_overlap",
+    "chars_total",
+    "percent_agreement",
+    "kappa",
+    "kappa_qualcoder",
+]
 
 
 @dataclass
@@ -89,15 +104,16 @@ def qualcoder_kappa(a: np.ndarray, b: np.ndarray) -> float | None:
 def _mask(coding: pd.DataFrame, pid: str, theme: str, length: int) -> np.ndarray:
     mask = np.zeros(length, dtype=bool)
     for seg in coding[(coding["participant_id"] == pid) & (coding["theme_id"] == theme)].itertuples():
-        mask[seg.start:seg.end] = True
+        mask[seg.start : seg.end] = True
     return mask
 
 
 def _segments(ours: pd.DataFrame, theirs: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     """Per (participant, theme): segments coded by both (overlapping spans), by one only; disagreements."""
     counts, shown = [], []
-    keys = sorted(set(zip(ours["participant_id"], ours["theme_id"])) | set(zip(theirs["participant_id"],
-                                                                               theirs["theme_id"])))
+    keys = sorted(
+        set(zip(ours["participant_id"], ours["theme_id"])) | set(zip(theirs["participant_id"], theirs["theme_id"]))
+    )
     for pid, theme in keys:
         a = ours[(ours["participant_id"] == pid) & (ours["theme_id"] == theme)].to_dict("records")
         b = theirs[(theirs["participant_id"] == pid) & (theirs["theme_id"] == theme)].to_dict("records")
@@ -110,22 +126,52 @@ def _segments(ours: pd.DataFrame, theirs: pd.DataFrame) -> tuple[pd.DataFrame, l
                 for j in hits:
                     b_matched[j] = True
                 if not any((b[j]["start"], b[j]["end"]) == (seg["start"], seg["end"]) for j in hits):
-                    shown.append({"kind": "different span", "participant_id": pid, "theme_id": theme,
-                                  "ours": (seg["start"], seg["end"]),
-                                  "theirs": (min(b[j]["start"] for j in hits), max(b[j]["end"] for j in hits)),
-                                  "segment_id": seg["segment_id"]})
+                    shown.append(
+                        {
+                            "kind": "different span",
+                            "participant_id": pid,
+                            "theme_id": theme,
+                            "ours": (seg["start"], seg["end"]),
+                            "theirs": (min(b[j]["start"] for j in hits), max(b[j]["end"] for j in hits)),
+                            "segment_id": seg["segment_id"],
+                        }
+                    )
             else:
                 ours_only += 1
-                shown.append({"kind": "ours only", "participant_id": pid, "theme_id": theme,
-                              "ours": (seg["start"], seg["end"]), "theirs": None, "segment_id": seg["segment_id"]})
+                shown.append(
+                    {
+                        "kind": "ours only",
+                        "participant_id": pid,
+                        "theme_id": theme,
+                        "ours": (seg["start"], seg["end"]),
+                        "theirs": None,
+                        "segment_id": seg["segment_id"],
+                    }
+                )
         for j, other in enumerate(b):
             if not b_matched[j]:
-                shown.append({"kind": "theirs only", "participant_id": pid, "theme_id": theme, "ours": None,
-                              "theirs": (other["start"], other["end"]), "segment_id": other["segment_id"]})
-        counts.append({"participant_id": pid, "theme_id": theme, "segments_both": both,
-                       "segments_ours_only": ours_only, "segments_theirs_only": b_matched.count(False)})
-    return pd.DataFrame(counts, columns=["participant_id", "theme_id", "segments_both", "segments_ours_only",
-                                         "segments_theirs_only"]), shown
+                shown.append(
+                    {
+                        "kind": "theirs only",
+                        "participant_id": pid,
+                        "theme_id": theme,
+                        "ours": None,
+                        "theirs": (other["start"], other["end"]),
+                        "segment_id": other["segment_id"],
+                    }
+                )
+        counts.append(
+            {
+                "participant_id": pid,
+                "theme_id": theme,
+                "segments_both": both,
+                "segments_ours_only": ours_only,
+                "segments_theirs_only": b_matched.count(False),
+            }
+        )
+    return pd.DataFrame(
+        counts, columns=["participant_id", "theme_id", "segments_both", "segments_ours_only", "segments_theirs_only"]
+    ), shown
 
 
 def _round(value: float | None) -> float | str:
@@ -136,8 +182,11 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, themes: list[str], texts: 
     """Compare two coding tables over the codable ``themes`` and the transcripts ``texts``."""
     seg_counts, shown = _segments(ours, theirs)
     pids = sorted(texts)
-    masks = {(pid, theme): (_mask(ours, pid, theme, len(texts[pid])), _mask(theirs, pid, theme, len(texts[pid])))
-             for pid in pids for theme in themes}
+    masks = {
+        (pid, theme): (_mask(ours, pid, theme, len(texts[pid])), _mask(theirs, pid, theme, len(texts[pid])))
+        for pid in pids
+        for theme in themes
+    }
     rows = []
 
     def row(level: str, theme: str, pid: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
@@ -149,13 +198,21 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame, themes: list[str], texts: 
             sel = sel[sel["theme_id"] == theme]
         if pid != "all":
             sel = sel[sel["participant_id"] == pid]
-        return {"level": level, "theme_id": theme, "participant_id": pid,
-                "segments_both": int(sel["segments_both"].sum()),
-                "segments_ours_only": int(sel["segments_ours_only"].sum()),
-                "segments_theirs_only": int(sel["segments_theirs_only"].sum()),
-                "chars_ours": int(a.sum()), "chars_theirs": int(b.sum()), "chars_overlap": int((a & b).sum()),
-                "chars_total": int(a.size), "percent_agreement": round(percent, 2), "kappa": round(kappa, 4),
-                "kappa_qualcoder": _round(qualcoder_kappa(a, b))}
+        return {
+            "level": level,
+            "theme_id": theme,
+            "participant_id": pid,
+            "segments_both": int(sel["segments_both"].sum()),
+            "segments_ours_only": int(sel["segments_ours_only"].sum()),
+            "segments_theirs_only": int(sel["segments_theirs_only"].sum()),
+            "chars_ours": int(a.sum()),
+            "chars_theirs": int(b.sum()),
+            "chars_overlap": int((a & b).sum()),
+            "chars_total": int(a.size),
+            "percent_agreement": round(percent, 2),
+            "kappa": round(kappa, 4),
+            "kappa_qualcoder": _round(qualcoder_kappa(a, b)),
+        }
 
     for theme in themes:
         rows.append(row("theme", theme, "all", [masks[(pid, theme)] for pid in pids]))
@@ -179,8 +236,9 @@ def compare_qdpx(other: Path | str, p: Paths | None = None) -> Comparison:
     # what the import says about filling coding.csv does not concern a comparison
     comparison.messages = [m for m in result.messages if not m.startswith("coding.csv needs every cell filled")]
     if len(result.set_aside):
-        comparison.messages.append(f"{len(result.set_aside)} of their segments are coded to codes outside "
-                                   "codebook.yaml and are not compared.")
+        comparison.messages.append(
+            f"{len(result.set_aside)} of their segments are coded to codes outside codebook.yaml and are not compared."
+        )
     return comparison
 
 
@@ -201,15 +259,18 @@ def _html(comparison: Comparison, other: str, labels: dict[str, str], p: Paths) 
     esc = html.escape
     table = comparison.table
     head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r) + "</tr>"
-                     for r in table.itertuples(index=False))
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in r) + "</tr>" for r in table.itertuples(index=False)
+    )
     items = []
     for d in comparison.disagreements:
         text = load_transcript(d["participant_id"], p)
         spans = [(name, d[name]) for name in ("ours", "theirs") if d[name] is not None]
         label = f"{d['theme_id']} {labels.get(d['theme_id'], '')}".strip()
-        items.append(f"<section><h3>{esc(d['participant_id'])} &middot; {esc(label)} &middot; {esc(d['kind'])} "
-                     f"({esc(d['segment_id'])})</h3><p class=\"context\">{_context_html(text, spans)}</p></section>")
+        items.append(
+            f"<section><h3>{esc(d['participant_id'])} &middot; {esc(label)} &middot; {esc(d['kind'])} "
+            f'({esc(d["segment_id"])})</h3><p class="context">{_context_html(text, spans)}</p></section>'
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -245,15 +306,22 @@ def write_report(comparison: Comparison, out_dir: Path | str, other: str, p: Pat
     labels = dict(zip(codebook["id"], codebook["label"]))
     table = comparison.table
     overall = table[table["level"] == "overall"].iloc[0]
-    md = [f"# Coding comparison with {other}", "",
-          f"Overall: {overall['segments_both']} segments coded by both, {overall['segments_ours_only']} by us "
-          f"only, {overall['segments_theirs_only']} by them only; character agreement "
-          f"{overall['percent_agreement']:.2f} %, Cohen's kappa {overall['kappa']:.4f}.", "",
-          "Kappa: Cohen's kappa on characters (each character of each transcript coded with a theme or not, "
-          f"pooled over the rows' transcripts and themes); {KAPPA_REFERENCE} `kappa_qualcoder` is the figure "
-          "QualCoder's coder comparison reports for the same characters (computed over the characters coded by "
-          "at least one coder; not Cohen's kappa); percentage agreement is defined as in both programs.", "",
-          to_markdown(table)]
-    return [write_text(out / "comparison.csv", table.to_csv(index=False, lineterminator="\n")),
-            write_text(out / "comparison.md", "\n".join(md)),
-            write_text(out / "comparison.html", _html(comparison, other, labels, p))]
+    md = [
+        f"# Coding comparison with {other}",
+        "",
+        f"Overall: {overall['segments_both']} segments coded by both, {overall['segments_ours_only']} by us "
+        f"only, {overall['segments_theirs_only']} by them only; character agreement "
+        f"{overall['percent_agreement']:.2f} %, Cohen's kappa {overall['kappa']:.4f}.",
+        "",
+        "Kappa: Cohen's kappa on characters (each character of each transcript coded with a theme or not, "
+        f"pooled over the rows' transcripts and themes); {KAPPA_REFERENCE} `kappa_qualcoder` is the figure "
+        "QualCoder's coder comparison reports for the same characters (computed over the characters coded by "
+        "at least one coder; not Cohen's kappa); percentage agreement is defined as in both programs.",
+        "",
+        to_markdown(table),
+    ]
+    return [
+        write_text(out / "comparison.csv", table.to_csv(index=False, lineterminator="\n")),
+        write_text(out / "comparison.md", "\n".join(md)),
+        write_text(out / "comparison.html", _html(comparison, other, labels, p)),
+    ]

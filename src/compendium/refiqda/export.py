@@ -29,6 +29,7 @@ each program keeps):
 GUIDs are UUID5s of our own ids, the zip has fixed dates and sorted entries:
 two exports of the same data are byte-identical.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,11 +46,31 @@ from ..files import write_bytes
 from ..paths import Paths, paths
 from ..transcripts import check_spans
 from .archive import zip_bytes
-from .schema import (CODEBOOK_NS, NOTE_KINDS, ORIGIN, PALETTE, PROJECT_NS, SHARED_ATTRIBUTES, build_datetime,
-                     check_xml, combine_notes, guid, note_heading_in, schemas_available)
+from .schema import (
+    CODEBOOK_NS,
+    NOTE_KINDS,
+    ORIGIN,
+    PALETTE,
+    PROJECT_NS,
+    SHARED_ATTRIBUTES,
+    build_datetime,
+    check_xml,
+    combine_notes,
+    guid,
+    note_heading_in,
+    schemas_available,
+)
 
-__all__ = ["PROJECT_NAME", "CASES_GROUP", "codebook_xml", "project_xml", "memo_files", "qdpx_bytes", "export",
-           "refuse_data_folder"]
+__all__ = [
+    "PROJECT_NAME",
+    "CASES_GROUP",
+    "codebook_xml",
+    "project_xml",
+    "memo_files",
+    "qdpx_bytes",
+    "export",
+    "refuse_data_folder",
+]
 
 PROJECT_NAME = "Self-compassion in clinicians' accounts: IPA (synthetic data)"
 PROJECT_DESCRIPTION = (
@@ -57,14 +78,20 @@ PROJECT_DESCRIPTION = (
     "workflow of an Interpretative Phenomenological Analysis; no real interview data. Each selection "
     "is one coded segment: its name holds our segment id and coding round, its description the "
     "experiential statement; one note per segment holds its descriptive, linguistic and conceptual "
-    "exploratory notes. The codes under 'Cases' link each participant to the whole transcript.")
+    "exploratory notes. The codes under 'Cases' link each participant to the whole transcript."
+)
 CASES_GROUP = "Cases"
 CASES_COLOUR = "#999999"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _sub(parent: etree._Element, tag: str, attrib: dict[str, str] | None = None,
-         text: str | None = None, ns: str = PROJECT_NS) -> etree._Element:
+def _sub(
+    parent: etree._Element,
+    tag: str,
+    attrib: dict[str, str] | None = None,
+    text: str | None = None,
+    ns: str = PROJECT_NS,
+) -> etree._Element:
     element = etree.SubElement(parent, f"{{{ns}}}{tag}", attrib or {})
     if text is not None:
         element.text = _xml_text(text)
@@ -76,23 +103,26 @@ def _xml_text(text: str) -> str:
     if found:
         raise CompendiumError(
             f"Text cannot go into XML: it holds the control character U+{ord(found.group()):04X} "
-            f"near {text[max(0, found.start() - 30):found.start()]!r}.",
-            fix="remove the character from the data file (run `python -m compendium validate` to find it).")
+            f"near {text[max(0, found.start() - 30) : found.start()]!r}.",
+            fix="remove the character from the data file (run `python -m compendium validate` to find it).",
+        )
     return text
 
 
 def _describe(theme: dict) -> str:
     """A code's description: the definition, then what to include and exclude."""
     parts = [theme["definition"].strip()]
-    rules = [f"{word}: {theme[key].strip()}" for word, key in (("Include", "include"), ("Exclude", "exclude"))
-             if str(theme.get(key) or "").strip()]
+    rules = [
+        f"{word}: {theme[key].strip()}"
+        for word, key in (("Include", "include"), ("Exclude", "exclude"))
+        if str(theme.get(key) or "").strip()
+    ]
     if rules:
         parts.append("\n".join(rules))
     return "\n\n".join(parts)
 
 
-def _add_codes(parent: etree._Element, codebook: pd.DataFrame, ns: str,
-               cases: list[str] | None = None) -> None:
+def _add_codes(parent: etree._Element, codebook: pd.DataFrame, ns: str, cases: list[str] | None = None) -> None:
     """``<Codes>`` with the themes nested as in the codebook; colours by superordinate theme.
 
     ``cases`` (project only) adds the grouping code ``Cases`` with one code per
@@ -104,9 +134,17 @@ def _add_codes(parent: etree._Element, codebook: pd.DataFrame, ns: str,
         children[theme["parent"]].append(theme)
 
     def add(container: etree._Element, theme: dict, colour: str) -> None:
-        code = _sub(container, "Code", {"guid": guid("code", theme["id"]), "name": theme["label"],
-                                        "isCodable": "true" if bool(theme["codable"]) else "false",
-                                        "color": colour}, ns=ns)
+        code = _sub(
+            container,
+            "Code",
+            {
+                "guid": guid("code", theme["id"]),
+                "name": theme["label"],
+                "isCodable": "true" if bool(theme["codable"]) else "false",
+                "color": colour,
+            },
+            ns=ns,
+        )
         _sub(code, "Description", text=_describe(theme), ns=ns)
         for child in children[theme["id"]]:
             add(code, child, colour)
@@ -115,13 +153,26 @@ def _add_codes(parent: etree._Element, codebook: pd.DataFrame, ns: str,
     for i, top in enumerate(children[None]):
         add(codes, top, PALETTE[i % len(PALETTE)])
     if cases:
-        group = _sub(codes, "Code", {"guid": guid("code-group", "cases"), "name": CASES_GROUP,
-                                     "isCodable": "false", "color": CASES_COLOUR}, ns=ns)
-        _sub(group, "Description", text="One code per participant (case), coding the whole transcript: how "
-             "QualCoder links cases to documents. Not a theme.", ns=ns)
+        group = _sub(
+            codes,
+            "Code",
+            {"guid": guid("code-group", "cases"), "name": CASES_GROUP, "isCodable": "false", "color": CASES_COLOUR},
+            ns=ns,
+        )
+        _sub(
+            group,
+            "Description",
+            text="One code per participant (case), coding the whole transcript: how "
+            "QualCoder links cases to documents. Not a theme.",
+            ns=ns,
+        )
         for pid in cases:
-            code = _sub(group, "Code", {"guid": guid("case", pid), "name": pid, "isCodable": "true",
-                                        "color": CASES_COLOUR}, ns=ns)
+            code = _sub(
+                group,
+                "Code",
+                {"guid": guid("case", pid), "name": pid, "isCodable": "true", "color": CASES_COLOUR},
+                ns=ns,
+            )
             _sub(code, "Description", text=f"Case {pid}: the whole interview transcript.", ns=ns)
 
 
@@ -143,8 +194,10 @@ def _memo_name(memo: dict) -> str:
 
 def memo_files(study: Study) -> dict[str, bytes]:
     """Archive entries holding the memos' text (``sources/<memo guid>.txt``)."""
-    return {f"sources/{guid('memo', memo['memo_id'])}.txt": memo["text"].encode("utf-8")
-            for memo in study.memos.to_dict("records")}
+    return {
+        f"sources/{guid('memo', memo['memo_id'])}.txt": memo["text"].encode("utf-8")
+        for memo in study.memos.to_dict("records")
+    }
 
 
 def project_xml(study: Study) -> bytes:
@@ -165,8 +218,7 @@ def project_xml(study: Study) -> bytes:
             out["modifiedDateTime"] = max(built, created)  # never before its creation
         return out
 
-    root = etree.Element(f"{{{PROJECT_NS}}}Project", {"name": PROJECT_NAME, "origin": ORIGIN},
-                         nsmap={None: PROJECT_NS})
+    root = etree.Element(f"{{{PROJECT_NS}}}Project", {"name": PROJECT_NAME, "origin": ORIGIN}, nsmap={None: PROJECT_NS})
     if owner:
         root.set("creatingUserGUID", owner)
     root.set("creationDateTime", built)
@@ -182,8 +234,9 @@ def project_xml(study: Study) -> bytes:
 
     variables = _sub(root, "Variables")
     for column, (label, description) in SHARED_ATTRIBUTES.items():
-        variable = _sub(variables, "Variable", {"guid": guid("variable", column), "name": label,
-                                                "typeOfVariable": "Text"})
+        variable = _sub(
+            variables, "Variable", {"guid": guid("variable", column), "name": label, "typeOfVariable": "Text"}
+        )
         _sub(variable, "Description", text=description)
 
     cases = _sub(root, "Cases")
@@ -202,9 +255,16 @@ def project_xml(study: Study) -> bytes:
     note_parent = etree.Element("unused")
     for memo in memos.to_dict("records"):
         user = guid("user", memo["analyst"])
-        note = _sub(note_parent, "Note", {"guid": guid("memo", memo["memo_id"]), "name": _memo_name(memo),
-                                          "plainTextPath": f"internal://{guid('memo', memo['memo_id'])}.txt",
-                                          **stamp(user, f"{memo['date']}T00:00:00Z")})
+        note = _sub(
+            note_parent,
+            "Note",
+            {
+                "guid": guid("memo", memo["memo_id"]),
+                "name": _memo_name(memo),
+                "plainTextPath": f"internal://{guid('memo', memo['memo_id'])}.txt",
+                **stamp(user, f"{memo['date']}T00:00:00Z"),
+            },
+        )
         about = f"participant {memo['participant_id']}" if memo["participant_id"] else "the study as a whole"
         _sub(note, "Description", text=f"{str(memo['kind']).capitalize()} memo by {memo['analyst']} on {about}.")
         notes.append(note)
@@ -213,21 +273,42 @@ def project_xml(study: Study) -> bytes:
     sources = _sub(root, "Sources")
     for pid in with_text:
         source_guid = guid("source", pid)
-        source = _sub(sources, "TextSource", {"guid": source_guid, "name": pid,
-                                              "plainTextPath": f"internal://{source_guid}.txt",
-                                              **stamp(owner)})
+        source = _sub(
+            sources,
+            "TextSource",
+            {"guid": source_guid, "name": pid, "plainTextPath": f"internal://{source_guid}.txt", **stamp(owner)},
+        )
         _sub(source, "Description", text=f"Interview transcript of participant {pid} ({pseudonyms[pid]}), synthetic.")
-        whole = _sub(source, "PlainTextSelection", {
-            "guid": guid("case-selection", pid), "name": f"Case {pid} (whole transcript)", "startPosition": "0",
-            "endPosition": str(len(study.transcripts[pid])), **stamp(owner)})
-        _sub(_sub(whole, "Coding", {"guid": guid("case-coding", pid), **stamp(owner, modified=False)}),
-             "CodeRef", {"targetGUID": guid("case", pid)})
+        whole = _sub(
+            source,
+            "PlainTextSelection",
+            {
+                "guid": guid("case-selection", pid),
+                "name": f"Case {pid} (whole transcript)",
+                "startPosition": "0",
+                "endPosition": str(len(study.transcripts[pid])),
+                **stamp(owner),
+            },
+        )
+        _sub(
+            _sub(whole, "Coding", {"guid": guid("case-coding", pid), **stamp(owner, modified=False)}),
+            "CodeRef",
+            {"targetGUID": guid("case", pid)},
+        )
         annotations = []
         for seg in coding[coding["participant_id"] == pid].to_dict("records"):
             sid, user = seg["segment_id"], guid("user", seg["analyst"])
-            selection = _sub(source, "PlainTextSelection", {
-                "guid": guid("selection", sid), "name": f"{sid} (round {seg['coding_round']})",
-                "startPosition": str(seg["start"]), "endPosition": str(seg["end"]), **stamp(user)})
+            selection = _sub(
+                source,
+                "PlainTextSelection",
+                {
+                    "guid": guid("selection", sid),
+                    "name": f"{sid} (round {seg['coding_round']})",
+                    "startPosition": str(seg["start"]),
+                    "endPosition": str(seg["end"]),
+                    **stamp(user),
+                },
+            )
             if seg["experiential_statement"]:
                 _sub(selection, "Description", text=seg["experiential_statement"])
             coded = _sub(selection, "Coding", {"guid": guid("coding", sid), **stamp(user, modified=False)})
@@ -240,14 +321,25 @@ def project_xml(study: Study) -> bytes:
                     raise CompendiumError(
                         f"coding.csv, segment {sid}, column '{column}': a line of the note starts like a note "
                         "heading ('Descriptive note:', 'Linguistic note:' or 'Conceptual note:'), so it could "
-                        "not be read back from a QDA program.", fix="reword the start of that line.")
+                        "not be read back from a QDA program.",
+                        fix="reword the start of that line.",
+                    )
             _sub(selection, "NoteRef", {"targetGUID": guid("notes", sid)})
-            note = _sub(note_parent, "Note", {"guid": guid("notes", sid), "name": f"Exploratory notes {sid}",
-                                              **stamp(user)})
+            note = _sub(
+                note_parent, "Note", {"guid": guid("notes", sid), "name": f"Exploratory notes {sid}", **stamp(user)}
+            )
             _sub(note, "PlainTextContent", text=text)
-            _sub(note, "PlainTextSelection", {"guid": guid("annotation", sid), "name": sid,
-                                              "startPosition": str(seg["start"]), "endPosition": str(seg["end"]),
-                                              **stamp(user)})
+            _sub(
+                note,
+                "PlainTextSelection",
+                {
+                    "guid": guid("annotation", sid),
+                    "name": sid,
+                    "startPosition": str(seg["start"]),
+                    "endPosition": str(seg["end"]),
+                    **stamp(user),
+                },
+            )
             notes.append(note)
             annotations.append(sid)
         for sid in annotations:  # QualCoder reads a source's NoteRefs as its annotations
@@ -274,16 +366,18 @@ def _check_spans(study: Study) -> None:
     problems = check_spans(study.coding.itertuples(index=False), study.transcripts)
     if problems:
         first = dataclasses.replace(problems[0], fix="")
-        raise CompendiumError(f"{first}\n  ({len(problems)} segment(s) in all; their selections would point "
-                              "at the wrong text)", fix="run `python -m compendium validate` and correct the spans "
-                              "it reports.")
+        raise CompendiumError(
+            f"{first}\n  ({len(problems)} segment(s) in all; their selections would point at the wrong text)",
+            fix="run `python -m compendium validate` and correct the spans it reports.",
+        )
     spans = study.coding.groupby(["participant_id", "start", "end", "analyst"])["segment_id"].apply(list)
     shared = [ids for ids in spans if len(ids) > 1]
     if shared:
         raise CompendiumError(
             f"coding.csv: segments {', '.join(shared[0])} have the same span and analyst; QualCoder keeps one "
             "annotation per span and coder, so their exploratory notes would collide.",
-            fix="merge them into one segment, or adjust one span by a character.")
+            fix="merge them into one segment, or adjust one span by a character.",
+        )
 
 
 def refuse_data_folder(target: Path, p: Paths) -> None:
@@ -291,13 +385,15 @@ def refuse_data_folder(target: Path, p: Paths) -> None:
     target = Path(target).resolve()
     data = p.data.resolve()
     if target == data or data in target.parents:
-        raise CompendiumError(f"{target}: refusing to write into {data}, which holds the study's inputs.",
-                              fix="write elsewhere (e.g. --out build/imported_coding.csv), review the "
-                              "table, then merge by hand.")
+        raise CompendiumError(
+            f"{target}: refusing to write into {data}, which holds the study's inputs.",
+            fix="write elsewhere (e.g. --out build/imported_coding.csv), review the table, then merge by hand.",
+        )
 
 
-def export(out_dir: Path | str | None = None, p: Paths | None = None,
-           validate: bool | None = None) -> tuple[Path, Path]:
+def export(
+    out_dir: Path | str | None = None, p: Paths | None = None, validate: bool | None = None
+) -> tuple[Path, Path]:
     """Write ``codebook.qdc`` and ``project.qdpx`` into ``out_dir`` (default ``manuscript/supplement``).
 
     Both documents are validated against the package's QDA-XML schemas before

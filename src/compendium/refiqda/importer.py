@@ -38,6 +38,7 @@ This module maps what was read to our tables; reading the archive and its XML is
 the messages about codes and the changes against ``coding.csv``
 :mod:`.import_report`.
 """
+
 from __future__ import annotations
 
 import re
@@ -150,7 +151,7 @@ def _import(reader: QdpxReader, p: Paths) -> ImportResult:
     selection_spans: dict[str, tuple[str, tuple[int, int]]] = {}  # selection GUID -> (source GUID, raw span)
     atlas = "atlas.ti" in (reader.root.get("origin") or "").lower()
     sources = reader.root.find(q("Sources"))
-    for source in (sources if sources is not None else []):
+    for source in sources if sources is not None else []:
         if not isinstance(source.tag, str):
             continue  # comments and processing instructions
         kind = etree.QName(source).localname
@@ -162,12 +163,16 @@ def _import(reader: QdpxReader, p: Paths) -> ImportResult:
         source_guid = norm_guid(source.get("guid"))
         selections = source.findall(q("PlainTextSelection"))
         if source.findall(q("Coding")):
-            messages.append(f"{label}: coding of the whole document (not of a selection) was skipped; code "
-                            "passages instead.")
+            messages.append(
+                f"{label}: coding of the whole document (not of a selection) was skipped; code passages instead."
+            )
         # A selection coded only to case codes is a case link: it names the participant, it is no segment.
         pid = linked.get(source_guid)
-        links = [sel for sel in selections if sel.findall(q("Coding"))
-                 and all(case_link(c) for c in sel.iterfind(q("Coding")))]
+        links = [
+            sel
+            for sel in selections
+            if sel.findall(q("Coding")) and all(case_link(c) for c in sel.iterfind(q("Coding")))
+        ]
         for selection in links:
             for coding in selection.iterfind(q("Coding")):
                 pid = pid or case_guids.get(norm_guid(coding.find(q("CodeRef")).get("targetGUID")))
@@ -178,10 +183,12 @@ def _import(reader: QdpxReader, p: Paths) -> ImportResult:
             continue
         if pid is None:
             n = len(selections)
-            messages.append(f"{label} is not linked to a participant (no case refers to it and its name holds "
-                            f"no participant id or pseudonym): its {numbered(n, 'selection')} {plural(n, 'was')} not "
-                            "imported. fix: name the case or the document after the participant, e.g. 'P03' "
-                            "or 'Amy'.")
+            messages.append(
+                f"{label} is not linked to a participant (no case refers to it and its name holds "
+                f"no participant id or pseudonym): its {numbered(n, 'selection')} {plural(n, 'was')} not "
+                "imported. fix: name the case or the document after the participant, e.g. 'P03' "
+                "or 'Amy'."
+            )
             continue
         sources_of[pid].append(name)
         seen, bom = source_text(reader, source, label)
@@ -191,30 +198,43 @@ def _import(reader: QdpxReader, p: Paths) -> ImportResult:
         if bom:
             with_bom.append(name)
         if crlf and atlas:
-            messages.append(f"{label}: Windows (CRLF) line breaks; ATLAS.ti counts each as one character, so "
-                            "the positions were read as positions in the LF text our transcripts use.")
+            messages.append(
+                f"{label}: Windows (CRLF) line breaks; ATLAS.ti counts each as one character, so "
+                "the positions were read as positions in the LF text our transcripts use."
+            )
             crlf = []
         elif crlf:
             n = len(selections)
-            messages.append(f"{label}: Windows (CRLF) line breaks; the program's positions count each break as "
-                            f"two characters, so {numbered(n, 'selection')} {plural(n, 'was')} converted to positions in "
-                            "the LF text our transcripts use.")
+            messages.append(
+                f"{label}: Windows (CRLF) line breaks; the program's positions count each break as "
+                f"two characters, so {numbered(n, 'selection')} {plural(n, 'was')} converted to positions in "
+                "the LF text our transcripts use."
+            )
 
         for selection in source.iterfind(q("PlainTextSelection")):
             selection_spans[norm_guid(selection.get("guid"))] = (
-                source_guid, (int(selection.get("startPosition")), int(selection.get("endPosition"))))
+                source_guid,
+                (int(selection.get("startPosition")), int(selection.get("endPosition"))),
+            )
         source_rows = []
         for selection in selections:
             sel_name = selection.get("name") or ""
-            shown = repr(sel_name if len(sel_name) <= 40 else sel_name[:37] + "...") if sel_name else \
-                f"at line {selection.sourceline}"
+            shown = (
+                repr(sel_name if len(sel_name) <= 40 else sel_name[:37] + "...")
+                if sel_name
+                else f"at line {selection.sourceline}"
+            )
             start, end = int(selection.get("startPosition")), int(selection.get("endPosition"))
             if not 0 <= start < end <= len(seen if crlf else text):
-                raise error(reader.where, f"selection {shown} in {label} spans {start}-{end}, which is not a "
-                            f"stretch of the source text (0-{len(seen)} characters"
-                            f"{', line breaks counted as two' if crlf else ''}).",
-                            "the source in the archive does not match the project (replaced or edited "
-                            f"outside the program?): {FIX_EXPORT_AGAIN}", line=selection.sourceline)
+                raise error(
+                    reader.where,
+                    f"selection {shown} in {label} spans {start}-{end}, which is not a "
+                    f"stretch of the source text (0-{len(seen)} characters"
+                    f"{', line breaks counted as two' if crlf else ''}).",
+                    "the source in the archive does not match the project (replaced or edited "
+                    f"outside the program?): {FIX_EXPORT_AGAIN}",
+                    line=selection.sourceline,
+                )
             codings = [c for c in selection.findall(q("Coding")) if not case_link(c)]
             if not codings:
                 uncoded += 1
@@ -239,19 +259,37 @@ def _import(reader: QdpxReader, p: Paths) -> ImportResult:
                 ref = coding.find(q("CodeRef"))
                 target = norm_guid(ref.get("targetGUID"))
                 if target not in codes:
-                    raise error(reader.where, f"selection {shown} in {label} is coded with CodeRef "
-                                f"targetGUID={ref.get('targetGUID')!r}, but the project's CodeBook has no code "
-                                "with that GUID.", f"the export is incomplete or was edited by hand: "
-                                f"{FIX_EXPORT_AGAIN}, or add the code to <CodeBook>", line=ref.sourceline)
-                user = (users.get(norm_guid(coding.get("creatingUser")))
-                        or users.get(norm_guid(selection.get("creatingUser")))
-                        or (next(iter(users.values())) if len(users) == 1 else ""))
+                    raise error(
+                        reader.where,
+                        f"selection {shown} in {label} is coded with CodeRef "
+                        f"targetGUID={ref.get('targetGUID')!r}, but the project's CodeBook has no code "
+                        "with that GUID.",
+                        f"the export is incomplete or was edited by hand: "
+                        f"{FIX_EXPORT_AGAIN}, or add the code to <CodeBook>",
+                        line=ref.sourceline,
+                    )
+                user = (
+                    users.get(norm_guid(coding.get("creatingUser")))
+                    or users.get(norm_guid(selection.get("creatingUser")))
+                    or (next(iter(users.values())) if len(users) == 1 else "")
+                )
                 no_analyst += not user
                 row = {
-                    "segment_id": "", "participant_id": pid, "start": s, "end": e, "excerpt": text[s:e],
-                    "theme_id": "", "experiential_statement": statement, "analyst": user, "coding_round": 1,
-                    "_cells": note_cells, "_name": sel_name, "_code": codes[target], "_label": label,
-                    "_raw": (start, end), "_source": source_guid,
+                    "segment_id": "",
+                    "participant_id": pid,
+                    "start": s,
+                    "end": e,
+                    "excerpt": text[s:e],
+                    "theme_id": "",
+                    "experiential_statement": statement,
+                    "analyst": user,
+                    "coding_round": 1,
+                    "_cells": note_cells,
+                    "_name": sel_name,
+                    "_code": codes[target],
+                    "_label": label,
+                    "_raw": (start, end),
+                    "_source": source_guid,
                 }
                 source_rows.append(row)
                 spans_of_source[source_guid].append(row)
@@ -313,11 +351,21 @@ def _import(reader: QdpxReader, p: Paths) -> ImportResult:
     report_codes(rows, kept, set_aside, codes, messages)
 
     unused = [n for n in notes if n not in used_notes and notes[n].span is None and n not in linked_to]
-    report_skipped(messages, case_links=case_links, uncoded=uncoded, missing_notes=[where for _, where in missing_notes],
-                   unplaced=unplaced, no_kind=no_kind, no_analyst=no_analyst, unused_notes=len(unused))
+    report_skipped(
+        messages,
+        case_links=case_links,
+        uncoded=uncoded,
+        missing_notes=[where for _, where in missing_notes],
+        unplaced=unplaced,
+        no_kind=no_kind,
+        no_analyst=no_analyst,
+        unused_notes=len(unused),
+    )
     order = ["participant_id", "start", "end", "segment_id"]
-    result = ImportResult(frame(kept, p).sort_values(order, ignore_index=True), messages,
-                          frame(set_aside, p).sort_values(order, ignore_index=True))
+    result = ImportResult(
+        frame(kept, p).sort_values(order, ignore_index=True),
+        messages,
+        frame(set_aside, p).sort_values(order, ignore_index=True),
+    )
     result.changes = changes(previous, result.coding, set(sources_of))
     return result
-

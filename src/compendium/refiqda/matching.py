@@ -8,6 +8,7 @@
   ``"P01-S01 (round 1)"``), else by participant and span against ``coding.csv``,
   else as new ids after every id in use: :func:`assign_ids`.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,14 +30,15 @@ PARTICIPANT_ID = re.compile(r"(?<![A-Za-z0-9])P\d{2,4}(?![0-9])")
 def _preview(text: str, width: int = 40) -> str:
     """A text shortened to ``width`` characters, in quotes."""
     text = " ".join(text.split())
-    return repr(text if len(text) <= width else text[:width - 3] + "...")
+    return repr(text if len(text) <= width else text[: width - 3] + "...")
 
 
 def participant_resolver(participants: pd.DataFrame) -> Callable[[str], str | None]:
     """A function from a case's or document's name to the participant it names (None if it names none)."""
     ids = set(participants["participant_id"])
-    by_pseudonym = {norm_name(name): pid
-                    for pid, name in zip(participants["participant_id"], participants["pseudonym"])}
+    by_pseudonym = {
+        norm_name(name): pid for pid, name in zip(participants["participant_id"], participants["pseudonym"])
+    }
 
     def resolve(name: str) -> str | None:
         stem = re.sub(r"\.(txt|docx?|rtf|pdf)$", "", name.strip(), flags=re.IGNORECASE)
@@ -55,20 +57,21 @@ def participant_resolver(participants: pd.DataFrame) -> Callable[[str], str | No
     return resolve
 
 
-def relocate(rows: list[dict], text: str, pid: str, label: str, known: set[str], p: Paths,
-             messages: list[str]) -> None:
+def relocate(rows: list[dict], text: str, pid: str, label: str, known: set[str], p: Paths, messages: list[str]) -> None:
     """Check a source against our transcript; re-find excerpts if the text was edited in the program."""
     if pid not in known or not p.transcript(pid).is_file():
         missing = "is not in participants.csv" if pid not in known else f"has no transcript {pid}.txt"
-        messages.append(f"{label}: participant {pid} {missing}, so its segments could not be checked against "
-                        "a transcript; add the participant and transcript before merging.")
+        messages.append(
+            f"{label}: participant {pid} {missing}, so its segments could not be checked against "
+            "a transcript; add the participant and transcript before merging."
+        )
         return
     ours = p.transcript(pid).read_text(encoding="utf-8")
     if text == ours or not rows:
         return
     moved, lost = 0, []
     for row in rows:
-        if ours[row["start"]:row["end"]] == row["excerpt"]:
+        if ours[row["start"] : row["end"]] == row["excerpt"]:
             continue
         first = ours.find(row["excerpt"])
         if first >= 0 and ours.find(row["excerpt"], first + 1) < 0:
@@ -76,11 +79,15 @@ def relocate(rows: list[dict], text: str, pid: str, label: str, known: set[str],
             moved += 1
         else:
             lost.append(_preview(row["excerpt"]))
-    message = (f"{label}: the text differs from transcripts/{pid}.txt (edited in the program?); "
-               f"{numbered(moved, 'segment')} re-located in our transcript by their text")
+    message = (
+        f"{label}: the text differs from transcripts/{pid}.txt (edited in the program?); "
+        f"{numbered(moved, 'segment')} re-located in our transcript by their text"
+    )
     if lost:
-        message += (f"; {numbered(len(lost), 'segment')} could not be found there and keep the program's positions "
-                    f"(they will fail `compendium validate` until corrected): {first_few(lost, 5)}")
+        message += (
+            f"; {numbered(len(lost), 'segment')} could not be found there and keep the program's positions "
+            f"(they will fail `compendium validate` until corrected): {first_few(lost, 5)}"
+        )
     messages.append(message + ".")
 
 
@@ -114,15 +121,19 @@ def assign_ids(rows: list[dict], previous: pd.DataFrame, messages: list[str]) ->
         else:
             pending.append(row)
     free = {sid: seg for sid, seg in old.items() if sid not in taken}
-    tests = (lambda r, s: (s["start"], s["end"]) == (r["start"], r["end"]) and s["theme_id"] == r["_code"].theme,
-             lambda r, s: (s["start"], s["end"]) == (r["start"], r["end"]),
-             lambda r, s: s["theme_id"] == r["_code"].theme and s["start"] < r["end"] and r["start"] < s["end"])
+    tests = (
+        lambda r, s: (s["start"], s["end"]) == (r["start"], r["end"]) and s["theme_id"] == r["_code"].theme,
+        lambda r, s: (s["start"], s["end"]) == (r["start"], r["end"]),
+        lambda r, s: s["theme_id"] == r["_code"].theme and s["start"] < r["end"] and r["start"] < s["end"],
+    )
     for test in tests:
         for row in pending:
             if row["segment_id"]:
                 continue
-            match = next((sid for sid, seg in free.items()
-                          if seg["participant_id"] == row["participant_id"] and test(row, seg)), None)
+            match = next(
+                (sid for sid, seg in free.items() if seg["participant_id"] == row["participant_id"] and test(row, seg)),
+                None,
+            )
             if match is not None:
                 row["segment_id"] = match
                 row["coding_round"] = int(free.pop(match)["coding_round"])
@@ -135,14 +146,20 @@ def assign_ids(rows: list[dict], previous: pd.DataFrame, messages: list[str]) ->
         row["segment_id"] = f"{pid}-S{number:02d}"
         no_round += 1
     if by_span:
-        messages.append(f"{numbered(by_span, 'segment')} had no segment id of ours in the selection name (the "
-                        "program renamed or re-created the selections) and {} matched to coding.csv by "
-                        "participant and span.".format("was" if by_span == 1 else "were"))
+        messages.append(
+            f"{numbered(by_span, 'segment')} had no segment id of ours in the selection name (the "
+            "program renamed or re-created the selections) and {} matched to coding.csv by "
+            "participant and span.".format("was" if by_span == 1 else "were")
+        )
     if fresh:
-        messages.append(f"{numbered(len(fresh), 'segment')} matched no segment of coding.csv (new selections, or a "
-                        "selection with several codes): numbered after the ids already in use: "
-                        f"{first_few([r['segment_id'] for r in fresh])}.")
+        messages.append(
+            f"{numbered(len(fresh), 'segment')} matched no segment of coding.csv (new selections, or a "
+            "selection with several codes): numbered after the ids already in use: "
+            f"{first_few([r['segment_id'] for r in fresh])}."
+        )
     if no_round:
-        messages.append(f"{numbered(no_round, 'segment')} had no coding round (QDA-XML has none; our export keeps "
-                        "it in the selection name): set to round 1; change coding_round if this was a later "
-                        "round.")
+        messages.append(
+            f"{numbered(no_round, 'segment')} had no coding round (QDA-XML has none; our export keeps "
+            "it in the selection name): set to round 1; change coding_round if this was a later "
+            "round."
+        )

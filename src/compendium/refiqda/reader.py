@@ -8,6 +8,7 @@ attributes whose values the standard does not allow, and hands out the parts
 import needs: users, codes (matched to our themes), notes, cases and the text
 of each source. What it had to read generously goes into ``messages``.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -25,8 +26,17 @@ from lxml import etree
 from ..paths import Paths
 from ..text import numbered, plural
 from .archive import Archive
-from .schema import (CODEBOOK_NAMESPACES, FIX_EXPORT_AGAIN, PROJECT_NAMESPACES, PROJECT_NS, check_xml, error, guid,
-                     norm_guid, parse_xml)
+from .schema import (
+    CODEBOOK_NAMESPACES,
+    FIX_EXPORT_AGAIN,
+    PROJECT_NAMESPACES,
+    PROJECT_NS,
+    check_xml,
+    error,
+    guid,
+    norm_guid,
+    parse_xml,
+)
 
 __all__ = ["QdpxReader", "Note", "Code", "norm_name", "clean_text", "first_few", "lf_position", "source_text"]
 
@@ -35,8 +45,9 @@ _DATE_ATTRIBUTES = ("creationDateTime", "modifiedDateTime")
 _GUID = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
 _DATETIME = re.compile(r"-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 # Curly quotes and dashes as tools retype them, mapped to their plain forms.
-_PLAIN_PUNCTUATION = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
-                                    "\u2014": "-"})
+_PLAIN_PUNCTUATION = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
 
 
 @dataclass
@@ -98,9 +109,14 @@ class QdpxReader:
         self.root = parse_xml(self.archive.read(self.qde), self.where)
         namespace = etree.QName(self.root).namespace
         if etree.QName(self.root).localname != "Project" or namespace not in PROJECT_NAMESPACES:
-            raise error(self.where, f"the root element is <{etree.QName(self.root).localname}> in namespace "
-                        f"{namespace!r}; a REFI-QDA project starts with <Project "
-                        f'xmlns="{PROJECT_NS}">.', FIX_EXPORT_AGAIN, line=self.root.sourceline)
+            raise error(
+                self.where,
+                f"the root element is <{etree.QName(self.root).localname}> in namespace "
+                f"{namespace!r}; a REFI-QDA project starts with <Project "
+                f'xmlns="{PROJECT_NS}">.',
+                FIX_EXPORT_AGAIN,
+                line=self.root.sourceline,
+            )
         self._normalise_namespaces()
         self._drop_bad_optional_attributes()
         check_xml(self.root, "project", self.where, self.p)
@@ -117,8 +133,10 @@ class QdpxReader:
                 element.tag = f"{{{PROJECT_NS}}}{name.localname}"
         if variants:
             etree.cleanup_namespaces(self.root)
-            self.messages.append(f"{self.path}: read the namespace(s) {', '.join(sorted(variants))} (an older draft "
-                                 "of the standard, or a codebook namespace inside the project) as QDA-XML 1.0.")
+            self.messages.append(
+                f"{self.path}: read the namespace(s) {', '.join(sorted(variants))} (an older draft "
+                "of the standard, or a codebook namespace inside the project) as QDA-XML 1.0."
+            )
 
     def _drop_bad_optional_attributes(self) -> None:
         """Ignore optional user and date attributes whose values the schema does not allow.
@@ -141,9 +159,11 @@ class QdpxReader:
                     dropped[f"{attribute}={value!r}"] += 1
         if dropped:
             n = sum(dropped.values())
-            self.messages.append(f"{self.path}: {numbered(n, 'optional attribute')} with a value the standard does "
-                                 f"not allow {plural(n, 'was')} ignored (import does not use them): "
-                                 f"{first_few([f'{k} ({v}x)' for k, v in dropped.most_common()], 4)}.")
+            self.messages.append(
+                f"{self.path}: {numbered(n, 'optional attribute')} with a value the standard does "
+                f"not allow {plural(n, 'was')} ignored (import does not use them): "
+                f"{first_few([f'{k} ({v}x)' for k, v in dropped.most_common()], 4)}."
+            )
 
     def _project_member(self) -> str:
         top = [name for name in self.members if "/" not in name and name.lower().endswith(".qde")]
@@ -151,13 +171,18 @@ class QdpxReader:
         if exact:
             return exact[0]
         if len(top) == 1:
-            self.messages.append(f"{self.path}: the project file is named {top[0]!r} instead of 'project.qde'; "
-                                 "read it anyway.")
+            self.messages.append(
+                f"{self.path}: the project file is named {top[0]!r} instead of 'project.qde'; read it anyway."
+            )
             return top[0]
         nested = [name for name in self.members if name.lower().endswith(".qde")]
         found = first_few(sorted(self.members), 8) or "nothing"
-        fix = (f"the archive holds {nested[0]!r} inside a folder: zip the folder's contents, not the folder, so "
-               "that project.qde is at the top" if nested else FIX_EXPORT_AGAIN)
+        fix = (
+            f"the archive holds {nested[0]!r} inside a folder: zip the folder's contents, not the folder, so "
+            "that project.qde is at the top"
+            if nested
+            else FIX_EXPORT_AGAIN
+        )
         raise error(str(self.path), f"has no project.qde at the top of the archive (it holds: {found}).", fix)
 
     def text(self, reference: str) -> tuple[str, bool] | None:
@@ -172,17 +197,21 @@ class QdpxReader:
         try:
             return raw[3:].decode("utf-8") if bom else raw.decode("utf-8"), bom
         except UnicodeDecodeError as err:
-            raise error(where, f"is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}).",
-                        "save the source as UTF-8 plain text in the QDA program (or re-import it as UTF-8) "
-                        "and export again") from None
+            raise error(
+                where,
+                f"is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}).",
+                "save the source as UTF-8 plain text in the QDA program (or re-import it as UTF-8) and export again",
+            ) from None
 
     # -- parts of the project
     def q(self, tag: str) -> str:
         return f"{{{PROJECT_NS}}}{tag}"
 
     def users(self) -> dict[str, str]:
-        return {norm_guid(u.get("guid")): (u.get("name") or u.get("id") or "").strip()
-                for u in self.root.iterfind(f"{self.q('Users')}/{self.q('User')}")}
+        return {
+            norm_guid(u.get("guid")): (u.get("name") or u.get("id") or "").strip()
+            for u in self.root.iterfind(f"{self.q('Users')}/{self.q('User')}")
+        }
 
     def codes(self, codebook: pd.DataFrame, case_guids: set[str]) -> dict[str, Code]:
         """Every code in the project, matched to our themes by GUID, else by name; case links marked."""
@@ -198,8 +227,12 @@ class QdpxReader:
         def walk(element: etree._Element, trail: list[str]) -> None:
             for item in element.iterfind(self.q("Code")):
                 name = item.get("name", "")
-                code = Code(norm_guid(item.get("guid")), name, " > ".join([*trail, name]),
-                            item.get("isCodable", "true").strip() not in ("false", "0"))
+                code = Code(
+                    norm_guid(item.get("guid")),
+                    name,
+                    " > ".join([*trail, name]),
+                    item.get("isCodable", "true").strip() not in ("false", "0"),
+                )
                 if code.guid in case_guids:
                     code.case = True
                 elif code.guid in by_guid:
@@ -216,11 +249,15 @@ class QdpxReader:
         if codes_element is not None:
             walk(codes_element, [])
         if named:
-            self.messages.append(f"{numbered(len(named), 'code')} matched to our themes by name, not by GUID "
-                                 f"(usual for codes created in another program): {first_few(named, 12)}.")
+            self.messages.append(
+                f"{numbered(len(named), 'code')} matched to our themes by name, not by GUID "
+                f"(usual for codes created in another program): {first_few(named, 12)}."
+            )
         if renamed:
-            self.messages.append(f"{numbered(len(renamed), 'code')} renamed in the QDA program, matched by GUID: "
-                                 f"{first_few(renamed, 12)}.")
+            self.messages.append(
+                f"{numbered(len(renamed), 'code')} renamed in the QDA program, matched by GUID: "
+                f"{first_few(renamed, 12)}."
+            )
         return codes
 
     def notes(self) -> dict[str, Note]:
@@ -276,14 +313,20 @@ def source_text(reader: QdpxReader, source: etree._Element, label: str) -> tuple
     if reference:
         read = reader.text(reference)
         if read is None:
-            raise error(reader.where, f"{label} refers to {reference!r}, which is not in the archive "
-                        "(expected as sources/<name> inside the .qdpx).",
-                        "export the project with its sources embedded (one .qdpx holding sources/)",
-                        line=source.sourceline)
+            raise error(
+                reader.where,
+                f"{label} refers to {reference!r}, which is not in the archive "
+                "(expected as sources/<name> inside the .qdpx).",
+                "export the project with its sources embedded (one .qdpx holding sources/)",
+                line=source.sourceline,
+            )
         return read
     content = source.find(reader.q("PlainTextContent"))
     if content is not None and content.text is not None:
         return content.text, False
-    raise error(reader.where, f"{label} has coded selections but no plain text (neither plainTextPath nor "
-                "PlainTextContent).", "convert the document to plain text in the program and export again",
-                line=source.sourceline)
+    raise error(
+        reader.where,
+        f"{label} has coded selections but no plain text (neither plainTextPath nor PlainTextContent).",
+        "convert the document to plain text in the program and export again",
+        line=source.sourceline,
+    )

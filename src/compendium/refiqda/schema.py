@@ -4,6 +4,7 @@ Everything here is shared by export, import and comparison. The schemas are
 the package's own copy (``compendium/schemas``): the build never reads outside
 the repository.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,10 +22,32 @@ from ..reproducible import ZIP_EARLIEST, build_epoch, zip_timestamp
 from ..schema import TableSchema, table_schema
 
 __all__ = [
-    "PROJECT_NS", "CODEBOOK_NS", "PROJECT_NAMESPACES", "CODEBOOK_NAMESPACES", "GUID_NAMESPACE", "ORIGIN",
-    "coding_table", "SHARED_ATTRIBUTES", "NOTE_KINDS", "PALETTE", "FIX_EXPORT_AGAIN", "MAX_XML_ELEMENTS",
-    "RefiQdaError", "error", "guid", "norm_guid", "build_datetime", "schema_dir", "schemas_available", "check_xml",
-    "parse_xml", "zip_date", "schema_candidates", "combine_notes", "split_notes", "note_heading_in",
+    "PROJECT_NS",
+    "CODEBOOK_NS",
+    "PROJECT_NAMESPACES",
+    "CODEBOOK_NAMESPACES",
+    "GUID_NAMESPACE",
+    "ORIGIN",
+    "coding_table",
+    "SHARED_ATTRIBUTES",
+    "NOTE_KINDS",
+    "PALETTE",
+    "FIX_EXPORT_AGAIN",
+    "MAX_XML_ELEMENTS",
+    "RefiQdaError",
+    "error",
+    "guid",
+    "norm_guid",
+    "build_datetime",
+    "schema_dir",
+    "schemas_available",
+    "check_xml",
+    "parse_xml",
+    "zip_date",
+    "schema_candidates",
+    "combine_notes",
+    "split_notes",
+    "note_heading_in",
 ]
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -33,8 +56,7 @@ CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 # in the draft codebook:0:4 namespace, NVivo writes codebook:1:0, most others
 # 1.0. Import reads any of them as 1.0.
 PROJECT_NAMESPACES = (PROJECT_NS, "urn:QDA-XML:project:1:0", "urn:QDA-XML:project:0:4", "urn:QDA-XML:project:0.4")
-CODEBOOK_NAMESPACES = (CODEBOOK_NS, "urn:QDA-XML:codebook:1:0", "urn:QDA-XML:codebook:0:4",
-                       "urn:QDA-XML:codebook:0.4")
+CODEBOOK_NAMESPACES = (CODEBOOK_NS, "urn:QDA-XML:codebook:1:0", "urn:QDA-XML:codebook:0:4", "urn:QDA-XML:codebook:0.4")
 # Never change this: every GUID in every export is derived from it, and tools
 # match codes and sources across exports by GUID.
 GUID_NAMESPACE = uuid.UUID("55f525dd-8c48-5364-a504-8585871341b1")
@@ -48,15 +70,19 @@ SHARED_ATTRIBUTES = {
     "gender": ("Gender", "Gender of the clinician (Table 1)."),
     "qualification": ("Qualification", "Professional qualification (Table 1)."),
     "frameworks": ("Predominant framework(s)", "Therapeutic frameworks the clinician mainly uses (Table 1)."),
-    "years_with_population": ("Years with population", "Years of work with children and adult children of "
-                              "parents with mental illness (Table 1)."),
+    "years_with_population": (
+        "Years with population",
+        "Years of work with children and adult children of parents with mental illness (Table 1).",
+    ),
 }
-NOTE_KINDS = {"note_descriptive": "Descriptive note", "note_linguistic": "Linguistic note",
-              "note_conceptual": "Conceptual note"}
+NOTE_KINDS = {
+    "note_descriptive": "Descriptive note",
+    "note_linguistic": "Linguistic note",
+    "note_conceptual": "Conceptual note",
+}
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#CC79A7", "#0072B2", "#D55E00", "#F0E442")
-FIX_EXPORT_AGAIN = ("export the project again from your QDA program (REFI-QDA project, .qdpx) and import "
-                    "that file")
+FIX_EXPORT_AGAIN = "export the project again from your QDA program (REFI-QDA project, .qdpx) and import that file"
 MAX_XML_ELEMENTS = 2_000_000  # a project.qde with more elements is refused (a hostile file, not a study)
 
 
@@ -108,6 +134,7 @@ def coding_table(p: Paths | None = None) -> TableSchema:
 
 # ---------------------------------------------------------------- schemas
 
+
 def schema_candidates(p: Paths) -> list[Path]:
     return [p.package_schemas]
 
@@ -127,8 +154,10 @@ def schema_dir(p: Paths | None = None) -> Path:
             return folder
     raise RefiQdaError(
         "The REFI-QDA schemas (Project.xsd, Codebook.xsd) were not found in "
-        + " or ".join(str(c) for c in candidates) + ".",
-        fix="restore src/compendium/schemas from git (`git checkout -- src/compendium/schemas`).")
+        + " or ".join(str(c) for c in candidates)
+        + ".",
+        fix="restore src/compendium/schemas from git (`git checkout -- src/compendium/schemas`).",
+    )
 
 
 @lru_cache(maxsize=4)
@@ -138,8 +167,9 @@ def _schema(path: str) -> Any:
     return xmlschema.XMLSchema(path)
 
 
-def check_xml(document: bytes | etree._Element, kind: str, name: str, p: Paths | None = None,
-              fix: str | None = None) -> None:
+def check_xml(
+    document: bytes | etree._Element, kind: str, name: str, p: Paths | None = None, fix: str | None = None
+) -> None:
     """Validate a QDA-XML 1.0 document (``kind`` ``"project"`` or ``"codebook"``); raise :class:`RefiQdaError`."""
     root = parse_xml(document, name) if isinstance(document, bytes) else document
     schema = _schema(str(schema_dir(p) / f"{kind.title()}.xsd"))
@@ -154,26 +184,43 @@ def check_xml(document: bytes | etree._Element, kind: str, name: str, p: Paths |
             problems.append("  - (further problems not shown)")
             break
     if problems:
-        fix = fix or (f"{FIX_EXPORT_AGAIN}; if the program wrote it this way, correct the lines above by hand "
-                      "(the order of elements matters) and import again")
-        raise RefiQdaError(f"{name}: does not follow the QDA-XML 1.0 {kind.title()}.xsd schema:\n"
-                           + "\n".join(problems), fix=f"{fix}.")
+        fix = fix or (
+            f"{FIX_EXPORT_AGAIN}; if the program wrote it this way, correct the lines above by hand "
+            "(the order of elements matters) and import again"
+        )
+        raise RefiQdaError(
+            f"{name}: does not follow the QDA-XML 1.0 {kind.title()}.xsd schema:\n" + "\n".join(problems), fix=f"{fix}."
+        )
 
 
 def parse_xml(data: bytes, name: str, max_elements: int = MAX_XML_ELEMENTS) -> etree._Element:
     """Parse untrusted XML: no entities, no network, no DTD, and at most ``max_elements`` elements."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False, huge_tree=False,
-                             load_dtd=False, dtd_validation=False)
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        remove_blank_text=False,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+    )
     try:
         # Count elements in a streaming pass that keeps nothing, before building a tree of unknown size.
         count = 0
-        for _event, element in etree.iterparse(_BytesReader(data), events=("end",), resolve_entities=False,
-                                               no_network=True, huge_tree=False, load_dtd=False):
+        for _event, element in etree.iterparse(
+            _BytesReader(data),
+            events=("end",),
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=False,
+            load_dtd=False,
+        ):
             count += 1
             if count > max_elements:
-                raise error(name, f"holds more than {max_elements:,} XML elements, more than this import reads.",
-                            "this is not an export of a study of interviews; check the file came from your "
-                            "QDA program")
+                raise error(
+                    name,
+                    f"holds more than {max_elements:,} XML elements, more than this import reads.",
+                    "this is not an export of a study of interviews; check the file came from your QDA program",
+                )
             element.clear()
             parent = element.getparent()
             while parent is not None and element.getprevious() is not None:
@@ -192,7 +239,7 @@ class _BytesReader:
 
     def read(self, size: int = -1) -> bytes:
         end = len(self.data) if size is None or size < 0 else self.pos + size
-        chunk = bytes(self.data[self.pos:end])
+        chunk = bytes(self.data[self.pos : end])
         self.pos += len(chunk)
         return chunk
 
@@ -214,8 +261,11 @@ def combine_notes(cells: dict[str, str]) -> str:
     >>> combine_notes({"note_descriptive": "Says A.", "note_linguistic": "", "note_conceptual": "Means B."})
     'Descriptive note: Says A.\\n\\nConceptual note: Means B.'
     """
-    return "\n\n".join(f"{label}: {cells[column].strip()}" for column, label in NOTE_KINDS.items()
-                       if str(cells.get(column) or "").strip())
+    return "\n\n".join(
+        f"{label}: {cells[column].strip()}"
+        for column, label in NOTE_KINDS.items()
+        if str(cells.get(column) or "").strip()
+    )
 
 
 def split_notes(text: str) -> dict[str, str] | None:
@@ -230,12 +280,12 @@ def split_notes(text: str) -> dict[str, str] | None:
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     heads = list(_NOTE_HEAD.finditer(text))
-    if not heads or text[:heads[0].start()].strip():
+    if not heads or text[: heads[0].start()].strip():
         return None
     cells = {column: "" for column in NOTE_KINDS}
     for head, following in zip(heads, [*heads[1:], None]):
         column = f"note_{head['kind'].lower()}"
-        body = text[head.end():following.start() if following else len(text)].strip()
+        body = text[head.end() : following.start() if following else len(text)].strip()
         cells[column] = "\n\n".join(part for part in (cells[column], body) if part)
     return cells
 

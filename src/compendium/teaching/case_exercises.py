@@ -5,6 +5,7 @@ Each tutorial has its material, feedback that reads the student's answer
 answer (``answer_*``), the only place the study's own reading of the
 exercise's passage appears.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -17,18 +18,49 @@ from ..themes import theme_key
 from ..transcripts import line_span
 from . import feedback as fb
 from .compare import md_text
-from .exercise_tools import (NOT_YET, answered, as_text, block_quote, find_segment, keep_answers, md_table, safe,
-                             segment_card, theme_definition, theme_label, verdict_list)
+from .exercise_tools import (
+    NOT_YET,
+    answered,
+    as_text,
+    block_quote,
+    find_segment,
+    keep_answers,
+    md_table,
+    safe,
+    segment_card,
+    theme_definition,
+    theme_label,
+    verdict_list,
+)
 from .parsing import parse_clusters, parse_lines, refusal
 from .students import load_pets, load_student_coding, resolve_student, student_file
 from .text import Markdown, TutorialError, line_bounds, participant_lines, span_lines, transcript_lines
 from .words import content_words
 
 __all__ = [
-    "coded_lines", "feedback_lines", "answer_lines", "notes_of_kind", "feedback_notes", "answer_notes",
-    "study_statements", "feedback_statement", "answer_statement", "my_statements", "statements_to_cluster",
-    "numeration", "contextualise", "subsumption_candidates", "feedback_clusters", "show_my_pets", "feedback_my_pets",
-    "answer_clusters", "my_pets", "case_memos", "memo_text", "feedback_memo", "answer_next_case",
+    "coded_lines",
+    "feedback_lines",
+    "answer_lines",
+    "notes_of_kind",
+    "feedback_notes",
+    "answer_notes",
+    "study_statements",
+    "feedback_statement",
+    "answer_statement",
+    "my_statements",
+    "statements_to_cluster",
+    "numeration",
+    "contextualise",
+    "subsumption_candidates",
+    "feedback_clusters",
+    "show_my_pets",
+    "feedback_my_pets",
+    "answer_clusters",
+    "my_pets",
+    "case_memos",
+    "memo_text",
+    "feedback_memo",
+    "answer_next_case",
 ]
 
 
@@ -48,8 +80,9 @@ def _lines_phrase(lines: list[int], one: str, many: str) -> str:
 
 
 @safe
-def feedback_lines(my_lines: object, study: Study, participant: str, student: str = "",
-                   p: Paths | None = None) -> Markdown:
+def feedback_lines(
+    my_lines: object, study: Study, participant: str, student: str = "", p: Paths | None = None
+) -> Markdown:
     """Feedback on the lines a student picked as speaking to the research question ("14, 16-18" or a list)."""
     if not answered(my_lines):
         return Markdown(NOT_YET)
@@ -66,11 +99,15 @@ def feedback_lines(my_lines: object, study: Study, participant: str, student: st
     only_you = [x for x in mine if x not in coded and x in speaker_lines]
     parts = [f"You picked {len(mine)} line(s); {len(shared)} of them hold passages the study coded."]
     if only_you:
-        parts.append(f"{_lines_phrase(only_you, 'was', 'were')} left uncoded by the study: re-read and ask whether "
-                     "it tells you about self-compassion with these clients, or about something else.")
+        parts.append(
+            f"{_lines_phrase(only_you, 'was', 'were')} left uncoded by the study: re-read and ask whether "
+            "it tells you about self-compassion with these clients, or about something else."
+        )
     if interviewer:
-        parts.append(f"{_lines_phrase(interviewer, 'is', 'are')} the interviewer's: IPA analyses the participant's "
-                     "words, though a question can shape the answer that follows it.")
+        parts.append(
+            f"{_lines_phrase(interviewer, 'is', 'are')} the interviewer's: IPA analyses the participant's "
+            "words, though a question can shape the answer that follows it."
+        )
     missed = len(coded - set(mine))
     if missed:
         parts.append(f"The study coded {missed} further line(s) you did not pick; the model answer lists them.")
@@ -83,8 +120,9 @@ def answer_lines(study: Study, participant: str) -> Markdown:
     coded = coded_lines(study, participant)
     left = [x for x in participant_lines(text) if x not in coded]
     t = transcript_lines(text).set_index("line")
-    aside = pd.DataFrame({"line": left, "opening words": [" ".join(str(t.loc[x, "text"]).split()[:12]) + " ..."
-                                                          for x in left]})
+    aside = pd.DataFrame(
+        {"line": left, "opening words": [" ".join(str(t.loc[x, "text"]).split()[:12]) + " ..." for x in left]}
+    )
     return Markdown(
         f"The study coded passages on lines {', '.join(map(str, coded))}.\n\n"
         f"These lines of {study.pseudonyms[participant]}'s were left uncoded:\n\n{md_table(aside)}\n\n"
@@ -92,27 +130,40 @@ def answer_lines(study: Study, participant: str) -> Markdown:
         "the interview (greetings, the connection, the weather, telehealth), and talk that matters but belongs to "
         "no single theme, such as a clinician's training or the everyday words she uses with clients. If you picked "
         "lines of the second kind you read well: the difference from the study is about what was coded, not about "
-        "what matters.")
+        "what matters."
+    )
 
 
 # ------------------------------------------------------------------ T2 exploratory notes
 @safe
-def feedback_notes(study: Study, segment_id: str, descriptive: str, linguistic: str, conceptual: str,
-                   student: str = "", p: Paths | None = None) -> Markdown:
+def feedback_notes(
+    study: Study,
+    segment_id: str,
+    descriptive: str,
+    linguistic: str,
+    conceptual: str,
+    student: str = "",
+    p: Paths | None = None,
+) -> Markdown:
     """Feedback on a student's three exploratory notes for one passage, each checked against the passage."""
-    descriptive, linguistic, conceptual = (as_text(descriptive, "descriptive note"),
-                                           as_text(linguistic, "linguistic note"),
-                                           as_text(conceptual, "conceptual note"))
+    descriptive, linguistic, conceptual = (
+        as_text(descriptive, "descriptive note"),
+        as_text(linguistic, "linguistic note"),
+        as_text(conceptual, "conceptual note"),
+    )
     if not any(answered(x) for x in (descriptive, linguistic, conceptual)):
         return Markdown(NOT_YET)
     seg = find_segment(study, segment_id)
     passage = seg.excerpt
     context = " ".join([seg.note_descriptive, seg.note_conceptual, theme_definition(study, seg.theme_id)])
-    body = verdict_list(("Descriptive", fb.judge_descriptive(descriptive, passage, study)),
-                     ("Linguistic", fb.judge_linguistic(linguistic, passage, study)),
-                     ("Conceptual", fb.judge_conceptual(conceptual, passage, descriptive, study, context)))
-    return Markdown(body + keep_answers(student, "T2", p, descriptive=descriptive, linguistic=linguistic,
-                                 conceptual=conceptual))
+    body = verdict_list(
+        ("Descriptive", fb.judge_descriptive(descriptive, passage, study)),
+        ("Linguistic", fb.judge_linguistic(linguistic, passage, study)),
+        ("Conceptual", fb.judge_conceptual(conceptual, passage, descriptive, study, context)),
+    )
+    return Markdown(
+        body + keep_answers(student, "T2", p, descriptive=descriptive, linguistic=linguistic, conceptual=conceptual)
+    )
 
 
 def answer_notes(study: Study, segment_id: str) -> Markdown:
@@ -121,7 +172,8 @@ def answer_notes(study: Study, segment_id: str) -> Markdown:
         segment_card(study, segment_id, notes=True) + "\n\n"
         "The descriptive note summarises; the linguistic note quotes the words that carry the meaning; the "
         "conceptual note asks what the passage suggests about the experience, and stays tentative. Yours can "
-        "differ and still be sound: check that each of your notes does its own job.")
+        "differ and still be sound: check that each of your notes does its own job."
+    )
 
 
 def notes_of_kind(study: Study, participant: str, kind: str, exclude: str = "") -> Markdown:
@@ -130,10 +182,15 @@ def notes_of_kind(study: Study, participant: str, kind: str, exclude: str = "") 
         raise TutorialError(f"{kind!r} is not a kind of exploratory note. fix: use one of {', '.join(NOTE_KINDS)}")
     segs = case_segments(study, participant)
     segs = segs[segs["segment_id"] != exclude]
-    shown = "\n".join(f"- line {format_lines(first, last)} ({segment_id}): {md_text(note)}"
-                      for first, last, segment_id, note in zip(segs["line_start"], segs["line_end"],
-                                                               segs["segment_id"], segs[NOTE_KINDS[kind]]))
-    held = f"\n\n*The note for {exclude}, the exercise's passage, is held back for the model answer.*" if exclude else ""
+    shown = "\n".join(
+        f"- line {format_lines(first, last)} ({segment_id}): {md_text(note)}"
+        for first, last, segment_id, note in zip(
+            segs["line_start"], segs["line_end"], segs["segment_id"], segs[NOTE_KINDS[kind]]
+        )
+    )
+    held = (
+        f"\n\n*The note for {exclude}, the exercise's passage, is held back for the model answer.*" if exclude else ""
+    )
     return Markdown(shown + held)
 
 
@@ -142,14 +199,19 @@ def study_statements(study: Study, participant: str, exclude: str = "") -> pd.Da
     """The study's statements of one case in transcript order; ``exclude`` holds back an exercise's passage."""
     segs = case_segments(study, participant)
     segs = segs[segs["segment_id"] != exclude]
-    return pd.DataFrame({"segment_id": segs["segment_id"],
-                         "lines": [format_lines(a, b) for a, b in zip(segs["line_start"], segs["line_end"])],
-                         "experiential_statement": segs["experiential_statement"]}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "segment_id": segs["segment_id"],
+            "lines": [format_lines(a, b) for a, b in zip(segs["line_start"], segs["line_end"])],
+            "experiential_statement": segs["experiential_statement"],
+        }
+    ).reset_index(drop=True)
 
 
 @safe
-def feedback_statement(study: Study, segment_id: str, statement: str, student: str = "",
-                       p: Paths | None = None) -> Markdown:
+def feedback_statement(
+    study: Study, segment_id: str, statement: str, student: str = "", p: Paths | None = None
+) -> Markdown:
     """Feedback on a student's experiential statement for one passage."""
     statement = as_text(statement, "statement")
     if not answered(statement):
@@ -165,7 +227,8 @@ def answer_statement(study: Study, segment_id: str) -> Markdown:
     return Markdown(
         segment_card(study, segment_id, notes=True, statement=True) + "\n\n"
         "The statement condenses the notes into a phrase about the experience itself: shorter than the passage, "
-        "closer to it than a theme, and already a little interpretative.")
+        "closer to it than a theme, and already a little interpretative."
+    )
 
 
 # ------------------------------------------------------------------ T4 personal experiential themes
@@ -179,35 +242,52 @@ def my_statements(student: str, study: Study, participant: str, p: Paths | None 
     try:
         name = resolve_student(student, p)
         if not name:
-            return Markdown("*No name set yet*, so there are no statements of yours to show: set your name in the "
-                            "workspace's **Your name** box.")
+            return Markdown(
+                "*No name set yet*, so there are no statements of yours to show: set your name in the "
+                "workspace's **Your name** box."
+            )
         coding = load_student_coding(student_file(name, p), study)
     except CompendiumError as err:
         return refusal(err)
     text = study.transcripts[check_participant(study, participant)]
     mine = coding[(coding["participant_id"] == participant) & (coding["experiential_statement"] != "")]
     if mine.empty:
-        return Markdown(f"*You have no experiential statements for {participant} yet.* Code passages and write a "
-                        "statement for each in the workspace (T1-T3), then come back.")
-    return pd.DataFrame({"segment_id": mine["segment_id"],
-                         "lines": [span_lines(text, a, b) for a, b in zip(mine["start"], mine["end"])],
-                         "statement": mine["experiential_statement"]}).reset_index(drop=True)
+        return Markdown(
+            f"*You have no experiential statements for {participant} yet.* Code passages and write a "
+            "statement for each in the workspace (T1-T3), then come back."
+        )
+    return pd.DataFrame(
+        {
+            "segment_id": mine["segment_id"],
+            "lines": [span_lines(text, a, b) for a, b in zip(mine["start"], mine["end"])],
+            "statement": mine["experiential_statement"],
+        }
+    ).reset_index(drop=True)
 
 
 def numeration(segments: pd.DataFrame) -> pd.DataFrame:
     """Numeration: how many statements each theme gathers in this case, most first."""
     out = segments.groupby(["theme_id", "theme_label"]).size().reset_index(name="statements")
     out["share"] = (out["statements"] / out["statements"].sum()).round(2)
-    return out.sort_values(["statements", "theme_id"], ascending=[False, True], key=lambda c: c if c.name ==
-                           "statements" else c.map(theme_key)).reset_index(drop=True)
+    return out.sort_values(
+        ["statements", "theme_id"],
+        ascending=[False, True],
+        key=lambda c: c if c.name == "statements" else c.map(theme_key),
+    ).reset_index(drop=True)
 
 
 def contextualise(segments: pd.DataFrame, text: str) -> pd.DataFrame:
     """Contextualisation: where in the interview each statement sits (opening, middle or closing third)."""
     n = len(line_bounds(text))
     phase = ["opening" if a <= n / 3 else "middle" if a <= 2 * n / 3 else "closing" for a in segments["line_start"]]
-    return pd.DataFrame({"line": segments["line_start"], "phase": phase, "theme_id": segments["theme_id"],
-                         "statement": segments["experiential_statement"]})
+    return pd.DataFrame(
+        {
+            "line": segments["line_start"],
+            "phase": phase,
+            "theme_id": segments["theme_id"],
+            "statement": segments["experiential_statement"],
+        }
+    )
 
 
 def subsumption_candidates(segments: pd.DataFrame) -> pd.DataFrame:
@@ -227,10 +307,19 @@ def subsumption_candidates(segments: pd.DataFrame) -> pd.DataFrame:
             best, statement = "", "(no statement shares words with the others)"
         else:
             statement = str(g.loc[g["segment_id"] == best, "experiential_statement"].iloc[0])
-        rows.append({"theme_id": tid, "theme_label": label, "statements": len(g), "candidate": best,
-                     "statement": statement, "shared_words": score[best] if best else 0})
-    out = pd.DataFrame(rows, columns=["theme_id", "theme_label", "statements", "candidate", "statement",
-                                      "shared_words"])
+        rows.append(
+            {
+                "theme_id": tid,
+                "theme_label": label,
+                "statements": len(g),
+                "candidate": best,
+                "statement": statement,
+                "shared_words": score[best] if best else 0,
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=["theme_id", "theme_label", "statements", "candidate", "statement", "shared_words"]
+    )
     return out.sort_values("theme_id", key=lambda c: c.map(theme_key)).reset_index(drop=True)
 
 
@@ -256,8 +345,9 @@ def _cluster_feedback(clusters: dict[str, list[str]], statements: dict[str, str]
 
 
 @safe
-def feedback_clusters(my_clusters: object, study: Study, participant: str, student: str = "",
-                      p: Paths | None = None) -> Markdown:
+def feedback_clusters(
+    my_clusters: object, study: Study, participant: str, student: str = "", p: Paths | None = None
+) -> Markdown:
     """Feedback on clusters typed as text (``name: P01-U01, P01-U02`` per line) or a dict, over the student's statements.
 
     The clusters are read against the student's own statements of the case; the
@@ -268,9 +358,18 @@ def feedback_clusters(my_clusters: object, study: Study, participant: str, stude
         return Markdown(NOT_YET)
     name = resolve_student(student, p)
     coding = load_student_coding(student_file(name, p), study) if name else None
-    statements = ({} if coding is None else
-                  dict(zip(*(coding.loc[coding["participant_id"] == participant, c]
-                             for c in ("segment_id", "experiential_statement")))))
+    statements = (
+        {}
+        if coding is None
+        else dict(
+            zip(
+                *(
+                    coding.loc[coding["participant_id"] == participant, c]
+                    for c in ("segment_id", "experiential_statement")
+                )
+            )
+        )
+    )
     return Markdown("\n".join(_cluster_feedback(clusters, statements, study)))
 
 
@@ -291,11 +390,16 @@ def show_my_pets(student: str, study: Study, participant: str, p: Paths | None =
     except CompendiumError as err:
         return refusal(err)
     if not pets or coding is None:
-        return Markdown(f"*You have not named personal experiential themes for {participant} yet* (T4). Name them "
-                        "first: they are what you carry into the next case.")
+        return Markdown(
+            f"*You have not named personal experiential themes for {participant} yet* (T4). Name them "
+            "first: they are what you carry into the next case."
+        )
     said = dict(zip(coding["segment_id"], coding["experiential_statement"]))
-    return Markdown("\n".join(f"- **{md_text(t['name'])}**: " + "; ".join(md_text(said.get(i, i)) for i in t["segments"])
-                              for t in pets))
+    return Markdown(
+        "\n".join(
+            f"- **{md_text(t['name'])}**: " + "; ".join(md_text(said.get(i, i)) for i in t["segments"]) for t in pets
+        )
+    )
 
 
 @safe
@@ -306,8 +410,10 @@ def feedback_my_pets(student: str, study: Study, participant: str, p: Paths | No
         return Markdown("*No name set yet*, so no saved themes to read: set your name in the workspace first.")
     pets = my_pets(name, participant, p)
     if not pets:
-        return Markdown(f"*No personal experiential themes saved for {participant} yet.* Tick statements in the "
-                        "theme workspace, name the theme, and press **Save theme**.")
+        return Markdown(
+            f"*No personal experiential themes saved for {participant} yet.* Tick statements in the "
+            "theme workspace, name the theme, and press **Save theme**."
+        )
     coding = load_student_coding(student_file(name, p), study)
     mine = coding[coding["participant_id"] == participant]
     statements = dict(zip(mine["segment_id"], mine["experiential_statement"]))
@@ -319,14 +425,21 @@ def answer_clusters(study: Study, participant: str) -> Markdown:
     segs = case_segments(study, participant)
     rows = []
     for tid, g in sorted(segs.groupby("theme_id"), key=lambda kv: theme_key(str(kv[0]))):
-        rows.append({"theme": f"{tid} {theme_label(study, str(tid))}", "statements": len(g),
-                     "gathers": "; ".join(f"{sid} {said}" for sid, said in zip(g["segment_id"],
-                                                                                g["experiential_statement"]))})
+        rows.append(
+            {
+                "theme": f"{tid} {theme_label(study, str(tid))}",
+                "statements": len(g),
+                "gathers": "; ".join(
+                    f"{sid} {said}" for sid, said in zip(g["segment_id"], g["experiential_statement"])
+                ),
+            }
+        )
     return Markdown(
         f"The study grouped {study.pseudonyms[participant]}'s {len(segs)} statements into {len(rows)} personal "
         f"experiential themes:\n\n{md_table(pd.DataFrame(rows))}\n\n"
         "Most clusters come from abstraction (like with like, under a new name); a theme with many statements "
-        "is visible by numeration; statements that pull against each other are a polarisation worth keeping.")
+        "is visible by numeration; statements that pull against each other are a polarisation worth keeping."
+    )
 
 
 # ------------------------------------------------------------------ T5 the next case
@@ -343,14 +456,18 @@ def memo_text(study: Study, participant: str, kind: str = "reflexive") -> Markdo
     memos = case_memos(study, participant, kind)
     if memos.empty:
         return Markdown(f"*No {kind} memo about {participant}.*")
-    return Markdown("\n\n".join(f"{memo_id}, {date} ({memo_kind}):\n\n{block_quote(text)}"
-                                for memo_id, date, memo_kind, text
-                                in zip(memos["memo_id"], memos["date"], memos["kind"], memos["text"])))
+    return Markdown(
+        "\n\n".join(
+            f"{memo_id}, {date} ({memo_kind}):\n\n{block_quote(text)}"
+            for memo_id, date, memo_kind, text in zip(memos["memo_id"], memos["date"], memos["kind"], memos["text"])
+        )
+    )
 
 
 @safe
-def feedback_memo(memo: str, study: Study | None = None, student: str = "", previous: str = "",
-                  p: Paths | None = None) -> Markdown:
+def feedback_memo(
+    memo: str, study: Study | None = None, student: str = "", previous: str = "", p: Paths | None = None
+) -> Markdown:
     """Feedback on a bracketing memo (read for words, first person, length, the themes carried); kept when named."""
     memo = as_text(memo, "memo")
     if not answered(memo):
@@ -368,12 +485,17 @@ def answer_next_case(study: Study, first: str, second: str) -> Markdown:
     check_participant(study, first)
     check_participant(study, second)
     memo = case_memos(study, second, "reflexive")
-    parts = ["A new case is read on its own terms: what it shares with the last one is noted later, at the "
-             "cross-case step (T6), not looked for now."]
+    parts = [
+        "A new case is read on its own terms: what it shares with the last one is noted later, at the "
+        "cross-case step (T6), not looked for now."
+    ]
     if not memo.empty:
-        parts.append(f"The analyst's reflexive memo on {study.pseudonyms[second]} ({memo['date'].iloc[0]}):\n\n"
-                     + block_quote(memo["text"].iloc[0]))
-    parts.append("Put it beside yours: what did the analyst name that you did not, and what did you bring that "
-                 "the analyst did not?")
+        parts.append(
+            f"The analyst's reflexive memo on {study.pseudonyms[second]} ({memo['date'].iloc[0]}):\n\n"
+            + block_quote(memo["text"].iloc[0])
+        )
+    parts.append(
+        "Put it beside yours: what did the analyst name that you did not, and what did you bring that "
+        "the analyst did not?"
+    )
     return Markdown("\n\n".join(parts))
-

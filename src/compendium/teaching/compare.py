@@ -5,6 +5,7 @@ comparison shows where two readings meet (their passages overlap), what only
 one of them noticed, and how the student's own themes sit against the study's,
 so the student can argue for a difference rather than correct it away.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -18,8 +19,17 @@ from ..themes import theme_key
 from .students import load_groups, load_pets, load_student_coding, student_file
 from .text import Markdown, span_lines
 
-__all__ = ["OUTCOMES", "Passage", "passages", "compare_coding", "comparison_summary", "study_themes_of",
-           "compare_pets", "compare_groups", "md_text"]
+__all__ = [
+    "OUTCOMES",
+    "Passage",
+    "passages",
+    "compare_coding",
+    "comparison_summary",
+    "study_themes_of",
+    "compare_pets",
+    "compare_groups",
+    "md_text",
+]
 
 OUTCOMES = ("both read this", "only you", "only the study")
 
@@ -72,9 +82,18 @@ def passages(coding: pd.DataFrame) -> list[Passage]:
     >>> passages(pd.DataFrame(columns=list(row)))
     []
     """
-    return [Passage(segment_id=str(r["segment_id"]), participant_id=str(r["participant_id"]), start=int(r["start"]),
-                    end=int(r["end"]), excerpt=str(r["excerpt"]), theme_id=str(r["theme_id"]),
-                    experiential_statement=str(r["experiential_statement"])) for r in coding.to_dict("records")]
+    return [
+        Passage(
+            segment_id=str(r["segment_id"]),
+            participant_id=str(r["participant_id"]),
+            start=int(r["start"]),
+            end=int(r["end"]),
+            excerpt=str(r["excerpt"]),
+            theme_id=str(r["theme_id"]),
+            experiential_statement=str(r["experiential_statement"]),
+        )
+        for r in coding.to_dict("records")
+    ]
 
 
 def compare_coding(student: pd.DataFrame, study: Study, participants: list[str] | None = None) -> pd.DataFrame:
@@ -96,37 +115,80 @@ def compare_coding(student: pd.DataFrame, study: Study, participants: list[str] 
         for s in mine:
             hits = [t for t in theirs if _overlap(s.span, t.span) > 0]
             if not hits:
-                rows.append({"participant_id": pid, "lines": span_lines(text, s.start, s.end), "outcome": "only you",
-                             "your_segment": s.segment_id, "your_statement": s.experiential_statement,
-                             "study_segment": "", "study_statement": "", "study_theme": "", "covered": 0.0,
-                             "excerpt": _shorten(s.excerpt), "_pos": s.start,
-                             "feedback": "The study left this passage uncoded. Keep it if you can say how it speaks "
-                                         "to the research question."})
+                rows.append(
+                    {
+                        "participant_id": pid,
+                        "lines": span_lines(text, s.start, s.end),
+                        "outcome": "only you",
+                        "your_segment": s.segment_id,
+                        "your_statement": s.experiential_statement,
+                        "study_segment": "",
+                        "study_statement": "",
+                        "study_theme": "",
+                        "covered": 0.0,
+                        "excerpt": _shorten(s.excerpt),
+                        "_pos": s.start,
+                        "feedback": "The study left this passage uncoded. Keep it if you can say how it speaks "
+                        "to the research question.",
+                    }
+                )
             for t in hits:
                 met.add(t.segment_id)
                 shared = _overlap(s.span, t.span)
-                note = ("You and the study both read this passage. Put your statement beside the study's: what "
-                        "does each notice, and which is closer to the speaker's experience?")
+                note = (
+                    "You and the study both read this passage. Put your statement beside the study's: what "
+                    "does each notice, and which is closer to the speaker's experience?"
+                )
                 if not s.experiential_statement:
                     note = "You and the study both read this passage; write your own statement before reading theirs."
-                rows.append({"participant_id": pid, "lines": span_lines(text, min(s.start, t.start), max(s.end, t.end)),
-                             "outcome": "both read this", "your_segment": s.segment_id,
-                             "your_statement": s.experiential_statement, "study_segment": t.segment_id,
-                             "study_statement": t.experiential_statement, "study_theme": t.theme_id,
-                             "covered": round(shared / (t.end - t.start), 2),
-                             "excerpt": _shorten(text[max(s.start, t.start):min(s.end, t.end)]),
-                             "_pos": min(s.start, t.start), "feedback": note})
+                rows.append(
+                    {
+                        "participant_id": pid,
+                        "lines": span_lines(text, min(s.start, t.start), max(s.end, t.end)),
+                        "outcome": "both read this",
+                        "your_segment": s.segment_id,
+                        "your_statement": s.experiential_statement,
+                        "study_segment": t.segment_id,
+                        "study_statement": t.experiential_statement,
+                        "study_theme": t.theme_id,
+                        "covered": round(shared / (t.end - t.start), 2),
+                        "excerpt": _shorten(text[max(s.start, t.start) : min(s.end, t.end)]),
+                        "_pos": min(s.start, t.start),
+                        "feedback": note,
+                    }
+                )
         for t in theirs:
             if t.segment_id not in met:
-                rows.append({"participant_id": pid, "lines": span_lines(text, t.start, t.end),
-                             "outcome": "only the study", "your_segment": "", "your_statement": "",
-                             "study_segment": t.segment_id, "study_statement": t.experiential_statement,
-                             "study_theme": t.theme_id, "covered": 0.0, "excerpt": _shorten(t.excerpt),
-                             "_pos": t.start,
-                             "feedback": "The study coded this passage; you have not (yet). Did you pass over it, or "
-                                         "does it not speak to the question for you?"})
-    columns = ["participant_id", "lines", "outcome", "your_segment", "your_statement", "study_segment",
-               "study_statement", "study_theme", "covered", "excerpt", "feedback"]
+                rows.append(
+                    {
+                        "participant_id": pid,
+                        "lines": span_lines(text, t.start, t.end),
+                        "outcome": "only the study",
+                        "your_segment": "",
+                        "your_statement": "",
+                        "study_segment": t.segment_id,
+                        "study_statement": t.experiential_statement,
+                        "study_theme": t.theme_id,
+                        "covered": 0.0,
+                        "excerpt": _shorten(t.excerpt),
+                        "_pos": t.start,
+                        "feedback": "The study coded this passage; you have not (yet). Did you pass over it, or "
+                        "does it not speak to the question for you?",
+                    }
+                )
+    columns = [
+        "participant_id",
+        "lines",
+        "outcome",
+        "your_segment",
+        "your_statement",
+        "study_segment",
+        "study_statement",
+        "study_theme",
+        "covered",
+        "excerpt",
+        "feedback",
+    ]
     if not rows:
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame(rows).sort_values(["participant_id", "_pos", "study_segment"], kind="stable")
@@ -144,7 +206,8 @@ def comparison_summary(comparison: pd.DataFrame) -> Markdown:
         f"of the study's; {_count(n.get('only you', 0), 'passage')} only you coded, "
         f"{_count(n.get('only the study', 0), 'passage')} only the study coded. This is one analyst's reading "
         "beside yours, not a marking scheme: in IPA two careful readers notice different things, and a difference "
-        "you can argue for is a finding, not a mistake.")
+        "you can argue for is a finding, not a mistake."
+    )
 
 
 def _label(study: Study, theme_id: str) -> str:
@@ -167,36 +230,50 @@ def compare_pets(student: str, study: Study, participant: str, p: Paths | None =
     who = study.pseudonyms[participant]
     parts = []
     if not pets:  # the study's reading comes only after the student's own
-        return Markdown(f"*You have not named a personal experiential theme for {who} yet.* Name yours first: the "
-                        "study's reading is shown once you have one of your own to set beside it.")
+        return Markdown(
+            f"*You have not named a personal experiential theme for {who} yet.* Name yours first: the "
+            "study's reading is shown once you have one of your own to set beside it."
+        )
     for pet in pets:
         ids = [i for i in pet["segments"] if i in mine.index]
         spans = [(int(mine.loc[i, "start"]), int(mine.loc[i, "end"])) for i in ids]
         met = study_themes_of(study, participant, spans)
         statements = "; ".join(md_text(mine.loc[i, "experiential_statement"]) for i in ids)
         if not met:
-            relation = ("None of its passages is coded by the study: a theme of your own reading. What did you "
-                        "hear that the study did not?")
+            relation = (
+                "None of its passages is coded by the study: a theme of your own reading. What did you "
+                "hear that the study did not?"
+            )
         elif len(met) == 1:
-            relation = (f"Its passages sit in the study's theme {met[0]} {md_text(_label(study, met[0]))}. Do your "
-                        "name and the study's say the same thing, or does yours catch a different side?")
+            relation = (
+                f"Its passages sit in the study's theme {met[0]} {md_text(_label(study, met[0]))}. Do your "
+                "name and the study's say the same thing, or does yours catch a different side?"
+            )
         else:
-            relation = ("Its passages spread over the study's themes "
-                        + ", ".join(f"{t} {md_text(_label(study, t))}" for t in met)
-                        + ". Is there a thread the study split, or would the study's division sharpen yours?")
+            relation = (
+                "Its passages spread over the study's themes "
+                + ", ".join(f"{t} {md_text(_label(study, t))}" for t in met)
+                + ". Is there a thread the study split, or would the study's division sharpen yours?"
+            )
         parts.append(f"- **{md_text(pet['name'])}** ({_count(len(ids), 'statement')}: {statements}). {relation}")
     segs = case_segments(study, participant)
     by_theme = {str(tid): passages(g) for tid, g in segs.groupby("theme_id")}
     rows = []
     for tid in sorted(by_theme, key=theme_key):
         g = by_theme[tid]
-        rows.append(f"- {tid} {md_text(_label(study, tid))} ({len(g)}): "
-                    + "; ".join(f"{r.segment_id} {md_text(r.experiential_statement)}" for r in g))
-    parts.append(f"\n**One analyst's reading:** the study grouped {who}'s {len(segs)} statements into {len(rows)} "
-                 "personal experiential themes, named with the labels they later took in the group analysis:\n\n"
-                 + "\n".join(rows))
-    parts.append("\nRead the two side by side. Where you and the analyst cluster differently, neither is simply "
-                 "wrong: say which reading stays closer to what the participant meant, and why.")
+        rows.append(
+            f"- {tid} {md_text(_label(study, tid))} ({len(g)}): "
+            + "; ".join(f"{r.segment_id} {md_text(r.experiential_statement)}" for r in g)
+        )
+    parts.append(
+        f"\n**One analyst's reading:** the study grouped {who}'s {len(segs)} statements into {len(rows)} "
+        "personal experiential themes, named with the labels they later took in the group analysis:\n\n"
+        + "\n".join(rows)
+    )
+    parts.append(
+        "\nRead the two side by side. Where you and the analyst cluster differently, neither is simply "
+        "wrong: say which reading stays closer to what the participant meant, and why."
+    )
     return Markdown("\n".join(parts))
 
 
@@ -208,8 +285,10 @@ def compare_groups(student: str, study: Study, p: Paths | None = None) -> Markdo
     n_cases = sum(1 for pid in pets if pets[pid])
     parts = []
     if not groups:  # the study's group themes come only after the student's own
-        return Markdown("*You have not built a group theme yet.* Build yours first: the study's group themes are "
-                        "shown once you have one of your own to set beside them.")
+        return Markdown(
+            "*You have not built a group theme yet.* Build yours first: the study's group themes are "
+            "shown once you have one of your own to set beside them."
+        )
     for g in groups:
         cases = sorted({pid for pid, _ in g["pets"]})
         met: set[str] = set()
@@ -217,20 +296,27 @@ def compare_groups(student: str, study: Study, p: Paths | None = None) -> Markdo
             pet = next((t for t in pets.get(pid, []) if t["name"] == name), None)
             if pet is None:
                 continue
-            spans = [(int(coding.loc[i, "start"]), int(coding.loc[i, "end"])) for i in pet["segments"]
-                     if i in coding.index]
+            spans = [
+                (int(coding.loc[i, "start"]), int(coding.loc[i, "end"])) for i in pet["segments"] if i in coding.index
+            ]
             met.update(study_themes_of(study, pid, spans))
         who = ", ".join(study.pseudonyms.get(c, c) for c in cases)
         pets_shown = "; ".join(f"{pid}: {md_text(name)}" for pid, name in g["pets"])
-        line = (f"- **{md_text(g['name'])}** gathers {pets_shown}. It recurs in {len(cases)} of the {n_cases} cases "
-                f"you analysed ({who}).")
+        line = (
+            f"- **{md_text(g['name'])}** gathers {pets_shown}. It recurs in {len(cases)} of the {n_cases} cases "
+            f"you analysed ({who})."
+        )
         if met:
-            line += (" Its passages meet the study's themes " + ", ".join(f"{t} {md_text(_label(study, t))}"
-                                                                         for t in sorted(met, key=theme_key))
-                     + ": where do you converge with the study, and where does your name say something else?")
+            line += (
+                " Its passages meet the study's themes "
+                + ", ".join(f"{t} {md_text(_label(study, t))}" for t in sorted(met, key=theme_key))
+                + ": where do you converge with the study, and where does your name say something else?"
+            )
         else:
-            line += (" None of its passages is coded by the study: a divergence worth discussing. Is this a pattern "
-                     "the study missed, or something outside the research question?")
+            line += (
+                " None of its passages is coded by the study: a divergence worth discussing. Is this a pattern "
+                "the study missed, or something outside the research question?"
+            )
         parts.append(line)
     rows = []
     labels = {str(tid): str(label) for tid, label in zip(study.codebook["id"], study.codebook["label"])}
@@ -238,9 +324,13 @@ def compare_groups(student: str, study: Study, p: Paths | None = None) -> Markdo
         voiced = study.coding.loc[study.coding["theme_id"].astype(str).str.startswith(tid), "participant_id"].nunique()
         depth = tid.count(".")
         rows.append(f"{'  ' * depth}- {tid} {md_text(labels[tid])} (voiced by {voiced} of {len(study.participants)})")
-    parts.append("\n**One analyst's reading:** the study's group experiential themes across all eight cases:\n\n"
-                 + "\n".join(rows))
-    parts.append("\nConvergence and divergence run both ways: a theme the study found in many cases may be thin in "
-                 "the cases you read, and a theme of yours may be particular to them. Say what each reading shows "
-                 "that the other does not.")
+    parts.append(
+        "\n**One analyst's reading:** the study's group experiential themes across all eight cases:\n\n"
+        + "\n".join(rows)
+    )
+    parts.append(
+        "\nConvergence and divergence run both ways: a theme the study found in many cases may be thin in "
+        "the cases you read, and a theme of yours may be particular to them. Say what each reading shows "
+        "that the other does not."
+    )
     return Markdown("\n".join(parts))

@@ -4,6 +4,7 @@ The feedback functions of :mod:`.case_exercises` and :mod:`.group_exercises`
 are wrapped in :func:`safe` (a refusal is one line with its fix, never a
 traceback) and keep non-empty answers through :func:`keep_answers`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,8 +22,20 @@ from .parsing import refusal
 from .students import resolve_student, save_answer
 from .text import Markdown, TutorialError, span_lines
 
-__all__ = ["NOT_YET", "answered", "as_text", "keep_answers", "safe", "find_segment", "theme_label",
-           "theme_definition", "block_quote", "md_table", "verdict_list", "segment_card"]
+__all__ = [
+    "NOT_YET",
+    "answered",
+    "as_text",
+    "keep_answers",
+    "safe",
+    "find_segment",
+    "theme_label",
+    "theme_definition",
+    "block_quote",
+    "md_table",
+    "verdict_list",
+    "segment_card",
+]
 
 Answer = ParamSpec("Answer")
 
@@ -39,8 +52,10 @@ def as_text(value: object, what: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise TutorialError(f"your {what} is a {type(value).__name__}, not text. fix: write it between quotation "
-                            f"marks, e.g. my_{what.split()[0]} = \"...\"")
+        raise TutorialError(
+            f"your {what} is a {type(value).__name__}, not text. fix: write it between quotation "
+            f'marks, e.g. my_{what.split()[0]} = "..."'
+        )
     return value
 
 
@@ -54,8 +69,10 @@ def keep_answers(student: str, tutorial: str, p: Paths | None = None, **answers:
     except CompendiumError as err:
         return f"\n\n*Not saved:* {' '.join(str(err).split())}"
     if not name:
-        return ("\n\n*Not saved: no name set yet.* Type your name in the box at the top of the notebook (or set "
-                "`student` in the first code cell) to keep your answers in `student_work/`.")
+        return (
+            "\n\n*Not saved: no name set yet.* Type your name in the box at the top of the notebook (or set "
+            "`student` in the first code cell) to keep your answers in `student_work/`."
+        )
     try:
         for key, value in given.items():
             path = save_answer(name, tutorial, key, value, p)
@@ -74,8 +91,8 @@ def safe(func: Callable[Answer, Markdown]) -> Callable[Answer, Markdown]:
             return func(*args, **kwargs)
         except CompendiumError as err:
             return refusal(err)
-    return wrapper
 
+    return wrapper
 
 
 def find_segment(study: Study, segment_id: str) -> pd.Series:
@@ -110,20 +127,24 @@ def verdict_list(*pairs: tuple[str, fb.Verdict]) -> str:
     return "\n".join(f"- {v.text(label)}" for label, v in pairs)
 
 
-def segment_card(study: Study, segment_id: str, notes: bool = False, statement: bool = False,
-                 theme: bool = False) -> Markdown:
+def segment_card(
+    study: Study, segment_id: str, notes: bool = False, statement: bool = False, theme: bool = False
+) -> Markdown:
     """One coded passage as Markdown: who, where, the words; optionally its notes, statement and theme."""
     seg = find_segment(study, segment_id)
     text = study.transcripts[seg.participant_id]
     who = study.pseudonyms[seg.participant_id]
-    parts = [f"**{segment_id}**, {who} ({seg.participant_id}), line {span_lines(text, seg.start, seg.end)}",
-             block_quote(seg.excerpt)]
+    parts = [
+        f"**{segment_id}**, {who} ({seg.participant_id}), line {span_lines(text, seg.start, seg.end)}",
+        block_quote(seg.excerpt),
+    ]
     if notes:
-        parts.append(f"- *Descriptive:* {md_text(seg.note_descriptive)}\n- *Linguistic:* {md_text(seg.note_linguistic)}"
-                     f"\n- *Conceptual:* {md_text(seg.note_conceptual)}")
+        parts.append(
+            f"- *Descriptive:* {md_text(seg.note_descriptive)}\n- *Linguistic:* {md_text(seg.note_linguistic)}"
+            f"\n- *Conceptual:* {md_text(seg.note_conceptual)}"
+        )
     if statement:
         parts.append(f"**Experiential statement:** {md_text(seg.experiential_statement)}")
     if theme:
         parts.append(f"**Theme:** {seg.theme_id} {md_text(theme_label(study, seg.theme_id))}")
     return Markdown("\n\n".join(parts))
-

@@ -21,6 +21,7 @@ with a hint of what to write, mash is ``nonsense``; only words reach the judge.
 The word checks are in :mod:`compendium.teaching.words`; answers are parsed
 forgivingly, and refused in one line, by :mod:`compendium.teaching.parsing`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -34,18 +35,43 @@ from ..data import Study
 from .words import WORDS, content_words, in_passage, nonsense_reason, quoted_phrases, shared_words, unknown_share
 
 __all__ = [
-    "LEVELS", "Verdict", "reads", "judge_descriptive", "judge_linguistic", "judge_conceptual", "judge_statement",
-    "judge_memo", "judge_paragraph", "judge_name", "CANNOT_JUDGE",
+    "LEVELS",
+    "Verdict",
+    "reads",
+    "judge_descriptive",
+    "judge_linguistic",
+    "judge_conceptual",
+    "judge_statement",
+    "judge_memo",
+    "judge_paragraph",
+    "judge_name",
+    "CANNOT_JUDGE",
 ]
 
 Judged = ParamSpec("Judged")
 
 LEVELS = ("empty", "nonsense", "unanchored", "weak", "plausible")
 FIRST_PERSON = {"i", "i'm", "i've", "i'd", "i'll", "my", "me", "myself", "mine"}
-TENTATIVE = {"perhaps", "maybe", "might", "may", "seems", "seem", "suggests", "suggest", "possibly", "could",
-             "appears", "wonder", "as if", "almost"}
-CANNOT_JUDGE = ("That is as far as a program can judge: whether the reading holds is an interpretation, so "
-                "compare it with the model answer and argue for any difference.")
+TENTATIVE = {
+    "perhaps",
+    "maybe",
+    "might",
+    "may",
+    "seems",
+    "seem",
+    "suggests",
+    "suggest",
+    "possibly",
+    "could",
+    "appears",
+    "wonder",
+    "as if",
+    "almost",
+}
+CANNOT_JUDGE = (
+    "That is as far as a program can judge: whether the reading holds is an interpretation, so "
+    "compare it with the model answer and argue for any difference."
+)
 
 
 @dataclass
@@ -60,9 +86,13 @@ class Verdict:
         return self.level == "plausible"
 
     def text(self, label: str = "") -> str:
-        head = {"empty": "still empty", "nonsense": "not something I can read as an answer",
-                "unanchored": "not tied to the passage", "weak": "needs work",
-                "plausible": "nothing wrong that I can check"}[self.level]
+        head = {
+            "empty": "still empty",
+            "nonsense": "not something I can read as an answer",
+            "unanchored": "not tied to the passage",
+            "weak": "needs work",
+            "plausible": "nothing wrong that I can check",
+        }[self.level]
         lead = f"*{label}:* " if label else ""
         return f"{lead}**{head}.** " + " ".join(self.found)
 
@@ -74,6 +104,7 @@ def reads(hint: str = "") -> Callable[[Callable[Judged, Verdict]], Callable[Judg
 
     The answer is the judge's first argument; the study whose words count as known is its ``study``.
     """
+
     def decorate(judge: Callable[Judged, Verdict]) -> Callable[Judged, Verdict]:
         signature = inspect.signature(judge)
 
@@ -88,7 +119,9 @@ def reads(hint: str = "") -> Callable[[Callable[Judged, Verdict]], Callable[Judg
             if reason:
                 return Verdict("nonsense", [reason])
             return judge(*args, **kwargs)
+
         return judged
+
     return decorate
 
 
@@ -98,19 +131,33 @@ def judge_descriptive(note: str, passage: str, study: Study | None = None) -> Ve
     shared = shared_words(note, passage)
     n = len(WORDS.findall(note))
     if not shared:
-        return Verdict("unanchored", ["It shares no words with the passage. A descriptive note stays with what "
-                                      "is said: who, what happened, what was felt, in words close to the speaker's."])
+        return Verdict(
+            "unanchored",
+            [
+                "It shares no words with the passage. A descriptive note stays with what "
+                "is said: who, what happened, what was felt, in words close to the speaker's."
+            ],
+        )
     if n < 5:
-        return Verdict("weak", [f"{n} words, touching the passage ({', '.join(shared[:4])}). Say a little more: "
-                                "a descriptive note is a plain sentence about what happens."])
+        return Verdict(
+            "weak",
+            [
+                f"{n} words, touching the passage ({', '.join(shared[:4])}). Say a little more: "
+                "a descriptive note is a plain sentence about what happens."
+            ],
+        )
     if in_passage(note, passage):
         return Verdict("weak", ["It copies the passage. Put what is said in your own plain words."])
-    return Verdict("plausible", [f"It stays with the passage ({', '.join(shared[:4])}). Check that it describes "
-                                 "rather than interprets; interpretation belongs in the conceptual note."])
+    return Verdict(
+        "plausible",
+        [
+            f"It stays with the passage ({', '.join(shared[:4])}). Check that it describes "
+            "rather than interprets; interpretation belongs in the conceptual note."
+        ],
+    )
 
 
-@reads("Notice how it is said: images, repeated words, hesitations, pronouns, laughter; "
-       "quote the words you mean.")
+@reads("Notice how it is said: images, repeated words, hesitations, pronouns, laughter; quote the words you mean.")
 def judge_linguistic(note: str, passage: str, study: Study | None = None) -> Verdict:
     """A linguistic note quotes the speaker's words (that are in the passage) and says what they do."""
     quotes = quoted_phrases(note)
@@ -123,29 +170,49 @@ def judge_linguistic(note: str, passage: str, study: Study | None = None) -> Ver
     if not quotes:
         shared = shared_words(note, passage)
         if not shared:
-            return Verdict("unanchored", ["It neither quotes the passage nor uses its words. Put the exact words you "
-                                          "mean in quotation marks, then say what they do."])
-        return Verdict("weak", [f"It mentions {', '.join(shared[:3])} but quotes nothing. Put the exact words in "
-                                "quotation marks so a reader can find them, then say what they do."])
+            return Verdict(
+                "unanchored",
+                [
+                    "It neither quotes the passage nor uses its words. Put the exact words you "
+                    "mean in quotation marks, then say what they do."
+                ],
+            )
+        return Verdict(
+            "weak",
+            [
+                f"It mentions {', '.join(shared[:3])} but quotes nothing. Put the exact words in "
+                "quotation marks so a reader can find them, then say what they do."
+            ],
+        )
     if not inside:
-        return Verdict("unanchored", [f"The words you quote ({'; '.join(repr(q) for q in outside[:3])}) are not in "
-                                      "this passage. Copy them exactly from it."])
+        return Verdict(
+            "unanchored",
+            [
+                f"The words you quote ({'; '.join(repr(q) for q in outside[:3])}) are not in "
+                "this passage. Copy them exactly from it."
+            ],
+        )
     found = [f"It quotes the passage ({'; '.join(repr(q) for q in inside[:3])})."]
     if outside:
         found.append(f"But {'; '.join(repr(q) for q in outside[:3])} is not in this passage: check the wording.")
     if len(comment) < 2:
-        return Verdict("weak", found + ["Now say what those words do: what picture they paint, what they stress or "
-                                        "soften."])
+        return Verdict(
+            "weak", found + ["Now say what those words do: what picture they paint, what they stress or soften."]
+        )
     if outside:
         return Verdict("weak", found)
-    return Verdict("plausible", found + ["Whether you read the words well is interpretation: compare with the model "
-                                         "answer."])
+    return Verdict(
+        "plausible", found + ["Whether you read the words well is interpretation: compare with the model answer."]
+    )
 
 
-@reads("This is the interpretative step: what might the passage mean for how the person "
-       "understands themselves or their clients?")
-def judge_conceptual(note: str, passage: str, descriptive: str = "", study: Study | None = None,
-                     context: str = "") -> Verdict:
+@reads(
+    "This is the interpretative step: what might the passage mean for how the person "
+    "understands themselves or their clients?"
+)
+def judge_conceptual(
+    note: str, passage: str, descriptive: str = "", study: Study | None = None, context: str = ""
+) -> Verdict:
     """A conceptual note moves toward meaning, tentatively, and stays connected to the passage or the notes.
 
     ``context`` is text about the same passage the student has not necessarily
@@ -155,20 +222,36 @@ def judge_conceptual(note: str, passage: str, descriptive: str = "", study: Stud
     """
     anchor = shared_words(note, passage + " " + descriptive) or shared_words(note, context)
     if not anchor and unknown_share(note, study) > 0.3:
-        return Verdict("unanchored", ["Nothing in it connects to the passage or to your other notes. Start from "
-                                      "something the speaker said and ask what it might mean."])
+        return Verdict(
+            "unanchored",
+            [
+                "Nothing in it connects to the passage or to your other notes. Start from "
+                "something the speaker said and ask what it might mean."
+            ],
+        )
     if not anchor:
-        return Verdict("weak", ["It uses none of the passage's words. An interpretation can move away from them, "
-                                "but say which part of the passage leads you there."])
+        return Verdict(
+            "weak",
+            [
+                "It uses none of the passage's words. An interpretation can move away from them, "
+                "but say which part of the passage leads you there."
+            ],
+        )
     mine, desc = content_words(note), content_words(descriptive)
     if desc and len(mine & desc) / max(1, len(mine)) > 0.6:
-        return Verdict("weak", ["It stays close to your descriptive note. Ask what this might mean for how the "
-                                "person understands themselves or their clients."])
+        return Verdict(
+            "weak",
+            [
+                "It stays close to your descriptive note. Ask what this might mean for how the "
+                "person understands themselves or their clients."
+            ],
+        )
     lower = f" {str(note).lower()} "
     found = [f"It builds on the passage ({', '.join(anchor[:3])})."]
     if not any(f" {t} " in lower or f" {t}," in lower for t in TENTATIVE):
-        found.append("Consider keeping it tentative ('perhaps', 'it may be that'): you are reading another "
-                     "person's experience.")
+        found.append(
+            "Consider keeping it tentative ('perhaps', 'it may be that'): you are reading another person's experience."
+        )
     return Verdict("plausible", found + [CANNOT_JUDGE])
 
 
@@ -180,22 +263,35 @@ def judge_statement(statement: str, passage: str, notes: str = "", study: Study 
     shared = shared_words(statement, passage)
     from_notes = shared_words(statement, notes) if notes else []
     if not shared and not from_notes and unknown_share(statement, study) > 0.3:
-        return Verdict("unanchored", ["Nothing in it connects to the passage or its notes. Say what this person "
-                                      "experiences here."])
+        return Verdict(
+            "unanchored", ["Nothing in it connects to the passage or its notes. Say what this person experiences here."]
+        )
     if study is not None and clean in {str(lab).lower() for lab in study.codebook["label"]}:
-        return Verdict("weak", ["It is a theme label of the study word for word. A statement belongs to this one "
-                                "passage: say what this person experiences here."])
+        return Verdict(
+            "weak",
+            [
+                "It is a theme label of the study word for word. A statement belongs to this one "
+                "passage: say what this person experiences here."
+            ],
+        )
     if len(words) >= 5 and in_passage(statement, passage):
-        return Verdict("weak", ["It copies the speaker's words. A statement condenses them into what the passage "
-                                "is about for the person, in your words with perhaps one of theirs."])
+        return Verdict(
+            "weak",
+            [
+                "It copies the speaker's words. A statement condenses them into what the passage "
+                "is about for the person, in your words with perhaps one of theirs."
+            ],
+        )
     if len(words) < 3:
         return Verdict("weak", [f"{len(words)} word(s): too short to carry an experience. Say who experiences what."])
     if len(words) > 14:
-        return Verdict("weak", [f"{len(words)} words. Aim for a short phrase (about 4 to 12 words); the notes keep "
-                                "the detail."])
+        return Verdict(
+            "weak", [f"{len(words)} words. Aim for a short phrase (about 4 to 12 words); the notes keep the detail."]
+        )
     if not shared and not from_notes:
-        return Verdict("weak", ["It uses none of the speaker's words nor of the notes: check that the speaker would "
-                                "recognise it."])
+        return Verdict(
+            "weak", ["It uses none of the speaker's words nor of the notes: check that the speaker would recognise it."]
+        )
     found = [f"{len(words)} words, anchored in the passage ({', '.join((shared or from_notes)[:3])})."]
     return Verdict("plausible", found + [CANNOT_JUDGE])
 
@@ -205,29 +301,41 @@ def judge_memo(memo: str, study: Study | None = None, carried: str = "") -> Verd
     """A bracketing memo: in the first person, long enough to name what the reader brings to the next case."""
     words = [w.lower() for w in WORDS.findall(memo)]
     if unknown_share(memo, study) > 0.4:
-        return Verdict("unanchored", ["Much of it is not words I recognise. Write what you expect to meet in the "
-                                      "next case and what in the last one moved you."])
+        return Verdict(
+            "unanchored",
+            [
+                "Much of it is not words I recognise. Write what you expect to meet in the "
+                "next case and what in the last one moved you."
+            ],
+        )
     found = [f"{len(words)} words."]
     weak = False
     if not FIRST_PERSON & set(words):
         found.append("Try the first person: a bracketing memo is about what *you* bring to the next transcript.")
         weak = True
     if len(words) < 25:
-        found.append("Say a little more: which themes from the last case do you expect to meet again, and which of "
-                     "your own reactions might colour the reading?")
+        found.append(
+            "Say a little more: which themes from the last case do you expect to meet again, and which of "
+            "your own reactions might colour the reading?"
+        )
         weak = True
     if carried and not shared_words(memo, carried):
         found.append("It does not mention any of your themes from the last case: name the ones you expect to meet.")
         weak = True
     if weak:
         return Verdict("weak", found)
-    return Verdict("plausible", found + ["Keep it: after coding the next case, re-read it and note what surprised you."])
+    return Verdict(
+        "plausible", found + ["Keep it: after coding the next case, re-read it and note what surprised you."]
+    )
 
 
-@reads("Write the paragraph: claim, quote with pseudonym and line, interpretation, second "
-       "quote, interpretation, link.")
-def judge_paragraph(paragraph: str, quotes: Iterable[str], pseudonyms: Iterable[str], study: Study | None = None,
-                    ) -> Verdict:
+@reads("Write the paragraph: claim, quote with pseudonym and line, interpretation, second quote, interpretation, link.")
+def judge_paragraph(
+    paragraph: str,
+    quotes: Iterable[str],
+    pseudonyms: Iterable[str],
+    study: Study | None = None,
+) -> Verdict:
     """A write-up paragraph: quotes from the chosen passages, who said them and where, and interpretation."""
     quoted = quoted_phrases(paragraph)
     passages = list(quotes)
@@ -248,8 +356,10 @@ def judge_paragraph(paragraph: str, quotes: Iterable[str], pseudonyms: Iterable[
     if own < 40:
         missing.append(f"add your interpretation: only {own} words are yours; each quote needs what you make of it")
     if unknown_share(rest, study) > 0.4:
-        return Verdict("unanchored", ["Much of your own text is not words I recognise; write the claim and the "
-                                      "interpretation in sentences."])
+        return Verdict(
+            "unanchored",
+            ["Much of your own text is not words I recognise; write the claim and the interpretation in sentences."],
+        )
     found = [f"{len(real)} quote(s) from the passages, {len(names)} clinician(s) named, {own} words of your own."]
     if missing:
         return Verdict("weak", found + ["Still to do: " + "; ".join(missing) + "."])
@@ -263,8 +373,10 @@ def judge_name(name: str, study: Study | None = None, statements: Iterable[str] 
         return Verdict("unanchored", ["Most of the name is not words I recognise; name what the statements share."])
     found = []
     if study is not None and " ".join(name.lower().split()) in {str(x).lower() for x in study.codebook["label"]}:
-        found.append("It is one of the study's theme labels word for word: fine if your statements led you there, "
-                     "but a name in your own words shows your reading.")
+        found.append(
+            "It is one of the study's theme labels word for word: fine if your statements led you there, "
+            "but a name in your own words shows your reading."
+        )
     shared = sorted(set().union(*[set(shared_words(name, s)) for s in statements])) if statements else []
     if shared:
         found.append(f"It picks up words of its statements ({', '.join(shared[:3])}): subsumption.")

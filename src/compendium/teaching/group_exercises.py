@@ -3,6 +3,7 @@
 As in :mod:`.case_exercises`: material, feedback that reads the answer
 (``feedback_*``) and model answers (``answer_*``).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,17 @@ from .students import load_groups, load_pets, resolve_student
 from .text import Markdown, TutorialError, span_lines
 
 __all__ = [
-    "feedback_my_groups", "group_recurrence", "feedback_recurrence", "answer_recurrence", "all_case_tables",
-    "theme_passages", "quote_reference", "woven_paragraph", "feedback_quotes", "answer_quotes", "feedback_paragraph",
+    "feedback_my_groups",
+    "group_recurrence",
+    "feedback_recurrence",
+    "answer_recurrence",
+    "all_case_tables",
+    "theme_passages",
+    "quote_reference",
+    "woven_paragraph",
+    "feedback_quotes",
+    "answer_quotes",
+    "feedback_paragraph",
 ]
 
 
@@ -36,11 +46,15 @@ def feedback_my_groups(student: str, study: Study, p: Paths | None = None) -> Ma
     groups, pets = load_groups(name, p), load_pets(name, p)
     cases = [pid for pid, t in pets.items() if t]
     if len(cases) < 2:
-        return Markdown(f"*You have personal themes for {len(cases)} case(s).* A group theme draws on at least two: "
-                        "name the personal themes of a second case in T5 first.")
+        return Markdown(
+            f"*You have personal themes for {len(cases)} case(s).* A group theme draws on at least two: "
+            "name the personal themes of a second case in T5 first."
+        )
     if not groups:
-        return Markdown("*No group theme saved yet.* Tick personal themes of at least two cases, name what they "
-                        "share, and press **Save group theme**.")
+        return Markdown(
+            "*No group theme saved yet.* Tick personal themes of at least two cases, name what they "
+            "share, and press **Save group theme**."
+        )
     parts = []
     used = {(pid, n) for g in groups for pid, n in g["pets"]}
     for g in groups:
@@ -49,8 +63,10 @@ def feedback_my_groups(student: str, study: Study, p: Paths | None = None) -> Ma
         parts.append(f"- **{md_text(g['name'])}**, from {k} of your {len(cases)} cases: {verdict.text()}")
     left = [f"{pid}: {t['name']}" for pid in cases for t in pets[pid] if (pid, t["name"]) not in used]
     if left:
-        parts.append(f"- Not in any group theme: {md_text('; '.join(left))}. A personal theme particular to one case "
-                     "is divergence: keep it for the write-up rather than forcing it into a group.")
+        parts.append(
+            f"- Not in any group theme: {md_text('; '.join(left))}. A personal theme particular to one case "
+            "is divergence: keep it for the write-up rather than forcing it into a group."
+        )
     return Markdown("\n".join(parts))
 
 
@@ -61,8 +77,9 @@ def group_recurrence(study: Study, threshold: float) -> pd.DataFrame:
 
 
 @safe
-def feedback_recurrence(my_ids: object, study: Study, threshold: float, student: str = "",
-                        p: Paths | None = None) -> Markdown:
+def feedback_recurrence(
+    my_ids: object, study: Study, threshold: float, student: str = "", p: Paths | None = None
+) -> Markdown:
     """Feedback on which themes a student thinks recur under a stricter rule ("1.2, 3.1" or a list)."""
     if not answered(my_ids):
         return Markdown(NOT_YET)
@@ -95,9 +112,14 @@ def answer_recurrence(study: Study, threshold: float) -> Markdown:
     return Markdown(
         f"With the rule 'present in at least {need} of {n} cases', {len(keep)} of {len(rec)} codable themes recur: "
         f"{', '.join(keep['theme_id'])}.\n\n{md_table(table)}\n\n"
-        + (f"Dropping out: {', '.join(f'{r.theme_id} {r.theme} ({r.present_in} cases)' for r in drop.itertuples())}. "
-           "A theme that does not recur is not thereby unimportant: report it as divergence, voiced strongly by a "
-           "few." if len(drop) else "No theme drops out under this rule."))
+        + (
+            f"Dropping out: {', '.join(f'{r.theme_id} {r.theme} ({r.present_in} cases)' for r in drop.itertuples())}. "
+            "A theme that does not recur is not thereby unimportant: report it as divergence, voiced strongly by a "
+            "few."
+            if len(drop)
+            else "No theme drops out under this rule."
+        )
+    )
 
 
 # ------------------------------------------------------------------ T7 writing up
@@ -112,11 +134,14 @@ def theme_passages(study: Study, theme_id: str) -> Markdown:
     if segs.empty:
         raise TutorialError(f"no passages coded to theme {theme_id!r}. fix: use a codable theme id such as 3.1.2")
     parts = []
-    for segment_id, pid, start, end, excerpt in zip(segs["segment_id"], segs["participant_id"], segs["start"],
-                                                     segs["end"], segs["excerpt"]):
+    for segment_id, pid, start, end, excerpt in zip(
+        segs["segment_id"], segs["participant_id"], segs["start"], segs["end"], segs["excerpt"]
+    ):
         text = study.transcripts[pid]
-        parts.append(f"**{segment_id}**, {study.pseudonyms[pid]}, line "
-                     f"{span_lines(text, start, end)}, {len(excerpt.split())} words\n\n{block_quote(excerpt)}")
+        parts.append(
+            f"**{segment_id}**, {study.pseudonyms[pid]}, line "
+            f"{span_lines(text, start, end)}, {len(excerpt.split())} words\n\n{block_quote(excerpt)}"
+        )
     return Markdown("\n\n".join(parts))
 
 
@@ -124,7 +149,7 @@ def quote_reference(study: Study, segment_id: str) -> str:
     """A quote as it appears in a write-up: the words, then pseudonym and transcript lines."""
     seg = find_segment(study, segment_id)
     text = study.transcripts[seg.participant_id]
-    return f"\"{seg.excerpt}\" ({study.pseudonyms[seg.participant_id]}, line {span_lines(text, seg.start, seg.end)})"
+    return f'"{seg.excerpt}" ({study.pseudonyms[seg.participant_id]}, line {span_lines(text, seg.start, seg.end)})'
 
 
 def woven_paragraph(study: Study, theme_id: str, segment_ids: list[str]) -> Markdown:
@@ -132,20 +157,31 @@ def woven_paragraph(study: Study, theme_id: str, segment_ids: list[str]) -> Mark
     codebook = study.codebook.set_index("id")
     if theme_id not in codebook.index:
         raise TutorialError(f"theme {theme_id!r} is not in the codebook. fix: use an id such as 1.2")
-    parts = [f"**{theme_id} {md_text(codebook.loc[theme_id, 'label'])}.** {md_text(codebook.loc[theme_id, 'definition'])}"]
+    parts = [
+        f"**{theme_id} {md_text(codebook.loc[theme_id, 'label'])}.** {md_text(codebook.loc[theme_id, 'definition'])}"
+    ]
     for sid in segment_ids:
         seg = find_segment(study, sid)
         who = study.pseudonyms[seg.participant_id]
-        parts.append(f"{who} put it this way:\n\n{block_quote(quote_reference(study, sid))}\n\n"
-                     f"Read closely, {md_text(seg.note_conceptual[0].lower() + seg.note_conceptual[1:])}")
+        parts.append(
+            f"{who} put it this way:\n\n{block_quote(quote_reference(study, sid))}\n\n"
+            f"Read closely, {md_text(seg.note_conceptual[0].lower() + seg.note_conceptual[1:])}"
+        )
     voiced = study.coding.loc[study.coding["theme_id"] == theme_id, "participant_id"].nunique()
     parts.append(f"The theme was voiced by {voiced} of the {len(study.participants)} clinicians.")
     return Markdown("\n\n".join(parts))
 
 
 @safe
-def feedback_quotes(my_ids: object, study: Study, theme_id: str, min_words: int = 15, max_words: int = 90,
-                    student: str = "", p: Paths | None = None) -> Markdown:
+def feedback_quotes(
+    my_ids: object,
+    study: Study,
+    theme_id: str,
+    min_words: int = 15,
+    max_words: int = 90,
+    student: str = "",
+    p: Paths | None = None,
+) -> Markdown:
     """Feedback on the quotes a student chose to illustrate a theme ("P01-S05, P03-S08" or a list)."""
     if not answered(my_ids):
         return Markdown(NOT_YET)
@@ -167,17 +203,22 @@ def feedback_quotes(my_ids: object, study: Study, theme_id: str, min_words: int 
             notes.append(f"{words} words, short: will a reader see the experience in it?")
         elif words > max_words:
             notes.append(f"{words} words, long: could you cut it to the part that carries the theme?")
-        parts.append(f"- {sid} ({study.pseudonyms[seg.participant_id]}): "
-                     + ("; ".join(notes) or f"coded to this theme, {words} words; whether it shows the theme best "
-                                            "is your judgement."))
+        parts.append(
+            f"- {sid} ({study.pseudonyms[seg.participant_id]}): "
+            + (
+                "; ".join(notes)
+                or f"coded to this theme, {words} words; whether it shows the theme best is your judgement."
+            )
+        )
     if len(owners) > 1 and len(set(owners)) == 1:
         parts.append("- All from one clinician: quote more than one voice so the theme is shown to be shared.")
     return Markdown("\n".join(parts) + keep_answers(student, "T7", p, quotes=ids))
 
 
 @safe
-def feedback_paragraph(paragraph: str, study: Study, quotes: object = "", student: str = "",
-                       p: Paths | None = None) -> Markdown:
+def feedback_paragraph(
+    paragraph: str, study: Study, quotes: object = "", student: str = "", p: Paths | None = None
+) -> Markdown:
     """Feedback on the student's written paragraph: its quotes, who and where, and how much is interpretation."""
     paragraph = as_text(paragraph, "paragraph")
     if not answered(paragraph):
@@ -198,4 +239,5 @@ def answer_quotes(study: Study, theme_id: str, per_theme: int = 2) -> Markdown:
         f"The quote rule picks {', '.join(picked['segment_id'])} ({', '.join(picked['pseudonym'])}). Woven into a "
         f"paragraph:\n\n{woven_paragraph(study, theme_id, picked['segment_id'].tolist())}\n\n"
         "Each quote is introduced, given in the speaker's words with a line reference, then interpreted: the "
-        "reader hears the participant and then the analyst, never a quote left to speak for itself.")
+        "reader hears the participant and then the analyst, never a quote left to speak for itself."
+    )

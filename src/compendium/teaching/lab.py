@@ -9,6 +9,7 @@ student's copy beside it (``T2_write_notes.mine-1.ipynb``). What was copied is
 recorded in ``student_work/notebooks/.sources.json`` (SHA-256 of the source and
 of the copy as written).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,10 @@ def working_copies(p: Paths | None = None, replace: list[str] | None = None) -> 
     known = {s.name[:2].upper() for s in sources}
     unknown = sorted(wanted - known)
     if unknown:
-        raise TutorialError(f"REFRESH={','.join(unknown)} names no tutorial. fix: use tutorial numbers such as "
-                            f"REFRESH=T2 (one of {', '.join(sorted(known))})")
+        raise TutorialError(
+            f"REFRESH={','.join(unknown)} names no tutorial. fix: use tutorial numbers such as "
+            f"REFRESH=T2 (one of {', '.join(sorted(known))})"
+        )
     folder = p.student_work / "notebooks"
     folder.mkdir(parents=True, exist_ok=True)
     record_path = folder / ".sources.json"
@@ -66,8 +69,10 @@ def working_copies(p: Paths | None = None, replace: list[str] | None = None) -> 
             write_bytes(target, source.read_bytes())
             said.append(f"{source.stem}: replaced by the new version; your copy is kept as {kept.name}")
         else:
-            said.append(f"{source.stem}: a newer version exists; your copy (with your work) is kept. To take the new "
-                        f"one: make lab REFRESH={source.name[:2]} (your copy is kept beside it)")
+            said.append(
+                f"{source.stem}: a newer version exists; your copy (with your work) is kept. To take the new "
+                f"one: make lab REFRESH={source.name[:2]} (your copy is kept beside it)"
+            )
             continue
         record[source.name] = {"source": new, "copy": _sha(target)}
     write_text(record_path, json.dumps(record, indent=1, sort_keys=True) + "\n")
@@ -89,9 +94,18 @@ def solution_copy(tutorial: str, mode: str = "solution", p: Paths | None = None)
     target = p.build / "tutorial" / f"{source.stem}_{mode}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        pm.execute_notebook(str(source), str(target), parameters={"mode": mode}, cwd=str(source.parent),
-                            kernel_name="python3", progress_bar=False, kernel_manager_class=KERNEL_MANAGER)
+        pm.execute_notebook(
+            str(source),
+            str(target),
+            parameters={"mode": mode},
+            cwd=str(source.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            kernel_manager_class=KERNEL_MANAGER,
+        )
     except pm.PapermillExecutionError as err:
-        raise TutorialError(f"{source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}. fix: the "
-                            f"partly run copy with the traceback is {target}") from None
+        raise TutorialError(
+            f"{source.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}. fix: the "
+            f"partly run copy with the traceback is {target}"
+        ) from None
     return target

@@ -6,6 +6,7 @@ Python lists (:func:`parse_lines`, :func:`parse_ids`, :func:`parse_theme_ids`,
 :class:`~compendium.teaching.text.TutorialError` that :func:`refusal` shows as
 one line, never a traceback.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,9 @@ def _items(value: object) -> list[str]:
     if isinstance(value, str):
         return [x for x in re.split(r"[,;\s]+", value.strip()) if x]
     if isinstance(value, dict):
-        raise TutorialError("expected a list, got a dict. fix: write the items separated by commas, "
-                            "for example \"14, 16\"")
+        raise TutorialError(
+            'expected a list, got a dict. fix: write the items separated by commas, for example "14, 16"'
+        )
     if isinstance(value, (int, float)):
         return [str(value)]
     try:
@@ -52,13 +54,14 @@ def parse_lines(value: object) -> list[int]:
             continue
         m = re.fullmatch(r"(\d+)-(\d+)", part) or re.fullmatch(r"(\d+)(?:\.0)?", part)
         if not m:
-            raise TutorialError(f"{part!r} is not a line number. fix: type line numbers separated by commas, "
-                                "ranges with a dash, for example \"14, 16-18\"")
+            raise TutorialError(
+                f"{part!r} is not a line number. fix: type line numbers separated by commas, "
+                'ranges with a dash, for example "14, 16-18"'
+            )
         a = int(m.group(1))
         b = int(m.group(2)) if m.lastindex == 2 else a
         if b < a:
-            raise TutorialError(f"the range {part!r} runs backwards. fix: write the lower line first, e.g. "
-                                f"\"{b}-{a}\"")
+            raise TutorialError(f'the range {part!r} runs backwards. fix: write the lower line first, e.g. "{b}-{a}"')
         out.update(range(a, b + 1))
     return sorted(out)
 
@@ -77,8 +80,10 @@ def parse_ids(value: object) -> list[str]:
         rest = rest.replace(m.group(0), " ", 1)
     left = [x for x in re.split(r"[,;\s\[\]'\"]+", rest) if x]
     if left:
-        raise TutorialError(f"{left[0]!r} is not a segment id. fix: type ids as they appear in the table, "
-                            "separated by commas, for example \"P01-S05, P01-S06\"")
+        raise TutorialError(
+            f"{left[0]!r} is not a segment id. fix: type ids as they appear in the table, "
+            'separated by commas, for example "P01-S05, P01-S06"'
+        )
     return list(dict.fromkeys(found))
 
 
@@ -90,8 +95,10 @@ def parse_theme_ids(value: object) -> list[str]:
         if not item:
             continue
         if not re.fullmatch(r"\d+(\.\d+)*", item):
-            raise TutorialError(f"{item!r} is not a theme id. fix: type ids from the theme_id column separated by "
-                                "commas, for example \"1.2, 3.1\"")
+            raise TutorialError(
+                f"{item!r} is not a theme id. fix: type ids from the theme_id column separated by "
+                'commas, for example "1.2, 3.1"'
+            )
         out.append(item)
     return list(dict.fromkeys(out))
 
@@ -103,15 +110,19 @@ def parse_clusters(value: object) -> dict[str, list[str]]:
     if isinstance(value, dict):
         return {" ".join(str(k).split()): parse_ids(v) for k, v in value.items()}
     if not isinstance(value, str):
-        raise TutorialError("clusters are one per line, \"name: ids\". fix: write for example\n"
-                            "\"Kindness feels like betrayal: P01-U01, P01-U03\"")
+        raise TutorialError(
+            'clusters are one per line, "name: ids". fix: write for example\n'
+            '"Kindness feels like betrayal: P01-U01, P01-U03"'
+        )
     out: dict[str, list[str]] = {}
     for number, line in enumerate(value.strip().splitlines(), start=1):
         if not line.strip():
             continue
         name, sep, ids = line.rpartition(":")
         if not sep or not name.strip():
-            raise TutorialError(f"line {number} ({line.strip()!r}) has no name before a colon. fix: write "
-                                "\"name of the cluster: P01-U01, P01-U02\"")
+            raise TutorialError(
+                f"line {number} ({line.strip()!r}) has no name before a colon. fix: write "
+                '"name of the cluster: P01-U01, P01-U02"'
+            )
         out[" ".join(name.split())] = parse_ids(ids)
     return out

@@ -12,6 +12,7 @@ text is escaped: it is shown as text, never run as HTML.
 A student whose files cannot be read is listed with the problem (and the rest of
 the class is still reported).
 """
+
 from __future__ import annotations
 
 import html
@@ -56,9 +57,11 @@ def gather(folder: Path, study: Study) -> list[StudentRecord]:
     """Every student folder below ``folder``, read and checked; unreadable work is recorded, not fatal."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise TutorialError(f"{folder}: no such folder of student work. fix: give the folder that holds one "
-                            "sub-folder per student (by default student_work/), e.g. make class-report "
-                            "CLASS=submissions/")
+        raise TutorialError(
+            f"{folder}: no such folder of student work. fix: give the folder that holds one "
+            "sub-folder per student (by default student_work/), e.g. make class-report "
+            "CLASS=submissions/"
+        )
     p = _paths_for(folder)
     records = []
     for name in list_students(folder):
@@ -71,8 +74,10 @@ def gather(folder: Path, study: Study) -> list[StudentRecord]:
             continue
         records.append(StudentRecord(name, coding, pets, groups, tasks_done(name, p, study)))
     if not records:
-        raise TutorialError(f"{folder}: no student folders found. fix: each student's work is a sub-folder "
-                            "(student_work/<name>/ with coding.csv, pets.json, ...); collect them into one folder")
+        raise TutorialError(
+            f"{folder}: no student folders found. fix: each student's work is a sub-folder "
+            "(student_work/<name>/ with coding.csv, pets.json, ...); collect them into one folder"
+        )
     return records
 
 
@@ -91,17 +96,37 @@ def passages_table(records: list[StudentRecord], study: Study) -> pd.DataFrame:
             text = study.transcripts[s.participant_id]
             theirs = passages(study.coding[study.coding["participant_id"] == s.participant_id])
             hits = [t for t in theirs if min(s.end, t.end) - max(s.start, t.start) > 0]
-            base = {"student": r.name, "participant_id": s.participant_id,
-                    "lines": span_lines(text, s.start, s.end), "excerpt": s.excerpt,
-                    "statement": s.experiential_statement, "personal_theme": _pet_of(r, s.participant_id, s.segment_id),
-                    "_pos": s.start}
+            base = {
+                "student": r.name,
+                "participant_id": s.participant_id,
+                "lines": span_lines(text, s.start, s.end),
+                "excerpt": s.excerpt,
+                "statement": s.experiential_statement,
+                "personal_theme": _pet_of(r, s.participant_id, s.segment_id),
+                "_pos": s.start,
+            }
             if not hits:
                 rows.append({**base, "study_segment": "", "study_statement": "", "study_theme": ""})
             for t in hits:
-                rows.append({**base, "study_segment": t.segment_id, "study_statement": t.experiential_statement,
-                             "study_theme": f"{t.theme_id} {labels.get(t.theme_id, '')}"})
-    columns = ["student", "participant_id", "lines", "excerpt", "statement", "personal_theme", "study_segment",
-               "study_statement", "study_theme"]
+                rows.append(
+                    {
+                        **base,
+                        "study_segment": t.segment_id,
+                        "study_statement": t.experiential_statement,
+                        "study_theme": f"{t.theme_id} {labels.get(t.theme_id, '')}",
+                    }
+                )
+    columns = [
+        "student",
+        "participant_id",
+        "lines",
+        "excerpt",
+        "statement",
+        "personal_theme",
+        "study_segment",
+        "study_statement",
+        "study_theme",
+    ]
     if not rows:
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame(rows).sort_values(["participant_id", "_pos", "student"], kind="stable")
@@ -128,20 +153,29 @@ def _e(text: object) -> str:
 def class_report_html(records: list[StudentRecord], study: Study, source: str = "student_work/") -> str:
     """The report page as one HTML string (inline CSS, no scripts, nothing fetched)."""
     ok = [r for r in records if not r.problem]
-    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Class report</title>"
-             f"<style>{CSS}</style></head><body>",
-             "<h1>Class report: IPA tutorials</h1>",
-             f"<p>{len(records)} student{'s' if len(records) != 1 else ''}, read from <code>{_e(source)}</code>. "
-             "Print this page (or save it as PDF) to share it; the same passages are in <code>passages.csv</code> "
-             "beside it. The study's coding is one analyst's reading, shown for discussion, not as a key.</p>"]
+    parts = [
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Class report</title>'
+        f"<style>{CSS}</style></head><body>",
+        "<h1>Class report: IPA tutorials</h1>",
+        f"<p>{len(records)} student{'s' if len(records) != 1 else ''}, read from <code>{_e(source)}</code>. "
+        "Print this page (or save it as PDF) to share it; the same passages are in <code>passages.csv</code> "
+        "beside it. The study's coding is one analyst's reading, shown for discussion, not as a key.</p>",
+    ]
     # progress
-    parts.append('<h2 class="first">Progress through T1-T7</h2><table><tr><th>student</th>'
-                 + "".join(f"<th>{k}<br><span class=\"note\">{_e(v['title'])}, ~{v['minutes']} min</span></th>"
-                           for k, v in TUTORIALS.items()) + "</tr>")
+    parts.append(
+        '<h2 class="first">Progress through T1-T7</h2><table><tr><th>student</th>'
+        + "".join(
+            f'<th>{k}<br><span class="note">{_e(v["title"])}, ~{v["minutes"]} min</span></th>'
+            for k, v in TUTORIALS.items()
+        )
+        + "</tr>"
+    )
     for r in records:
         if r.problem:
-            parts.append(f"<tr><td>{_e(r.name)}</td><td colspan=\"{len(TUTORIALS)}\" class=\"problem\">files "
-                         f"cannot be read: {_e(r.problem)}</td></tr>")
+            parts.append(
+                f'<tr><td>{_e(r.name)}</td><td colspan="{len(TUTORIALS)}" class="problem">files '
+                f"cannot be read: {_e(r.problem)}</td></tr>"
+            )
             continue
         cells = []
         for k, v in TUTORIALS.items():
@@ -157,14 +191,18 @@ def class_report_html(records: list[StudentRecord], study: Study, source: str = 
     if table.empty:
         parts.append("<p>No passages coded yet.</p>")
     for pid, g in table.groupby("participant_id", sort=True):
-        parts.append(f"<h3>{_e(pid)} {_e(study.pseudonyms.get(str(pid), ''))}</h3><table><tr><th>lines</th>"
-                     "<th>passage</th><th>student</th><th>statement</th><th>personal theme</th>"
-                     "<th class=\"study\">study's statement</th><th class=\"study\">study's theme</th></tr>")
+        parts.append(
+            f"<h3>{_e(pid)} {_e(study.pseudonyms.get(str(pid), ''))}</h3><table><tr><th>lines</th>"
+            "<th>passage</th><th>student</th><th>statement</th><th>personal theme</th>"
+            '<th class="study">study\'s statement</th><th class="study">study\'s theme</th></tr>'
+        )
         for _, row in g.iterrows():
-            parts.append(f"<tr><td>{_e(row.lines)}</td><td class=\"quote\">{_e(_short(row.excerpt))}</td>"
-                         f"<td>{_e(row.student)}</td><td>{_e(row.statement)}</td><td>{_e(row.personal_theme)}</td>"
-                         f"<td class=\"study\">{_e(row.study_statement) or '<i>not coded by the study</i>'}</td>"
-                         f"<td class=\"study\">{_e(row.study_theme)}</td></tr>")
+            parts.append(
+                f'<tr><td>{_e(row.lines)}</td><td class="quote">{_e(_short(row.excerpt))}</td>'
+                f"<td>{_e(row.student)}</td><td>{_e(row.statement)}</td><td>{_e(row.personal_theme)}</td>"
+                f'<td class="study">{_e(row.study_statement) or "<i>not coded by the study</i>"}</td>'
+                f'<td class="study">{_e(row.study_theme)}</td></tr>'
+            )
         parts.append("</table>")
     # personal themes per case
     parts.append("<h2>Personal experiential themes, case by case</h2>")
@@ -174,20 +212,26 @@ def class_report_html(records: list[StudentRecord], study: Study, source: str = 
     segs = study.coding
     labels = dict(zip(study.codebook["id"], study.codebook["label"]))
     for pid in cases:
-        parts.append(f"<h3>{_e(pid)} {_e(study.pseudonyms.get(pid, ''))}</h3><table><tr><th>student</th>"
-                     "<th>their themes (statements)</th></tr>")
+        parts.append(
+            f"<h3>{_e(pid)} {_e(study.pseudonyms.get(pid, ''))}</h3><table><tr><th>student</th>"
+            "<th>their themes (statements)</th></tr>"
+        )
         for r in ok:
             themes = r.pets.get(pid, [])
             if not themes:
                 continue
             said = dict(zip(r.coding["segment_id"], r.coding["experiential_statement"]))
-            items = "".join(f"<li><b>{_e(t['name'])}</b>: {_e('; '.join(said.get(i, i) for i in t['segments']))}</li>"
-                            for t in themes)
+            items = "".join(
+                f"<li><b>{_e(t['name'])}</b>: {_e('; '.join(said.get(i, i) for i in t['segments']))}</li>"
+                for t in themes
+            )
             parts.append(f"<tr><td>{_e(r.name)}</td><td><ul>{items}</ul></td></tr>")
         study_themes = segs[segs["participant_id"] == pid].groupby("theme_id")["experiential_statement"].apply(list)
-        items = "".join(f"<li><b>{_e(tid)} {_e(labels.get(tid, ''))}</b>: {_e('; '.join(study_themes[tid]))}</li>"
-                        for tid in sorted(study_themes.index, key=theme_key))
-        parts.append(f"<tr class=\"study\"><td>the study</td><td><ul>{items}</ul></td></tr></table>")
+        items = "".join(
+            f"<li><b>{_e(tid)} {_e(labels.get(tid, ''))}</b>: {_e('; '.join(study_themes[tid]))}</li>"
+            for tid in sorted(study_themes.index, key=theme_key)
+        )
+        parts.append(f'<tr class="study"><td>the study</td><td><ul>{items}</ul></td></tr></table>')
     # group themes
     parts.append("<h2>Group experiential themes</h2>")
     with_groups = [r for r in ok if r.groups]
@@ -197,8 +241,10 @@ def class_report_html(records: list[StudentRecord], study: Study, source: str = 
         parts.append("<table><tr><th>student</th><th>group theme</th><th>from personal themes</th></tr>")
         for r in with_groups:
             for group in r.groups:
-                parts.append(f"<tr><td>{_e(r.name)}</td><td><b>{_e(group['name'])}</b></td><td>"
-                             f"{_e('; '.join(f'{pid}: {n}' for pid, n in group['pets']))}</td></tr>")
+                parts.append(
+                    f"<tr><td>{_e(r.name)}</td><td><b>{_e(group['name'])}</b></td><td>"
+                    f"{_e('; '.join(f'{pid}: {n}' for pid, n in group['pets']))}</td></tr>"
+                )
         parts.append("</table>")
     parts.append("</body></html>\n")
     return "".join(parts)

@@ -12,6 +12,7 @@ Files are written atomically through :mod:`compendium.files` and checked when
 read back; a file that cannot be used raises :class:`StudentWorkError` naming
 the file, the row or entry, and the fix.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,10 +36,32 @@ from ..transcripts import check_spans
 from .text import TutorialError
 
 __all__ = [
-    "coding_table", "student_table", "StudentWorkError", "check_student", "read_profile", "set_profile", "resolve_student",
-    "student_folder", "student_file", "adopt_earlier_coding", "empty_coding", "new_segment", "next_segment_id", "add_segment",
-    "remove_segment", "save_student_coding", "load_student_coding", "load_pets", "save_pet", "remove_pet",
-    "load_groups", "save_group", "remove_group", "load_answers", "save_answer", "codable_themes",
+    "coding_table",
+    "student_table",
+    "StudentWorkError",
+    "check_student",
+    "read_profile",
+    "set_profile",
+    "resolve_student",
+    "student_folder",
+    "student_file",
+    "adopt_earlier_coding",
+    "empty_coding",
+    "new_segment",
+    "next_segment_id",
+    "add_segment",
+    "remove_segment",
+    "save_student_coding",
+    "load_student_coding",
+    "load_pets",
+    "save_pet",
+    "remove_pet",
+    "load_groups",
+    "save_group",
+    "remove_group",
+    "load_answers",
+    "save_answer",
+    "codable_themes",
     "list_students",
 ]
 
@@ -57,7 +80,8 @@ def check_student(student: str) -> str:
     if not STUDENT_NAME.match(name) or name.lower() in RESERVED:
         raise TutorialError(
             f"student name {student!r} cannot be used as a folder name. fix: use letters, digits, '-' or '_' "
-            "only, starting with a letter or digit (for example \"ana_lopez\" or \"s1234567\")")
+            'only, starting with a letter or digit (for example "ana_lopez" or "s1234567")'
+        )
     return name
 
 
@@ -118,8 +142,9 @@ def list_students(folder: Path) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(d.name for d in folder.iterdir() if d.is_dir() and STUDENT_NAME.match(d.name)
-                  and d.name.lower() not in RESERVED)
+    return sorted(
+        d.name for d in folder.iterdir() if d.is_dir() and STUDENT_NAME.match(d.name) and d.name.lower() not in RESERVED
+    )
 
 
 # ------------------------------------------------------------------ coded passages
@@ -163,9 +188,19 @@ def empty_coding(p: Paths | None = None) -> pd.DataFrame:
     return coding_table(p).empty()
 
 
-def new_segment(study: Study, participant: str, start: int, end: int, theme_id: str | None = None, *,
-                descriptive: str = "", linguistic: str = "", conceptual: str = "", statement: str = "",
-                analyst: str = "student") -> dict:
+def new_segment(
+    study: Study,
+    participant: str,
+    start: int,
+    end: int,
+    theme_id: str | None = None,
+    *,
+    descriptive: str = "",
+    linguistic: str = "",
+    conceptual: str = "",
+    statement: str = "",
+    analyst: str = "student",
+) -> dict:
     """One coded passage as a row of ``coding.csv`` (its ``segment_id`` is given by :func:`add_segment`).
 
     Students work bottom-up, so ``theme_id`` is normally empty: their own themes
@@ -174,20 +209,33 @@ def new_segment(study: Study, participant: str, start: int, end: int, theme_id: 
     check_participant(study, participant)
     text = study.transcripts[participant]
     if not 0 <= start < end <= len(text):
-        raise TutorialError(f"span {start}-{end} is outside transcript {participant} (0-{len(text)} characters). "
-                            "fix: choose the passage by its line numbers")
+        raise TutorialError(
+            f"span {start}-{end} is outside transcript {participant} (0-{len(text)} characters). "
+            "fix: choose the passage by its line numbers"
+        )
     theme = str(theme_id or "").strip()
     if theme and theme not in set(codable_themes(study.codebook)["id"]):
-        raise TutorialError(f"theme {theme!r} is not a codable theme of the codebook. fix: leave it empty and "
-                            "name your own themes from your statements in T4")
+        raise TutorialError(
+            f"theme {theme!r} is not a codable theme of the codebook. fix: leave it empty and "
+            "name your own themes from your statements in T4"
+        )
     row: dict[str, Any] = dict.fromkeys(coding_table().columns, "")  # a column the study adds starts empty
-    row.update({
-        "segment_id": "", "participant_id": participant, "start": int(start), "end": int(end),
-        "excerpt": text[start:end], "theme_id": theme,
-        "note_descriptive": descriptive.strip(), "note_linguistic": linguistic.strip(),
-        "note_conceptual": conceptual.strip(), "experiential_statement": " ".join(statement.split()),
-        "analyst": analyst, "coding_round": 1,
-    })
+    row.update(
+        {
+            "segment_id": "",
+            "participant_id": participant,
+            "start": int(start),
+            "end": int(end),
+            "excerpt": text[start:end],
+            "theme_id": theme,
+            "note_descriptive": descriptive.strip(),
+            "note_linguistic": linguistic.strip(),
+            "note_conceptual": conceptual.strip(),
+            "experiential_statement": " ".join(statement.split()),
+            "analyst": analyst,
+            "coding_round": 1,
+        }
+    )
     return row
 
 
@@ -214,8 +262,11 @@ def add_segment(coding: pd.DataFrame, segment: dict) -> tuple[pd.DataFrame, str]
 
     Returns the new table and the passage's segment id.
     """
-    same = (coding["participant_id"] == segment["participant_id"]) & (coding["start"] == segment["start"]) \
+    same = (
+        (coding["participant_id"] == segment["participant_id"])
+        & (coding["start"] == segment["start"])
         & (coding["end"] == segment["end"])
+    )
     row = dict(segment)
     if same.any():
         row["segment_id"] = str(coding.loc[same, "segment_id"].iloc[0])
@@ -232,8 +283,10 @@ def add_segment(coding: pd.DataFrame, segment: dict) -> tuple[pd.DataFrame, str]
 def remove_segment(coding: pd.DataFrame, segment_id: str) -> pd.DataFrame:
     """The table without one passage; an unknown id is an error."""
     if segment_id not in set(coding["segment_id"]):
-        raise TutorialError(f"no passage {segment_id!r} in your coding. fix: choose one of "
-                            f"{', '.join(coding['segment_id']) or '(none yet)'}")
+        raise TutorialError(
+            f"no passage {segment_id!r} in your coding. fix: choose one of "
+            f"{', '.join(coding['segment_id']) or '(none yet)'}"
+        )
     return _ordered(coding[coding["segment_id"] != segment_id])
 
 
@@ -266,35 +319,63 @@ def load_student_coding(path: Path, study: Study, p: Paths | None = None) -> pd.
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise StudentWorkError([Problem(name, "is not UTF-8 text.", f"re-save it as UTF-8 in a text editor, or {aside}")],
-                               "Your saved coding cannot be read") from None
+        raise StudentWorkError(
+            [Problem(name, "is not UTF-8 text.", f"re-save it as UTF-8 in a text editor, or {aside}")],
+            "Your saved coding cannot be read",
+        ) from None
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise StudentWorkError([Problem(name, f"is not a readable CSV table ({str(err).strip()}).",
-                                        f"repair it in a text editor, or {aside}")],
-                               "Your saved coding cannot be read") from None
+        raise StudentWorkError(
+            [
+                Problem(
+                    name,
+                    f"is not a readable CSV table ({str(err).strip()}).",
+                    f"repair it in a text editor, or {aside}",
+                )
+            ],
+            "Your saved coding cannot be read",
+        ) from None
     missing = [c for c in table.columns if c not in df.columns]
     if missing:
-        raise StudentWorkError([Problem(name, f"lacks the column(s) {', '.join(missing)} (expected the columns of "
-                                        f"coding.csv: {', '.join(table.columns)}).",
-                                        f"restore the header line, or {aside}")],
-                               "Your saved coding cannot be read")
+        raise StudentWorkError(
+            [
+                Problem(
+                    name,
+                    f"lacks the column(s) {', '.join(missing)} (expected the columns of "
+                    f"coding.csv: {', '.join(table.columns)}).",
+                    f"restore the header line, or {aside}",
+                )
+            ],
+            "Your saved coding cannot be read",
+        )
     cases = [pid for pid in study.participants["participant_id"].astype(str) if pid in study.transcripts]
     participants = [{"participant_id": pid} for pid in cases]
-    problems = check_csv(path, student_table(table), {"participants": participants}, name,
-                         fixes={"foreign-key": f"use a participant of the study ({', '.join(cases)})"})
+    problems = check_csv(
+        path,
+        student_table(table),
+        {"participants": participants},
+        name,
+        fixes={"foreign-key": f"use a participant of the study ({', '.join(cases)})"},
+    )
     codable = set(codable_themes(study.codebook)["id"])
     for i, theme in enumerate(df["theme_id"].astype(str), start=1):
         if theme and theme not in codable:
-            problems.append(Problem(name, f"theme {theme!r} is not a codable theme of the codebook.",
-                                    "leave it empty (name your own themes in T4) or use a codable theme id",
-                                    row=i, column="theme_id"))
+            problems.append(
+                Problem(
+                    name,
+                    f"theme {theme!r} is not a codable theme of the codebook.",
+                    "leave it empty (name your own themes in T4) or use a codable theme id",
+                    row=i,
+                    column="theme_id",
+                )
+            )
     problems += check_spans(df.itertuples(index=False), study.transcripts, name)
     if problems:
         ordered = sorted(problems, key=lambda q: q.row or 0)
-        raise StudentWorkError([replace(q, fix=f"{q.fix}, or {aside}") for q in ordered],
-                               "Your saved coding cannot be read")
+        raise StudentWorkError(
+            [replace(q, fix=f"{q.fix}, or {aside}") for q in ordered], "Your saved coding cannot be read"
+        )
     return _ordered(typed(df, table), p)
 
 
@@ -305,12 +386,15 @@ def _read_json(path: Path, default: Any, kind: type) -> Any:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise StudentWorkError([Problem(str(path), f"is not readable JSON ({err}).",
-                                        f"repair it in a text editor, or {_aside(path)}")],
-                               "Your saved work cannot be read") from None
+        raise StudentWorkError(
+            [Problem(str(path), f"is not readable JSON ({err}).", f"repair it in a text editor, or {_aside(path)}")],
+            "Your saved work cannot be read",
+        ) from None
     if not isinstance(value, kind):
-        raise StudentWorkError([Problem(str(path), f"holds a {type(value).__name__}, not a {kind.__name__}.",
-                                        _aside(path))], "Your saved work cannot be read")
+        raise StudentWorkError(
+            [Problem(str(path), f"holds a {type(value).__name__}, not a {kind.__name__}.", _aside(path))],
+            "Your saved work cannot be read",
+        )
     return value
 
 
@@ -321,8 +405,10 @@ def _write_json(path: Path, value: Any) -> Path:
 def _clean_name(name: str, what: str) -> str:
     clean = " ".join(str(name).split())
     if not clean:
-        raise TutorialError(f"your {what} has no name. fix: type a short name in your own words, for example "
-                            "\"Kindness has to be earned\"")
+        raise TutorialError(
+            f"your {what} has no name. fix: type a short name in your own words, for example "
+            '"Kindness has to be earned"'
+        )
     if len(clean) > 120:
         raise TutorialError(f"the {what} name has {len(clean)} characters. fix: shorten it to a phrase (under 120)")
     return clean
@@ -333,15 +419,26 @@ def load_pets(student: str, p: Paths | None = None) -> dict[str, list[dict]]:
     path = student_folder(student, p) / "pets.json"
     pets = _read_json(path, {}, dict)
     for pid, themes in pets.items():
-        if not isinstance(themes, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str)
-                                                   and isinstance(t.get("segments"), list) for t in themes):
-            raise StudentWorkError([Problem(str(path), f"the entry for {pid!r} is not a list of themes with a name "
-                                            "and segments.", _aside(path))], "Your saved work cannot be read")
+        if not isinstance(themes, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("segments"), list)
+            for t in themes
+        ):
+            raise StudentWorkError(
+                [
+                    Problem(
+                        str(path),
+                        f"the entry for {pid!r} is not a list of themes with a name and segments.",
+                        _aside(path),
+                    )
+                ],
+                "Your saved work cannot be read",
+            )
     return pets
 
 
-def save_pet(student: str, study: Study, participant: str, name: str, segment_ids: list[str],
-             p: Paths | None = None) -> dict:
+def save_pet(
+    student: str, study: Study, participant: str, name: str, segment_ids: list[str], p: Paths | None = None
+) -> dict:
     """Save (or replace, by name) one of the student's personal experiential themes for one case.
 
     The theme gathers the student's own passages of that case (``P01-U03``, ...),
@@ -354,17 +451,22 @@ def save_pet(student: str, study: Study, participant: str, name: str, segment_id
     statements = dict(zip(mine["segment_id"], mine["experiential_statement"]))
     ids = list(dict.fromkeys(str(i).strip() for i in segment_ids if str(i).strip()))
     if not ids:
-        raise TutorialError(f"the theme {name!r} gathers no statements. fix: tick at least one of your statements "
-                            f"of {participant}")
+        raise TutorialError(
+            f"the theme {name!r} gathers no statements. fix: tick at least one of your statements of {participant}"
+        )
     unknown = [i for i in ids if i not in statements]
     if unknown:
-        raise TutorialError(f"{', '.join(unknown)} {'is not one' if len(unknown) == 1 else 'are not'} of your "
-                            f"passages of {participant}. fix: use ids from your statements table "
-                            f"({', '.join(statements) or 'none yet: code passages in T1-T3 first'})")
+        raise TutorialError(
+            f"{', '.join(unknown)} {'is not one' if len(unknown) == 1 else 'are not'} of your "
+            f"passages of {participant}. fix: use ids from your statements table "
+            f"({', '.join(statements) or 'none yet: code passages in T1-T3 first'})"
+        )
     bare = [i for i in ids if not statements[i]]
     if bare:
-        raise TutorialError(f"{', '.join(bare)} {'has' if len(bare) == 1 else 'have'} no experiential statement yet. "
-                            "fix: write the statement in the workspace first (T3), then cluster it")
+        raise TutorialError(
+            f"{', '.join(bare)} {'has' if len(bare) == 1 else 'have'} no experiential statement yet. "
+            "fix: write the statement in the workspace first (T3), then cluster it"
+        )
     pets = load_pets(student, p)
     themes = [t for t in pets.get(participant, []) if t["name"].casefold() != name.casefold()]
     theme = {"name": name, "segments": ids}
@@ -379,8 +481,10 @@ def remove_pet(student: str, participant: str, name: str, p: Paths | None = None
     themes = pets.get(participant, [])
     keep = [t for t in themes if t["name"].casefold() != str(name).strip().casefold()]
     if len(keep) == len(themes):
-        raise TutorialError(f"you have no theme {name!r} for {participant}. fix: choose one of "
-                            f"{', '.join(t['name'] for t in themes) or '(none yet)'}")
+        raise TutorialError(
+            f"you have no theme {name!r} for {participant}. fix: choose one of "
+            f"{', '.join(t['name'] for t in themes) or '(none yet)'}"
+        )
     pets[participant] = keep
     _write_json(student_folder(student, p) / "pets.json", pets)
 
@@ -391,8 +495,10 @@ def load_groups(student: str, p: Paths | None = None) -> list[dict]:
     groups = _read_json(path, [], list)
     for g in groups:
         if not (isinstance(g, dict) and isinstance(g.get("name"), str) and isinstance(g.get("pets"), list)):
-            raise StudentWorkError([Problem(str(path), "an entry is not a group theme with a name and pets.",
-                                            _aside(path))], "Your saved work cannot be read")
+            raise StudentWorkError(
+                [Problem(str(path), "an entry is not a group theme with a name and pets.", _aside(path))],
+                "Your saved work cannot be read",
+            )
     return groups
 
 
@@ -403,12 +509,16 @@ def save_group(student: str, name: str, pets: list[tuple[str, str]], p: Paths | 
     chosen = list(dict.fromkeys((str(pid), str(pet)) for pid, pet in pets))
     unknown = [f"{pid}: {pet}" for pid, pet in chosen if pet not in {t["name"] for t in own.get(pid, [])}]
     if unknown:
-        raise TutorialError(f"{'; '.join(unknown)} {'is not one' if len(unknown) == 1 else 'are not'} of your "
-                            "personal experiential themes. fix: name your themes per case in T4 and T5 first")
+        raise TutorialError(
+            f"{'; '.join(unknown)} {'is not one' if len(unknown) == 1 else 'are not'} of your "
+            "personal experiential themes. fix: name your themes per case in T4 and T5 first"
+        )
     cases = {pid for pid, _ in chosen}
     if len(cases) < 2:
-        raise TutorialError(f"the group theme {name!r} draws on {len(cases)} case. fix: a group theme gathers "
-                            "personal themes from at least two cases; tick themes of another case too")
+        raise TutorialError(
+            f"the group theme {name!r} draws on {len(cases)} case. fix: a group theme gathers "
+            "personal themes from at least two cases; tick themes of another case too"
+        )
     groups = [g for g in load_groups(student, p) if g["name"].casefold() != name.casefold()]
     group = {"name": name, "pets": [list(x) for x in sorted(chosen)]}
     _write_json(student_folder(student, p) / "groups.json", [*groups, group])
@@ -420,8 +530,10 @@ def remove_group(student: str, name: str, p: Paths | None = None) -> None:
     groups = load_groups(student, p)
     keep = [g for g in groups if g["name"].casefold() != str(name).strip().casefold()]
     if len(keep) == len(groups):
-        raise TutorialError(f"you have no group theme {name!r}. fix: choose one of "
-                            f"{', '.join(g['name'] for g in groups) or '(none yet)'}")
+        raise TutorialError(
+            f"you have no group theme {name!r}. fix: choose one of "
+            f"{', '.join(g['name'] for g in groups) or '(none yet)'}"
+        )
     _write_json(student_folder(student, p) / "groups.json", keep)
 
 

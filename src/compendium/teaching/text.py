@@ -5,6 +5,7 @@ When the phrase occurs more than once there, the student says which occurrence
 they mean (:func:`phrase_occurrences` lists them); the first one is never taken
 silently.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,21 @@ from ..data import SPEAKER_INTERVIEWER
 from ..errors import CompendiumError
 from ..transcripts import line_bounds, line_span
 
-__all__ = ["MODES", "TutorialError", "Markdown", "check_mode", "line_bounds", "lines_to_span", "phrase_occurrences",
-           "span_lines", "transcript_lines", "read_transcript", "keyword_in_context", "interviewer_lines",
-           "participant_lines"]
+__all__ = [
+    "MODES",
+    "TutorialError",
+    "Markdown",
+    "check_mode",
+    "line_bounds",
+    "lines_to_span",
+    "phrase_occurrences",
+    "span_lines",
+    "transcript_lines",
+    "read_transcript",
+    "keyword_in_context",
+    "interviewer_lines",
+    "participant_lines",
+]
 
 MODES = ("exercise", "solution")
 
@@ -38,8 +51,10 @@ def check_mode(mode: str) -> str:
     """Return ``mode`` if it is "exercise" or "solution", else raise a :class:`TutorialError`."""
     if mode not in MODES:
         raise TutorialError(
-            f"mode {mode!r} is not a tutorial mode.", fix="set mode to \"exercise\" (model answers behind a "
-            "button) or \"solution\" (model answers shown) in the notebook's first code cell")
+            f"mode {mode!r} is not a tutorial mode.",
+            fix='set mode to "exercise" (model answers behind a '
+            'button) or "solution" (model answers shown) in the notebook\'s first code cell',
+        )
     return mode
 
 
@@ -48,12 +63,12 @@ def _spoken(text: str, first: int, last: int) -> tuple[int, int]:
     bounds = line_bounds(text)
     n = len(bounds)
     if isinstance(first, bool) or isinstance(last, bool) or not isinstance(first, int) or not isinstance(last, int):
-        raise TutorialError(f"lines {first!r}-{last!r} are not line numbers.",
-                            fix=f"give whole numbers from 1 to {n}")
+        raise TutorialError(f"lines {first!r}-{last!r} are not line numbers.", fix=f"give whole numbers from 1 to {n}")
     if not 1 <= first <= last <= n:
         raise TutorialError(
             f"lines {first}-{last} are not a passage of this transcript, which has lines 1-{n}.",
-            fix=f"choose a first line from 1 to {n} and a last line at or after it")
+            fix=f"choose a first line from 1 to {n} and a last line at or after it",
+        )
     start, first_end = bounds[first - 1]
     speaker, sep, _ = text[start:first_end].partition(": ")
     if sep:
@@ -105,15 +120,18 @@ def lines_to_span(text: str, first: int, last: int, phrase: str = "", occurrence
     where = f"line {first}" if first == last else f"lines {first}-{last}"
     if not found:
         raise TutorialError(
-            f"the phrase {words!r} does not occur in {where}.", fix="copy the words exactly from the transcript "
+            f"the phrase {words!r} does not occur in {where}.",
+            fix="copy the words exactly from the transcript "
             "(capital letters do not matter), choose the lines that hold them, or leave the phrase empty to code "
-            "the whole lines")
+            "the whole lines",
+        )
     if len(found) == 1 and occurrence in (None, 1):
         return found[0]
     if occurrence is None or not 1 <= int(occurrence) <= len(found):
         raise TutorialError(
-            f"the phrase {words!r} occurs {len(found)} times in {where}.", fix=f"choose which one you mean "
-            f"(occurrence 1 to {len(found)}), or type more of the words around it")
+            f"the phrase {words!r} occurs {len(found)} times in {where}.",
+            fix=f"choose which one you mean (occurrence 1 to {len(found)}), or type more of the words around it",
+        )
     return found[int(occurrence) - 1]
 
 
@@ -154,8 +172,9 @@ def _escape_md(text: object) -> str:
 def read_transcript(text: str, first: int = 1, last: int | None = None) -> Markdown:
     """Lines ``first`` to ``last`` for reading: line number, speaker in bold, the words in full."""
     t = transcript_lines(text, first, last)
-    return Markdown("\n\n".join(f"`{r.line:>2}` **{_escape_md(r.speaker)}:** {_escape_md(r.text)}"
-                                for r in t.itertuples()))
+    return Markdown(
+        "\n\n".join(f"`{r.line:>2}` **{_escape_md(r.speaker)}:** {_escape_md(r.text)}" for r in t.itertuples())
+    )
 
 
 def keyword_in_context(text: str, word: str, width: int = 45) -> pd.DataFrame:
@@ -171,8 +190,15 @@ def keyword_in_context(text: str, word: str, width: int = 45) -> pd.DataFrame:
         speaker, sep, _ = line.partition(": ")
         said = len(speaker) + len(sep) if sep else 0
         for m in pattern.finditer(line, said):
-            left = line[max(said, m.start() - width):m.start()]
-            right = line[m.end():m.end() + width]
-            rows.append({"line": number, "speaker": speaker, "left": ("..." if m.start() - width > said else "") + left,
-                         "word": m.group(0), "right": right + ("..." if m.end() + width < len(line) else "")})
+            left = line[max(said, m.start() - width) : m.start()]
+            right = line[m.end() : m.end() + width]
+            rows.append(
+                {
+                    "line": number,
+                    "speaker": speaker,
+                    "left": ("..." if m.start() - width > said else "") + left,
+                    "word": m.group(0),
+                    "right": right + ("..." if m.end() + width < len(line) else ""),
+                }
+            )
     return pd.DataFrame(rows, columns=["line", "speaker", "left", "word", "right"])

@@ -8,6 +8,7 @@
 Both are :class:`~compendium.teaching.workspace.TickWorkspace` forms; what they
 save goes through :mod:`compendium.teaching.students`.
 """
+
 from __future__ import annotations
 
 import html
@@ -20,8 +21,17 @@ from ..errors import CompendiumError
 from ..paths import Paths
 from ..text import numbered
 from .compare import compare_groups, compare_pets
-from .students import (empty_coding, load_groups, load_pets, load_student_coding, remove_group, remove_pet, save_group,
-                       save_pet, student_file)
+from .students import (
+    empty_coding,
+    load_groups,
+    load_pets,
+    load_student_coding,
+    remove_group,
+    remove_pet,
+    save_group,
+    save_pet,
+    student_file,
+)
 from .text import span_lines
 from .workspace import TickWorkspace, one_line
 
@@ -33,11 +43,19 @@ class ThemeWidget(TickWorkspace):
 
     def __init__(self, study: Study, participant: str, student: str = "", p: Paths | None = None) -> None:
         self.participant = check_participant(study, participant)
-        super().__init__(study, student, p, "pw", name="Theme name", save="Save theme",
-                         compare="Compare with the study's reading", saved="Your themes",
-                         header=f"<b>Your personal experiential themes</b> for "
-                                f"{html.escape(study.pseudonyms[participant])} ({participant}): tick the statements "
-                                "that belong together, name what they share, save.")
+        super().__init__(
+            study,
+            student,
+            p,
+            "pw",
+            name="Theme name",
+            save="Save theme",
+            compare="Compare with the study's reading",
+            saved="Your themes",
+            header=f"<b>Your personal experiential themes</b> for "
+            f"{html.escape(study.pseudonyms[participant])} ({participant}): tick the statements "
+            "that belong together, name what they share, save.",
+        )
         self.checks: dict[str, w.Checkbox] = {}
         self.saved.observe(self._on_pick, names="value")
         self._open()
@@ -53,17 +71,26 @@ class ThemeWidget(TickWorkspace):
                 coding = empty_coding()
             mine = coding[(coding["participant_id"] == self.participant) & (coding["experiential_statement"] != "")]
             text = self.study.transcripts[self.participant]
-            for segment_id, start, end, statement in zip(mine["segment_id"], mine["start"], mine["end"],
-                                                         mine["experiential_statement"]):
-                box = w.Checkbox(value=False, indent=False, layout=w.Layout(width="98%"),
-                                 description=f"{segment_id} (line {span_lines(text, start, end)}): {statement}")
+            for segment_id, start, end, statement in zip(
+                mine["segment_id"], mine["start"], mine["end"], mine["experiential_statement"]
+            ):
+                box = w.Checkbox(
+                    value=False,
+                    indent=False,
+                    layout=w.Layout(width="98%"),
+                    description=f"{segment_id} (line {span_lines(text, start, end)}): {statement}",
+                )
                 box.add_class("pw-item")
                 box.add_class(f"pw-item-{segment_id}")
                 self.checks[segment_id] = box
                 rows.append(box)
         if not rows:
-            rows = [w.HTML(f"<i>No statements of yours for {self.participant} yet: code passages and write their "
-                           "statements in the coding workspace first.</i>")]
+            rows = [
+                w.HTML(
+                    f"<i>No statements of yours for {self.participant} yet: code passages and write their "
+                    "statements in the coding workspace first.</i>"
+                )
+            ]
         self.items.children = rows
         self._refresh()
 
@@ -74,7 +101,8 @@ class ThemeWidget(TickWorkspace):
         self.saved.value = None
         self.saved.observe(self._on_pick, names="value")
         self.listing.value = "".join(
-            f"<div><b>{html.escape(t['name'])}</b>: {html.escape(', '.join(t['segments']))}</div>" for t in pets)
+            f"<div><b>{html.escape(t['name'])}</b>: {html.escape(', '.join(t['segments']))}</div>" for t in pets
+        )
 
     def save(self) -> dict:
         """Save the ticked statements under the typed name; returns the theme."""
@@ -90,8 +118,10 @@ class ThemeWidget(TickWorkspace):
         except CompendiumError as err:
             self._say(f"Not saved: {one_line(err)}", ok=False)
             return
-        self._say(f"Saved your theme '{theme['name']}' ({numbered(len(theme['segments']), 'statement')}). Untick, "
-                  "name the next one, or compare with the study's reading.")
+        self._say(
+            f"Saved your theme '{theme['name']}' ({numbered(len(theme['segments']), 'statement')}). Untick, "
+            "name the next one, or compare with the study's reading."
+        )
         self.name.value = ""
         for box in self.checks.values():
             box.value = False
@@ -119,19 +149,29 @@ class ThemeWidget(TickWorkspace):
         self._say("Removed.")
 
     def _on_compare(self, _: object = None) -> None:
-        self._show_comparison(lambda: compare_pets(self.student, self.study, self.participant, self.p),
-                              "Your themes beside the study's reading: see below.")
+        self._show_comparison(
+            lambda: compare_pets(self.student, self.study, self.participant, self.p),
+            "Your themes beside the study's reading: see below.",
+        )
 
 
 class GroupWidget(TickWorkspace):
     """Build group experiential themes from your personal themes of two or more cases; then compare."""
 
     def __init__(self, study: Study, student: str = "", p: Paths | None = None) -> None:
-        super().__init__(study, student, p, "gw", name="Group theme", save="Save group theme",
-                         compare="Compare with the study's group themes", saved="Your groups",
-                         save_layout=w.Layout(width="auto"),
-                         header="<b>Your group experiential themes</b>: tick personal themes of at least two cases "
-                                "that share something, name it, save.")
+        super().__init__(
+            study,
+            student,
+            p,
+            "gw",
+            name="Group theme",
+            save="Save group theme",
+            compare="Compare with the study's group themes",
+            saved="Your groups",
+            save_layout=w.Layout(width="auto"),
+            header="<b>Your group experiential themes</b>: tick personal themes of at least two cases "
+            "that share something, name it, save.",
+        )
         self.checks: dict[tuple[str, str], w.Checkbox] = {}
         self._open()
 
@@ -146,16 +186,22 @@ class GroupWidget(TickWorkspace):
                 self._say(one_line(err), ok=False)
         for pid, themes in sorted(pets.items()):
             for j, t in enumerate(themes):
-                box = w.Checkbox(value=False, indent=False, layout=w.Layout(width="98%"),
-                                 description=f"{pid} {self.study.pseudonyms.get(pid, '')}: {t['name']} "
-                                             f"({len(t['segments'])})")
+                box = w.Checkbox(
+                    value=False,
+                    indent=False,
+                    layout=w.Layout(width="98%"),
+                    description=f"{pid} {self.study.pseudonyms.get(pid, '')}: {t['name']} ({len(t['segments'])})",
+                )
                 box.add_class("gw-item")
                 box.add_class(f"gw-item-{pid}-{j + 1}")
                 self.checks[(pid, t["name"])] = box
                 rows.append(box)
         if len({pid for pid, _ in self.checks}) < 2:
-            rows.append(w.HTML("<i>A group theme needs personal themes of at least two cases: name them in T4 "
-                               "and T5 first.</i>"))
+            rows.append(
+                w.HTML(
+                    "<i>A group theme needs personal themes of at least two cases: name them in T4 and T5 first.</i>"
+                )
+            )
         self.items.children = rows
         self._refresh()
 
@@ -165,7 +211,9 @@ class GroupWidget(TickWorkspace):
         self.saved.value = None
         self.listing.value = "".join(
             f"<div><b>{html.escape(g['name'])}</b>: "
-            f"{html.escape('; '.join(f'{pid}: {n}' for pid, n in g['pets']))}</div>" for g in groups)
+            f"{html.escape('; '.join(f'{pid}: {n}' for pid, n in g['pets']))}</div>"
+            for g in groups
+        )
 
     def save(self) -> dict:
         """Save the ticked personal themes as one group theme under the typed name."""
@@ -200,5 +248,6 @@ class GroupWidget(TickWorkspace):
         self._say("Removed.")
 
     def _on_compare(self, _: object = None) -> None:
-        self._show_comparison(lambda: compare_groups(self.student, self.study, self.p),
-                              "Your group themes beside the study's: see below.")
+        self._show_comparison(
+            lambda: compare_groups(self.student, self.study, self.p), "Your group themes beside the study's: see below."
+        )

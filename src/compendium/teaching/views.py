@@ -4,6 +4,7 @@ Plain functions from data to HTML (or a widget, for :func:`reveal`); every text
 from the data or a student is escaped (:func:`html.escape`, or Markdown rendered
 with raw HTML off).
 """
+
 from __future__ import annotations
 
 import html
@@ -49,11 +50,15 @@ def transcript_html(text: str, marked: list[tuple[int, int]] | None = None, heig
         head, sep, rest = line.partition(": ")
         if sep and "<" not in head:
             line = f"<b>{head}</b>: {rest}"
-        rows.append(f'<div style="display:flex;gap:0.6em;margin:0 0 0.35em 0">'
-                    f'<span style="color:#777;min-width:2.2em;text-align:right;user-select:none">{number}</span>'
-                    f'<span>{line}</span></div>')
-    return (f'<div class="cw-lines" style="max-height:{height};overflow-y:auto;border:1px solid #ccc;'
-            f'padding:0.4em;font-size:0.92em;line-height:1.35">{"".join(rows)}</div>')
+        rows.append(
+            f'<div style="display:flex;gap:0.6em;margin:0 0 0.35em 0">'
+            f'<span style="color:#777;min-width:2.2em;text-align:right;user-select:none">{number}</span>'
+            f"<span>{line}</span></div>"
+        )
+    return (
+        f'<div class="cw-lines" style="max-height:{height};overflow-y:auto;border:1px solid #ccc;'
+        f'padding:0.4em;font-size:0.92em;line-height:1.35">{"".join(rows)}</div>'
+    )
 
 
 def comparison_html(comparison: pd.DataFrame) -> str:
@@ -61,16 +66,25 @@ def comparison_html(comparison: pd.DataFrame) -> str:
     summary = html.escape(str(comparison_summary(comparison)))
     if comparison.empty:
         return f"<p>{summary}</p>"
-    head = ("<tr><th>lines</th><th>outcome</th><th>yours</th><th>your statement</th><th>study</th>"
-            "<th>study's statement</th><th>passage</th><th>to think about</th></tr>")
+    head = (
+        "<tr><th>lines</th><th>outcome</th><th>yours</th><th>your statement</th><th>study</th>"
+        "<th>study's statement</th><th>passage</th><th>to think about</th></tr>"
+    )
     body = []
     for r in comparison.itertuples(index=False):
-        cells = [r.lines, r.outcome, r.your_segment, r.your_statement, r.study_segment, r.study_statement,
-                 r.excerpt, r.feedback]
+        cells = [
+            r.lines,
+            r.outcome,
+            r.your_segment,
+            r.your_statement,
+            r.study_segment,
+            r.study_statement,
+            r.excerpt,
+            r.feedback,
+        ]
         tds = "".join(f'<td style="padding:0.25em 0.5em;vertical-align:top">{html.escape(str(c))}</td>' for c in cells)
         body.append(f'<tr style="background:{OUTCOME_COLOURS[str(r.outcome)]}">{tds}</tr>')
-    return (f"<p>{summary}</p><table style=\"border-collapse:collapse;font-size:0.9em\">"
-            f"{head}{''.join(body)}</table>")
+    return f'<p>{summary}</p><table style="border-collapse:collapse;font-size:0.9em">{head}{"".join(body)}</table>'
 
 
 def markdown_html(text: str) -> str:

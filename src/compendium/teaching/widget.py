@@ -18,6 +18,7 @@ This module holds :class:`CodingWidget`; the theme workspaces are in
 :mod:`.theme_widgets`, their shared base in :mod:`.workspace`, the HTML views
 and :func:`reveal` in :mod:`.views`.
 """
+
 from __future__ import annotations
 
 import html
@@ -32,8 +33,16 @@ from ..paths import Paths
 from ..text import numbered
 from ..transcripts import line_span
 from .compare import compare_coding
-from .students import (add_segment, adopt_earlier_coding, empty_coding, load_student_coding, new_segment,
-                       remove_segment, save_student_coding, student_file)
+from .students import (
+    add_segment,
+    adopt_earlier_coding,
+    empty_coding,
+    load_student_coding,
+    new_segment,
+    remove_segment,
+    save_student_coding,
+    student_file,
+)
 from .text import interviewer_lines, line_bounds, lines_to_span, phrase_occurrences, span_lines
 from .theme_widgets import GroupWidget, ThemeWidget
 from .views import OUTCOME_COLOURS, comparison_html, reveal, transcript_html
@@ -41,8 +50,15 @@ from .workspace import LABEL, Workspace, one_line
 
 # The notebooks and tests import every workspace and view from here; ThemeWidget and GroupWidget live in
 # theme_widgets.py, the views in views.py, the shared base in workspace.py.
-__all__ = ["CodingWidget", "ThemeWidget", "GroupWidget", "reveal", "transcript_html", "comparison_html",
-           "OUTCOME_COLOURS"]
+__all__ = [
+    "CodingWidget",
+    "ThemeWidget",
+    "GroupWidget",
+    "reveal",
+    "transcript_html",
+    "comparison_html",
+    "OUTCOME_COLOURS",
+]
 
 
 class CodingWidget(Workspace):
@@ -71,36 +87,53 @@ class CodingWidget(Workspace):
         self.header = w.HTML()
         self.transcript = w.HTML()
         self.transcript.add_class("cw-transcript")
-        self.first = w.BoundedIntText(value=1, min=1, max=n, description="First line", style=LABEL,
-                                      layout=w.Layout(width="16em"))
-        self.last = w.BoundedIntText(value=1, min=1, max=n, description="Last line", style=LABEL,
-                                     layout=w.Layout(width="16em"))
-        self.phrase = w.Text(description="Phrase (optional)", placeholder="words inside these lines", style=LABEL,
-                             layout=wide())
+        self.first = w.BoundedIntText(
+            value=1, min=1, max=n, description="First line", style=LABEL, layout=w.Layout(width="16em")
+        )
+        self.last = w.BoundedIntText(
+            value=1, min=1, max=n, description="Last line", style=LABEL, layout=w.Layout(width="16em")
+        )
+        self.phrase = w.Text(
+            description="Phrase (optional)", placeholder="words inside these lines", style=LABEL, layout=wide()
+        )
         self.occurrence = w.Dropdown(description="Which one", options=[], value=None, style=LABEL, layout=wide())
         self.occurrence.layout.display = "none"
         self.preview = w.HTML()
         self.descriptive = w.Textarea(description="Descriptive", placeholder="what is said", style=LABEL, layout=wide())
-        self.linguistic = w.Textarea(description="Linguistic", placeholder="how it is said: quote the words you mean",
-                                     style=LABEL, layout=wide())
-        self.conceptual = w.Textarea(description="Conceptual", placeholder="what it might mean", style=LABEL,
-                                     layout=wide())
-        self.statement = w.Text(description="Statement", placeholder="experiential statement: a short phrase",
-                                style=LABEL, layout=wide())
+        self.linguistic = w.Textarea(
+            description="Linguistic", placeholder="how it is said: quote the words you mean", style=LABEL, layout=wide()
+        )
+        self.conceptual = w.Textarea(
+            description="Conceptual", placeholder="what it might mean", style=LABEL, layout=wide()
+        )
+        self.statement = w.Text(
+            description="Statement", placeholder="experiential statement: a short phrase", style=LABEL, layout=wide()
+        )
         self.save_button = w.Button(description="Save passage", button_style="success", icon="save")
         self.new_button = w.Button(description="New passage", icon="file", layout=w.Layout(width="auto"))
-        self.compare_button = w.Button(description="Compare with the study", icon="balance-scale",
-                                       layout=w.Layout(width="auto"))
+        self.compare_button = w.Button(
+            description="Compare with the study", icon="balance-scale", layout=w.Layout(width="auto")
+        )
         self.passages = w.Dropdown(description="Your passages", style=LABEL, layout=w.Layout(width="70%"))
         self.remove_button = w.Button(description="Remove", icon="trash", layout=w.Layout(width="auto"))
         self.comparison = w.HTML()
-        for widget, name in ((self.first, "cw-first"), (self.last, "cw-last"), (self.phrase, "cw-phrase"),
-                             (self.occurrence, "cw-occurrence"), (self.preview, "cw-preview"),
-                             (self.descriptive, "cw-descriptive"), (self.linguistic, "cw-linguistic"),
-                             (self.conceptual, "cw-conceptual"), (self.statement, "cw-statement"),
-                             (self.save_button, "cw-save"), (self.new_button, "cw-new"),
-                             (self.compare_button, "cw-compare"), (self.passages, "cw-passages"),
-                             (self.remove_button, "cw-remove"), (self.comparison, "cw-compare-view")):
+        for widget, name in (
+            (self.first, "cw-first"),
+            (self.last, "cw-last"),
+            (self.phrase, "cw-phrase"),
+            (self.occurrence, "cw-occurrence"),
+            (self.preview, "cw-preview"),
+            (self.descriptive, "cw-descriptive"),
+            (self.linguistic, "cw-linguistic"),
+            (self.conceptual, "cw-conceptual"),
+            (self.statement, "cw-statement"),
+            (self.save_button, "cw-save"),
+            (self.new_button, "cw-new"),
+            (self.compare_button, "cw-compare"),
+            (self.passages, "cw-passages"),
+            (self.remove_button, "cw-remove"),
+            (self.comparison, "cw-compare-view"),
+        ):
             widget.add_class(name)
 
         for box in (self.first, self.last, self.phrase, self.occurrence):
@@ -111,12 +144,30 @@ class CodingWidget(Workspace):
         self.compare_button.on_click(self._on_compare)
         self.remove_button.on_click(self._on_remove)
 
-        form = w.VBox([w.HBox([self.first, self.last]), self.phrase, self.occurrence, self.preview,
-                       self.descriptive, self.linguistic, self.conceptual, self.statement,
-                       w.HBox([self.save_button, self.new_button, self.compare_button]), self.status,
-                       w.HBox([self.passages, self.remove_button])], layout=w.Layout(width="45%"))
-        self.ui = w.VBox([self.header, self.name_row,
-                          w.HBox([w.VBox([self.transcript], layout=w.Layout(width="55%")), form]), self.comparison])
+        form = w.VBox(
+            [
+                w.HBox([self.first, self.last]),
+                self.phrase,
+                self.occurrence,
+                self.preview,
+                self.descriptive,
+                self.linguistic,
+                self.conceptual,
+                self.statement,
+                w.HBox([self.save_button, self.new_button, self.compare_button]),
+                self.status,
+                w.HBox([self.passages, self.remove_button]),
+            ],
+            layout=w.Layout(width="45%"),
+        )
+        self.ui = w.VBox(
+            [
+                self.header,
+                self.name_row,
+                w.HBox([w.VBox([self.transcript], layout=w.Layout(width="55%")), form]),
+                self.comparison,
+            ]
+        )
         self.ui.add_class("cw-root")
         self._named()
         self._on_selection()
@@ -129,16 +180,23 @@ class CodingWidget(Workspace):
         return student_file(self.student, self.p) if self.student else None
 
     def _named(self) -> None:
-        where = (f"your work is saved to <code>{html.escape(self._shown(self.path))}</code>" if self.student
-                 else "set your name to save your work")
-        self.header.value = (f"<b>Coding workspace</b>: {html.escape(self.study.pseudonyms[self.participant])} "
-                             f"({self.participant}); {where}")
+        where = (
+            f"your work is saved to <code>{html.escape(self._shown(self.path))}</code>"
+            if self.student
+            else "set your name to save your work"
+        )
+        self.header.value = (
+            f"<b>Coding workspace</b>: {html.escape(self.study.pseudonyms[self.participant])} "
+            f"({self.participant}); {where}"
+        )
         self.coding = empty_coding()
         if self.student:
             try:
                 if adopt_earlier_coding(self.student, self.p):
-                    self._say(f"Your earlier coding (student_work/{self.student}.csv) is now in "
-                              f"{self._shown(self.path)}; the old file is left as it was.")
+                    self._say(
+                        f"Your earlier coding (student_work/{self.student}.csv) is now in "
+                        f"{self._shown(self.path)}; the old file is left as it was."
+                    )
                 self.coding = load_student_coding(self.path, self.study)
                 self.problem = ""
             except CompendiumError as err:  # a damaged file: say so, in the workspace, with the fix
@@ -152,9 +210,12 @@ class CodingWidget(Workspace):
     def _refresh(self) -> None:
         mine = self._mine()
         self.transcript.value = transcript_html(self.text, list(zip(mine["start"], mine["end"])))
-        options = [(f"{sid}  line {span_lines(self.text, start, end)}  {statement[:40] or '(no statement yet)'}", sid)
-                   for sid, start, end, statement in zip(mine["segment_id"], mine["start"], mine["end"],
-                                                         mine["experiential_statement"])]
+        options = [
+            (f"{sid}  line {span_lines(self.text, start, end)}  {statement[:40] or '(no statement yet)'}", sid)
+            for sid, start, end, statement in zip(
+                mine["segment_id"], mine["start"], mine["end"], mine["experiential_statement"]
+            )
+        ]
         self.passages.unobserve(self._on_pick, names="value")
         self.passages.options = options
         self.passages.value = None
@@ -169,8 +230,9 @@ class CodingWidget(Workspace):
 
     def selection(self) -> tuple[int, int]:
         """The character span the form currently selects (raises a TutorialError if it cannot)."""
-        return lines_to_span(self.text, int(self.first.value), int(self.last.value), self.phrase.value,
-                             self.occurrence.value)
+        return lines_to_span(
+            self.text, int(self.first.value), int(self.last.value), self.phrase.value, self.occurrence.value
+        )
 
     def _update_occurrences(self) -> None:
         found = self._occurrences()
@@ -184,10 +246,11 @@ class CodingWidget(Workspace):
         options = []
         for k, (s, e) in enumerate(found, start=1):
             line = span_lines(self.text, s, e)
-            context = " ".join(self.text[max(0, s - 30):min(len(self.text), e + 30)].split())
+            context = " ".join(self.text[max(0, s - 30) : min(len(self.text), e + 30)].split())
             options.append((f"{k}: line {line}, ...{context}...", k))
-        if [o[1] for o in options] != [o[1] for o in self.occurrence.options] or \
-                [o[0] for o in options] != [o[0] for o in self.occurrence.options]:
+        if [o[1] for o in options] != [o[1] for o in self.occurrence.options] or [o[0] for o in options] != [
+            o[0] for o in self.occurrence.options
+        ]:
             self.occurrence.unobserve(self._on_selection, names="value")
             self.occurrence.options, self.occurrence.value = options, None
             self.occurrence.observe(self._on_selection, names="value")
@@ -206,21 +269,35 @@ class CodingWidget(Workspace):
         shown = self.text[start:end]
         shown = shown if len(shown) <= 400 else shown[:400] + " ..."
         warn = interviewer_lines(self.text, start, end)
-        note = (f'<div style="color:#9a5b00">Line {", ".join(map(str, warn))} is the interviewer\'s: IPA analyses '
-                "the participant's words. Code it only if you mean to note how the question shaped the answer."
-                "</div>" if warn else "")
-        self.preview.value = (f'<div style="border-left:3px solid #e69f00;padding-left:0.5em;margin:0.2em 0">'
-                              f'<i>Passage, line {span_lines(self.text, start, end)}:</i> '
-                              f"{html.escape(shown)}</div>{note}")
+        note = (
+            f'<div style="color:#9a5b00">Line {", ".join(map(str, warn))} is the interviewer\'s: IPA analyses '
+            "the participant's words. Code it only if you mean to note how the question shaped the answer."
+            "</div>"
+            if warn
+            else ""
+        )
+        self.preview.value = (
+            f'<div style="border-left:3px solid #e69f00;padding-left:0.5em;margin:0.2em 0">'
+            f"<i>Passage, line {span_lines(self.text, start, end)}:</i> "
+            f"{html.escape(shown)}</div>{note}"
+        )
 
     def save(self) -> str:
         """Save the passage in the form to the student's file; return its segment id."""
         self._require_name()
         start, end = self.selection()
-        segment = new_segment(self.study, self.participant, start, end, None,
-                              descriptive=self.descriptive.value, linguistic=self.linguistic.value,
-                              conceptual=self.conceptual.value, statement=self.statement.value,
-                              analyst=self.student)
+        segment = new_segment(
+            self.study,
+            self.participant,
+            start,
+            end,
+            None,
+            descriptive=self.descriptive.value,
+            linguistic=self.linguistic.value,
+            conceptual=self.conceptual.value,
+            statement=self.statement.value,
+            analyst=self.student,
+        )
         # Read the file again first: the same student may have another tutorial notebook open.
         coding = load_student_coding(self.path, self.study)
         coding, segment_id = add_segment(coding, segment)
@@ -236,9 +313,16 @@ class CodingWidget(Workspace):
             self._say(f"Not saved: {one_line(err)}", ok=False)
             return
         row = self.coding[self.coding["segment_id"] == segment_id].iloc[0]
-        empty = [k for k, c in (("descriptive", "note_descriptive"), ("linguistic", "note_linguistic"),
-                                ("conceptual", "note_conceptual"), ("statement", "experiential_statement"))
-                 if not row[c]]
+        empty = [
+            k
+            for k, c in (
+                ("descriptive", "note_descriptive"),
+                ("linguistic", "note_linguistic"),
+                ("conceptual", "note_conceptual"),
+                ("statement", "experiential_statement"),
+            )
+            if not row[c]
+        ]
         message = f"Saved {segment_id} (line {span_lines(self.text, row.start, row.end)}) to {self._shown(self.path)}."
         warn = interviewer_lines(self.text, int(row.start), int(row.end))
         if warn:
@@ -270,8 +354,12 @@ class CodingWidget(Workspace):
 
     def _on_compare(self, _: object = None) -> None:
         table = self.compare()
-        self._say(f"Your {numbered(len(self._mine()), 'passage')} beside the study's reading of {self.participant}; "
-                  "see the table below." if len(table) else "Code a passage first.")
+        self._say(
+            f"Your {numbered(len(self._mine()), 'passage')} beside the study's reading of {self.participant}; "
+            "see the table below."
+            if len(table)
+            else "Code a passage first."
+        )
 
     def _on_pick(self, change: dict) -> None:
         """Load a saved passage into the form, so it can be read, changed and saved again."""

@@ -6,6 +6,7 @@ content words two texts share (:func:`shared_words`, with stems so that
 'deserved' meets 'deserve'), and what an answer puts in quotation marks
 (:func:`quoted_phrases`).
 """
+
 from __future__ import annotations
 
 import re
@@ -13,19 +14,35 @@ from functools import lru_cache
 
 from ..data import Study
 
-__all__ = ["WORDS", "STOPWORDS", "COMMON", "content_words", "stem", "stems", "vocabulary", "is_mash",
-           "nonsense_reason", "unknown_share", "quoted_phrases", "in_passage", "shared_words"]
+__all__ = [
+    "WORDS",
+    "STOPWORDS",
+    "COMMON",
+    "content_words",
+    "stem",
+    "stems",
+    "vocabulary",
+    "is_mash",
+    "nonsense_reason",
+    "unknown_share",
+    "quoted_phrases",
+    "in_passage",
+    "shared_words",
+]
 
 WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # Small words left out when comparing the content of two short texts.
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an and are as at be been but by can could do does for from had has have he her hers him his how i if in
 into is it its just like me my no not of on or our she so some than that the their them then there these they
 this to too up us was we were what when where which who why will with would you your yours um really very
 self i'm i've i'd it's she's she'd don't doesn't didn't
-""".split())
+""".split()
+)
 # Everyday English a student may use that the study's own texts need not contain.
-COMMON = frozenset("""
+COMMON = frozenset(
+    """
 about above across act action actually after again against age ago all almost alone along already also
 although always am among anger angry another answer any anyone anything appear approach area around ask
 asked asking attention away back bad based be became because become becomes becoming before began begin
@@ -52,11 +69,14 @@ take taken takes taking talk talks tell tells tend tension term than thing thing
 through time today together told tone toward towards trust truth try trying turn understand understanding
 until upon use used uses using value view voice want wants way ways well went whether while whole wish
 within without word words work worry worse worth wrong year years yet young yourself
-""".split())
+""".split()
+)
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890")
 # Four keys in a row on a keyboard, in either direction ('erty' is left out: property, liberty).
-KEY_RUNS = frozenset(r[i:i + 4] for row in KEYBOARD for r in (row, row[::-1]) for i in range(len(r) - 3)) - {"erty",
-                                                                                                             "ytre"}
+KEY_RUNS = frozenset(r[i : i + 4] for row in KEYBOARD for r in (row, row[::-1]) for i in range(len(r) - 3)) - {
+    "erty",
+    "ytre",
+}
 VOWELS = set("aeiouy")
 
 
@@ -92,9 +112,16 @@ def vocabulary(study: Study | None) -> frozenset[str]:
     """Words known to be English here: everyday words plus every word of the study's transcripts, notes and memos."""
     if study is None:
         return _vocabulary(())
-    texts = [*study.transcripts.values(), *study.coding["note_descriptive"], *study.coding["note_linguistic"],
-             *study.coding["note_conceptual"], *study.coding["experiential_statement"], *study.memos["text"],
-             *study.codebook["label"], *study.codebook.get("definition", [])]
+    texts = [
+        *study.transcripts.values(),
+        *study.coding["note_descriptive"],
+        *study.coding["note_linguistic"],
+        *study.coding["note_conceptual"],
+        *study.coding["experiential_statement"],
+        *study.memos["text"],
+        *study.codebook["label"],
+        *study.codebook.get("definition", []),
+    ]
     return _vocabulary(tuple(str(t) for t in texts))
 
 
@@ -107,7 +134,7 @@ def is_mash(word: str, known: frozenset[str] = frozenset()) -> bool:
         return bool(re.search(r"[a-z]", w)) and bool(re.search(r"\d", w))  # 'asd123'
     if len(w) >= 3 and not VOWELS & set(w):
         return True
-    if any(w[i:i + 4] in KEY_RUNS for i in range(len(w) - 3)):
+    if any(w[i : i + 4] in KEY_RUNS for i in range(len(w) - 3)):
         return True
     if re.search(r"(.)\1\1", w):
         return True
@@ -163,4 +190,3 @@ def shared_words(answer: str, passage: str) -> list[str]:
     mine = {stem(w): w for w in content_words(answer)}
     theirs = stems(passage)
     return sorted({w for s, w in mine.items() if s in theirs})
-

@@ -6,6 +6,7 @@ and :class:`~compendium.teaching.theme_widgets.GroupWidget` have in common:
 items to tick, a name for what they share, Save and Compare, the saved list
 with Remove, and the comparison below.
 """
+
 from __future__ import annotations
 
 import html
@@ -42,8 +43,9 @@ class Workspace:
         self.prefix = prefix
         self.status = w.HTML()
         self.status.add_class(f"{prefix}-status")
-        self.name_box = w.Text(description="Your name", placeholder="letters, digits, - or _", style=LABEL,
-                               layout=w.Layout(width="24em"))
+        self.name_box = w.Text(
+            description="Your name", placeholder="letters, digits, - or _", style=LABEL, layout=w.Layout(width="24em")
+        )
         self.name_button = w.Button(description="Use this name", icon="user", layout=w.Layout(width="auto"))
         self.name_box.add_class(f"{prefix}-name-box")
         self.name_button.add_class(f"{prefix}-name-set")
@@ -107,31 +109,63 @@ class TickWorkspace(Workspace):
     ``saved`` and ``listing`` in ``_refresh``, and say what Save, Remove and Compare do.
     """
 
-    def __init__(self, study: Study, student: str, p: Paths | None, prefix: str, *, header: str, name: str,
-                 save: str, compare: str, saved: str, save_layout: w.Layout | None = None) -> None:
+    def __init__(
+        self,
+        study: Study,
+        student: str,
+        p: Paths | None,
+        prefix: str,
+        *,
+        header: str,
+        name: str,
+        save: str,
+        compare: str,
+        saved: str,
+        save_layout: w.Layout | None = None,
+    ) -> None:
         super().__init__(student, p, prefix)
         self.study = study
         self.header = w.HTML(header)
         self.items = w.VBox()
-        self.name = w.Text(description=name, placeholder="in your own words", style=LABEL,
-                           layout=w.Layout(width="98%"))
-        self.save_button = w.Button(description=save, button_style="success", icon="save",
-                                    **({"layout": save_layout} if save_layout is not None else {}))
+        self.name = w.Text(description=name, placeholder="in your own words", style=LABEL, layout=w.Layout(width="98%"))
+        self.save_button = w.Button(
+            description=save,
+            button_style="success",
+            icon="save",
+            **({"layout": save_layout} if save_layout is not None else {}),
+        )
         self.compare_button = w.Button(description=compare, icon="balance-scale", layout=w.Layout(width="auto"))
         self.saved = w.Dropdown(description=saved, style=LABEL, layout=w.Layout(width="70%"))
         self.remove_button = w.Button(description="Remove", icon="trash", layout=w.Layout(width="auto"))
         self.listing = w.HTML()
         self.comparison = w.HTML()
-        for widget, cls in ((self.items, "items"), (self.name, "name"), (self.save_button, "save"),
-                            (self.compare_button, "compare"), (self.saved, "saved"), (self.remove_button, "remove"),
-                            (self.listing, "list"), (self.comparison, "compare-view")):
+        for widget, cls in (
+            (self.items, "items"),
+            (self.name, "name"),
+            (self.save_button, "save"),
+            (self.compare_button, "compare"),
+            (self.saved, "saved"),
+            (self.remove_button, "remove"),
+            (self.listing, "list"),
+            (self.comparison, "compare-view"),
+        ):
             widget.add_class(f"{prefix}-{cls}")
         self.save_button.on_click(self._on_save)
         self.compare_button.on_click(self._on_compare)
         self.remove_button.on_click(self._on_remove)
-        self.ui = w.VBox([self.header, self.name_row, self.items, self.name,
-                          w.HBox([self.save_button, self.compare_button]), self.status,
-                          w.HBox([self.saved, self.remove_button]), self.listing, self.comparison])
+        self.ui = w.VBox(
+            [
+                self.header,
+                self.name_row,
+                self.items,
+                self.name,
+                w.HBox([self.save_button, self.compare_button]),
+                self.status,
+                w.HBox([self.saved, self.remove_button]),
+                self.listing,
+                self.comparison,
+            ]
+        )
         self.ui.add_class(f"{prefix}-root")
 
     def _on_save(self, _: object = None) -> None:
