@@ -74,3 +74,12 @@ def test_every_planted_line_of_the_corpus_is_reported_from_a_transcript(tmp_path
         audit(p)
     lines = {h.line for h in caught_error.value.hits if h.file.endswith(transcript.name)}
     assert lines == set(range(first, first + len(planted)))
+
+
+def test_a_month_before_a_year_on_the_next_wrapped_line_is_not_a_name() -> None:
+    # Pandoc wraps HTML and XML lines: "from November 2020 to April" / "2021 (interviews ...".
+    wrapped = "were interviewed from November 2020 to April\n2021 (interviews of 45 to 73 minutes)."
+    assert scan_text(wrapped, "manuscript.html") == []
+    # The same word with no year after it, mid-sentence, is still read as a possible name.
+    person = "the clinician said that April\nhad told her about the waiting list."
+    assert [h.category for h in scan_text(person, "manuscript.html")] == ["personal name"]

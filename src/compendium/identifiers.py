@@ -286,7 +286,8 @@ def _patterns(line: str) -> Iterator[Span]:
 DETECTORS: tuple[Callable[[str], Iterator[Span]], ...] = (_patterns, _phones, _numbers, _domains)
 
 
-def _names(line: str, names: frozenset[str], known: AbstractSet[str]) -> Iterator[Span]:
+def _names(line: str, names: frozenset[str], known: AbstractSet[str], next_line: str = "") -> Iterator[Span]:
+    """Name-like words in ``line``; ``next_line`` continues a sentence that a wrapped line (HTML, XML) breaks."""
     for match in TITLE_SURNAME.finditer(line):
         if match.group(1) not in known:
             yield "personal name", match.start(), match.end()
@@ -310,8 +311,11 @@ def _names(line: str, names: frozenset[str], known: AbstractSet[str]) -> Iterato
             continue  # a cited author's full name
         if not MID_SENTENCE.search(line[max(0, match.start() - 40) : match.start()]):
             continue
+        rest = line[match.end() :]
+        if not rest.strip():
+            rest += " " + next_line  # "to April" at the end of a wrapped line, "2021" on the next
         if word in MONTH_NAMES and (
-            re.match(r"\s+(?:19|20)\d{2}\b", line[match.end() :])
+            re.match(r"\s+(?:19|20)\d{2}\b", rest)
             or re.search(
                 r"\b(?:in|since|until|till|from|by|of|last|next|early|late|mid)\s+$", line[: match.start()], flags=re.I
             )
@@ -333,9 +337,11 @@ def scan_text(
     """
     hits: list[Hit] = []
     names = first_names()
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         taken: list[tuple[int, int]] = []  # spans already reported: an e-mail's domain is not also a URL
-        spans = [s for detector in DETECTORS for s in detector(line)] + list(_names(line, names, known))
+        next_line = lines[number].lstrip() if number < len(lines) else ""
+        spans = [s for detector in DETECTORS for s in detector(line)] + list(_names(line, names, known, next_line))
         for category, start, end in spans:
             if any(a <= start < b or a < end <= b or (start <= a and b <= end) for a, b in taken):
                 continue
