@@ -102,8 +102,9 @@ def repo() -> Paths:
 def run_make() -> Callable[..., Run]:
     """``run_make(root, *targets)``: run ``make -C root targets`` with the test venv and capture its output.
 
-    ``-o .venv/.installed`` tells make never to (re)install packages into the shared
-    environment from a test, whatever the timestamps of the copied lock file.
+    ``COMPENDIUM_ENV_READY=1`` tells make (and the sub-make the build lock starts) never to
+    (re)install packages into the shared environment from a test, whatever the timestamps
+    of the copied lock file and pyproject.toml.
     """
     env = _base_env()
 
@@ -111,7 +112,7 @@ def run_make() -> Callable[..., Run]:
         # The copy's .venv links to the test environment (a VENV=<path> argument would break on spaces).
         reproduce._link_venv(root, VENV)
         return subprocess.run(
-            ["make", "-C", str(root), "-o", ".venv/.installed", *targets],
+            ["make", "-C", str(root), "COMPENDIUM_ENV_READY=1", *targets],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -132,8 +131,8 @@ def _where(run: _Timed) -> str:
 
 
 def _make_cmd(root: Path, venv: Path, *targets: str) -> list[str]:
-    # -o: never reinstall into the environment running the benchmark, whatever the copied timestamps say.
-    return ["make", "-C", str(root), f"VENV={venv}", "-o", str(venv / ".installed"), *targets]
+    # Never reinstall into the environment running the benchmark, whatever the copied timestamps say.
+    return ["make", "-C", str(root), f"VENV={venv}", "COMPENDIUM_ENV_READY=1", *targets]
 
 
 def _naive_cmds(root: Path, venv: Path) -> list[list[str]]:
@@ -413,6 +412,6 @@ def _scale(p: Paths, venv: Path, root: Path, size: int) -> _Timed:
     from .generate import generate_study
 
     generate_study(size, root, seed=2022, source=p)
-    shutil.copytree(p.root / "src", root / "src", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(p.root / "Makefile", root / "Makefile")
+    # Everything else a build reads (src/, the Makefile, tools/, CITATION.cff, ...), as a clone has it.
+    copy_sources(p, root, besides=p.data.relative_to(p.root))
     return _timed(_make_cmd(root, venv, "all"), env={"COMPENDIUM_COMMIT": source_commit(p)})

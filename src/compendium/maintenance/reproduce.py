@@ -275,8 +275,13 @@ def _by_theme(quotes: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
 
 
 # ------------------------------------------------------------------ building a copy
-def copy_sources(p: Paths, target: Path) -> Path:
-    """Copy the files git tracks (as they are in the working tree) into ``target``."""
+def copy_sources(p: Paths, target: Path, *, besides: Path | None = None) -> Path:
+    """Copy the files git tracks (as they are in the working tree) into ``target``.
+
+    With ``besides`` (a data folder, relative to the root), the files under it are
+    left out and files already in ``target`` are kept: the sources around a study
+    written there by :func:`compendium.maintenance.generate.generate_study`.
+    """
     try:
         listing = (
             subprocess.run(
@@ -301,6 +306,8 @@ def copy_sources(p: Paths, target: Path) -> Path:
             and "__pycache__" not in f.parts
             and not any(f.is_relative_to(d) for d in skip_dirs)
         ]
+    if besides is not None:
+        files = [f for f in files if not Path(f).is_relative_to(besides) and not (target / f).exists()]
     for rel in files:
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -323,7 +330,10 @@ def _make(root: Path, venv: Path, *targets: str, env: dict | None = None, quiet:
     _link_venv(root, venv)
     started = time.perf_counter()
     result = subprocess.run(
-        ["make", "-C", str(root), *targets], capture_output=quiet, text=True, env={**os.environ, **(env or {})}
+        ["make", "-C", str(root), "COMPENDIUM_ENV_READY=1", *targets],
+        capture_output=quiet,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     output = (result.stdout or "") + (result.stderr or "") if quiet else ""
     return result.returncode, time.perf_counter() - started, output
