@@ -314,3 +314,21 @@ def test_the_makefile_names_a_digest_for_every_step() -> None:
     for step in ("corpus", "cross", "descriptives", "supplement", "manuscript"):
         assert f"$(DIGEST)/{step}.sha256" in text
     assert "$(DIGEST)/case_%.sha256" in text
+
+
+def test_printed_text_is_one_stream_output_however_the_kernel_sent_it(mini) -> None:
+    # A line's newline sometimes arrives as a message of its own on a loaded machine; the executed
+    # notebook must hold the same single output either way (two clean builds once differed here).
+    root, _, _, run = mini
+    cell = (
+        "import sys, time\n"
+        "print('first part', end='')\nsys.stdout.flush()\ntime.sleep(0.3)\n"
+        "print()\nsys.stdout.flush()\ntime.sleep(0.3)\nprint('second line')"
+    )
+    nbformat.write(nbformat.from_dict(_notebook([cell])), root / "notebooks" / "chunks.ipynb")
+    done = run("run", "chunks")
+    assert done.returncode == 0, done.stdout + done.stderr
+    executed = json.loads((root / "build" / "notebooks" / "chunks.ipynb").read_text(encoding="utf-8"))
+    outputs = executed["cells"][-1]["outputs"]
+    assert [o["output_type"] for o in outputs] == ["stream"]
+    assert "".join(outputs[0]["text"]) == "first part\nsecond line\n"

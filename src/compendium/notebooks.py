@@ -289,6 +289,7 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
     """Execute ``notebooks/<stem>.ipynb`` into ``build/notebooks/`` and return the executed path."""
     import nbformat
     import papermill as pm
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
     p = p or paths()
     parameters = dict(parameters or {})
@@ -370,6 +371,10 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
     failed.unlink(missing_ok=True)
     record = provenance.collect(log, label, p)
     log.unlink(missing_ok=True)
+    # One stream output per run of printed text: how a kernel splits what a cell prints into messages
+    # depends on timing (a line's newline can arrive as a chunk of its own on a loaded machine), and the
+    # executed notebook must not.
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     write_text(target, _dumps(normalise(dict(nbformat.from_dict(nb)))))
     write_json(p.build / "provenance" / f"{label}.json", record)
     if not quiet:

@@ -80,6 +80,7 @@ WARM_MODULES = (
     "compendium.refiqda",
     "nbformat",
     "papermill",
+    "nbconvert.preprocessors",
     "nbclient",
     "jupyter_client.manager",
     "jupyter_client.connect",
