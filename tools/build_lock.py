@@ -32,6 +32,8 @@ STAMP = BUILD / "all.done"
 NOT_BUILDING = frozenset(
     {
         "test-fast",
+        "lint",
+        "diff",
         "verify",
         "bench",
         "audit",

@@ -81,15 +81,6 @@ def _run(args: argparse.Namespace) -> None:
         parameters[key] = _literal(value)
     source = p.notebooks / f"{args.stem}.ipynb"
     changed = handrun.check_parameters(source, parameters) if source.is_file() else {}
-    threshold = parameters.get("recurrence_threshold")
-    if isinstance(threshold, (int, float)):  # a number, as the notebook declares (checked above): now its range
-        from .themes import check_threshold
-
-        check_threshold(threshold)  # fail before a kernel starts
-    if "small_group_threshold" in parameters:
-        from .descriptives import check_small_group_threshold
-
-        check_small_group_threshold(parameters["small_group_threshold"])  # the check the notebook makes
     shown = ", ".join(f"{k}={v!r}" for k, v in changed.items())
     if changed and not args.into_pipeline:
         scratch = handrun.scratch_paths(p, args.stem, changed)

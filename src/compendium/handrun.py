@@ -16,7 +16,6 @@ that depends on it) with the notebook's defaults.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import shutil
 from pathlib import Path
@@ -33,24 +32,34 @@ TYPES: dict[str, tuple[type, ...]] = {"float": (int, float), "int": (int,), "boo
 
 
 def declared_parameters(notebook: Path) -> dict[str, tuple[str | None, object]]:
-    """``name -> (declared type, default)`` from the notebook's cell tagged ``parameters``."""
-    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    """``name -> (declared type, default)`` from the notebook's cell tagged ``parameters``.
+
+    Read with papermill's own parser (``papermill.inspect_notebook``), the one that
+    injects the values, so the names and types checked here are the ones it sees.
+    """
+    import papermill as pm
+
     found: dict[str, tuple[str | None, object]] = {}
-    for cell in cells:
-        if "parameters" not in cell.get("metadata", {}).get("tags", []):
-            continue
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        for node in ast.parse(source).body:
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-                kind = node.annotation.id if isinstance(node.annotation, ast.Name) else None
-                found[node.target.id] = (kind, ast.literal_eval(node.value))
-            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                found[node.targets[0].id] = (None, ast.literal_eval(node.value))
+    for name, spec in pm.inspect_notebook(str(notebook)).items():
+        kind = spec.get("inferred_type_name")
+        found[name] = (None if kind in (None, "None") else str(kind), ast.literal_eval(str(spec["default"])))
     return found
 
 
+def _check_range(name: str, value: object) -> None:
+    """The range check the notebook itself makes for ``name`` (the same function), run before a kernel starts."""
+    if name == "recurrence_threshold":
+        from .themes import check_threshold
+
+        check_threshold(value)
+    elif name == "small_group_threshold":
+        from .descriptives import check_small_group_threshold
+
+        check_small_group_threshold(value)
+
+
 def check_parameters(notebook: Path, given: dict[str, object]) -> dict[str, object]:
-    """Check names and types against the notebook's declaration; return those that differ from its defaults."""
+    """Check names, types and ranges against the notebook's declaration; return those that differ from its defaults."""
     declared = declared_parameters(notebook)
     changed: dict[str, object] = {}
     for name, value in given.items():
@@ -66,6 +75,7 @@ def check_parameters(notebook: Path, given: dict[str, object]) -> dict[str, obje
                 f"{notebook.name}: parameter {name} must be a {kind} (its default is {default!r}), not {value!r}.",
                 fix=f"write it as in the notebook, e.g. -p {name}={default!r}",
             )
+        _check_range(name, value)
         if name not in PIPELINE_VARIED and value != default:
             changed[name] = value
     return changed
