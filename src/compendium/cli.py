@@ -465,8 +465,8 @@ def _on_interrupt(signum, frame) -> None:
 
 def _remove_kernel_sockets() -> None:
     """Stop the kernels an interrupted run started and remove their sockets (compendium-kernel-* in the temp folder)."""
-    notebooks = sys.modules.get("compendium.notebooks")
-    for manager in getattr(notebooks, "KERNELS", []):
+    kernels = sys.modules.get("compendium.kernels")
+    for manager in getattr(kernels, "KERNELS", []):
         process = getattr(getattr(manager, "provisioner", None), "process", None)
         if process is not None and process.poll() is None:
             process.kill()

@@ -13,7 +13,7 @@ server and waits for the exit status. The server imported the stack once and
 never runs any command itself: for each request it forks a child that runs
 the command exactly as the command line would. A notebook run in that child
 forks its kernel from the child before Papermill starts (see
-:mod:`compendium.notebooks`), so every notebook still gets its own new kernel
+:mod:`compendium.kernels`), so every notebook still gets its own new kernel
 process with a new, empty namespace; only the imported modules are shared, in
 the state importing them leaves (nothing that ran code from a notebook).
 
@@ -335,7 +335,7 @@ def serve(path: Path, make_pid: int) -> None:
         with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
             fh.write("started\n")
     _warm()
-    from .notebooks import remove_kernel_files, SOCKET_PREFIX
+    from .kernels import remove_kernel_files, SOCKET_PREFIX
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     signal.signal(signal.SIGINT, signal.SIG_IGN)

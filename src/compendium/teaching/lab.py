@@ -83,7 +83,7 @@ def solution_copy(tutorial: str, mode: str = "solution", p: Paths | None = None)
     """Run one tutorial with Papermill in the given mode into ``build/tutorial/``; returns the executed copy."""
     import papermill as pm
 
-    from ..notebooks import KERNEL_MANAGER
+    from ..kernels import KERNEL_MANAGER
 
     p = p or paths()
     number = tutorial.strip().upper()
