@@ -24,6 +24,7 @@ from compendium.errors import CompendiumError
 from compendium.paths import Paths, paths
 from compendium.teaching import compare as c
 from compendium.teaching import exercises as x
+from compendium.teaching import saved
 from compendium.teaching import students as s
 from compendium.teaching import text as t
 from compendium.teaching.widget import CodingWidget, GroupWidget, ThemeWidget, comparison_html, reveal, transcript_html
@@ -310,34 +311,34 @@ def test_personal_and_group_themes_are_saved_per_case_and_checked(study: Study, 
     _coded(study, root)
     ids = s.load_student_coding(s.student_file("ana", root), study).set_index("excerpt")["segment_id"]
     p01 = s.load_student_coding(s.student_file("ana", root), study).query("participant_id == 'P01'")["segment_id"]
-    theme = s.save_pet("ana", study, "P01", "  Kindness as   betrayal ", p01.tolist()[:2], root)
+    theme = saved.save_pet("ana", study, "P01", "  Kindness as   betrayal ", p01.tolist()[:2], root)
     assert theme == {"name": "Kindness as betrayal", "segments": p01.tolist()[:2]}
-    s.save_pet("ana", study, "P01", "kindness as betrayal", p01.tolist()[:1], root)  # same name: replaced
-    assert [t_["segments"] for t_ in s.load_pets("ana", root)["P01"]] == [p01.tolist()[:1]]
+    saved.save_pet("ana", study, "P01", "kindness as betrayal", p01.tolist()[:1], root)  # same name: replaced
+    assert [t_["segments"] for t_ in saved.load_pets("ana", root)["P01"]] == [p01.tolist()[:1]]
     with pytest.raises(t.TutorialError, match="P01-S02 is not one of your passages of P01"):
-        s.save_pet("ana", study, "P01", "Study ids", ["P01-S02"], root)
+        saved.save_pet("ana", study, "P01", "Study ids", ["P01-S02"], root)
     with pytest.raises(t.TutorialError, match="gathers no statements"):
-        s.save_pet("ana", study, "P01", "Empty", [], root)
+        saved.save_pet("ana", study, "P01", "Empty", [], root)
     with pytest.raises(t.TutorialError, match="has no name"):
-        s.save_pet("ana", study, "P01", "  ", p01.tolist(), root)
-    s.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)
+        saved.save_pet("ana", study, "P01", "  ", p01.tolist(), root)
+    saved.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)
     pet = "kindness as betrayal"  # the replacing theme's spelling
     with pytest.raises(t.TutorialError, match="draws on 1 case"):
-        s.save_group("ana", "Only one", [("P01", pet)], root)
+        saved.save_group("ana", "Only one", [("P01", pet)], root)
     with pytest.raises(t.TutorialError, match="P02: Nope is not one of your personal experiential themes"):
-        s.save_group("ana", "Bad", [("P01", pet), ("P02", "Nope")], root)
-    group = s.save_group("ana", "Loyalty binds", [("P01", pet), ("P02", "Danger at home")], root)
-    assert s.load_groups("ana", root) == [group] and group["pets"] == [["P01", pet], ["P02", "Danger at home"]]
+        saved.save_group("ana", "Bad", [("P01", pet), ("P02", "Nope")], root)
+    group = saved.save_group("ana", "Loyalty binds", [("P01", pet), ("P02", "Danger at home")], root)
+    assert saved.load_groups("ana", root) == [group] and group["pets"] == [["P01", pet], ["P02", "Danger at home"]]
     (s.student_folder("ana", root) / "pets.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(s.StudentWorkError, match=r"pets\.json: is not readable JSON"):
-        s.load_pets("ana", root)
+        saved.load_pets("ana", root)
     assert len(ids) == 5
 
 
 def test_answers_are_kept_per_tutorial(root: Paths) -> None:
-    s.save_answer("ana", "T5", "memo", "I expect loyalty.", root)
-    s.save_answer("ana", "T2", "linguistic", "'faulty'", root)
-    assert s.load_answers("ana", root) == {"T5": {"memo": "I expect loyalty."}, "T2": {"linguistic": "'faulty'"}}
+    saved.save_answer("ana", "T5", "memo", "I expect loyalty.", root)
+    saved.save_answer("ana", "T2", "linguistic", "'faulty'", root)
+    assert saved.load_answers("ana", root) == {"T5": {"memo": "I expect loyalty."}, "T2": {"linguistic": "'faulty'"}}
 
 
 # ------------------------------------------------------------------ comparison
@@ -379,15 +380,15 @@ def test_pets_and_groups_are_compared_as_discussion(study: Study, root: Paths) -
     assert "Name yours first" in first and "analyst" not in first and "1.2" not in first  # nothing before hers
     assert "Build yours first" in c.compare_groups("ana", study, root)
     assert "voiced by" not in c.compare_groups("ana", study, root)
-    s.save_pet("ana", study, "P01", "Rest <b>is</b> *betrayal*", ["P01-U01"], root)
-    s.save_pet("ana", study, "P01", "Mixed", ["P01-U03"], root)
-    s.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)
+    saved.save_pet("ana", study, "P01", "Rest <b>is</b> *betrayal*", ["P01-U01"], root)
+    saved.save_pet("ana", study, "P01", "Mixed", ["P01-U03"], root)
+    saved.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)
     text = c.compare_pets("ana", study, "P01", root)
     assert "**Rest \\<b\\>is\\</b\\> \\*betrayal\\***" in text  # student text stays text
     assert "sit in the study's theme 1.2 Divided loyalty: self or other" in text
     assert "None of its passages is coded by the study" in text  # line 38
     assert "One analyst's reading:** the study grouped Jennifer's 16 statements into 7" in text
-    s.save_group("ana", "Loyalty binds", [("P01", "Rest <b>is</b> *betrayal*"), ("P02", "Danger at home")], root)
+    saved.save_group("ana", "Loyalty binds", [("P01", "Rest <b>is</b> *betrayal*"), ("P02", "Danger at home")], root)
     groups = c.compare_groups("ana", study, root)
     assert "**Loyalty binds** gathers" in groups and "recurs in 2 of the 2 cases you analysed" in groups
     assert "meet the study's themes 1.2 Divided loyalty" in groups and "converge" in groups
@@ -471,7 +472,7 @@ def test_t4_feedback_reads_the_students_own_statements(study: Study, root: Paths
     assert "theme 1.2" not in fb  # the study's themes come only in the comparison
     assert x.feedback_clusters("no colon here", study, "P01", "ana", root).startswith("**I can't read")
     assert "No personal experiential themes saved" in x.feedback_my_pets("ana", study, "P01", root)
-    s.save_pet("ana", study, "P01", "Rest is betrayal", ["P01-U01"], root)
+    saved.save_pet("ana", study, "P01", "Rest is betrayal", ["P01-U01"], root)
     assert "A theme of one statement" in x.feedback_my_pets("ana", study, "P01", root)
     assert x.answer_clusters(study, "P03").startswith("The study grouped Amy's 16 statements into 8 personal")
 
@@ -491,7 +492,7 @@ def test_t5_memo_is_read_and_kept(study: Study, root: Paths) -> None:
     s.set_profile("ana", root)
     fb = x.feedback_memo(memo, study, p=root)
     assert "nothing wrong that I can check" in fb and "Saved to `student_work/ana/answers.json`" in fb
-    assert s.load_answers("ana", root)["T5"]["memo"] == memo
+    assert saved.load_answers("ana", root)["T5"]["memo"] == memo
     answer = x.answer_next_case(study, "P01", "P02")
     assert "memo on Lauren (2021-03-04)" in answer
     assert x.memo_text(study, "P01").startswith("M03, 2021-01-11 (reflexive):")
@@ -500,11 +501,11 @@ def test_t5_memo_is_read_and_kept(study: Study, root: Paths) -> None:
 def test_t6_groups_and_recurrence(study: Study, root: Paths) -> None:
     _coded(study, root)
     assert "personal themes for 0 case(s)" in x.feedback_my_groups("ana", study, root)
-    s.save_pet("ana", study, "P01", "Rest is betrayal", ["P01-U01"], root)
-    s.save_pet("ana", study, "P01", "Blame", ["P01-U02"], root)
-    s.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)
+    saved.save_pet("ana", study, "P01", "Rest is betrayal", ["P01-U01"], root)
+    saved.save_pet("ana", study, "P01", "Blame", ["P01-U02"], root)
+    saved.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)
     assert "No group theme saved yet" in x.feedback_my_groups("ana", study, root)
-    s.save_group("ana", "Loyalty binds", [("P01", "Rest is betrayal"), ("P02", "Danger at home")], root)
+    saved.save_group("ana", "Loyalty binds", [("P01", "Rest is betrayal"), ("P02", "Danger at home")], root)
     fb = x.feedback_my_groups("ana", study, root)
     assert "**Loyalty binds**, from 2 of your 2 cases" in fb and "Not in any group theme: P01: Blame" in fb
     strict = x.group_recurrence(study, 0.75)
@@ -560,7 +561,7 @@ def test_progress_checklist_reads_the_students_files(study: Study, root: Paths) 
     _coded(study, root)
     s.set_profile("ana", root)
     assert "- [ ] name at least one personal theme" in x.progress("", "T4", root, study)
-    s.save_pet("ana", study, "P01", "Rest is betrayal", ["P01-U01"], root)
+    saved.save_pet("ana", study, "P01", "Rest is betrayal", ["P01-U01"], root)
     assert "- [x] name at least one personal theme" in x.progress("", "T4", root, study)
     (root.student_work / "ana" / "groups.json").write_text("[1]", encoding="utf-8")
     shown = x.progress("", "T4", root, study)
@@ -687,7 +688,7 @@ def test_theme_and_group_workspaces(study: Study, root: Paths) -> None:
     tw.compare_button.click()
     assert "One analyst's reading" in _text(tw.comparison) and "<table" not in tw.comparison.value
     ThemeWidget(study, "P02", "ana", p=root).name.value = "x"
-    s.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)
+    saved.save_pet("ana", study, "P02", "Danger at home", ["P02-U02"], root)
     gw = GroupWidget(study, "ana", p=root)
     assert len(gw.checks) == 2
     for box in gw.checks.values():

@@ -3,7 +3,8 @@
 One job per module:
 
 - :mod:`.text`: transcripts for reading, lines, spans and phrases;
-- :mod:`.students`: a student's own files below ``student_work/`` (name, passages, themes, answers);
+- :mod:`.students`: a student's own folder below ``student_work/`` (name, coded passages) and :mod:`.saved`
+  (personal and group themes, answers);
 - :mod:`.feedback`: verdicts on an answer (checks anchored in the passage), from :mod:`.words` (content words,
   vocabulary, keyboard mash); :mod:`.parsing` reads answers forgivingly and refuses in one line;
 - :mod:`.exercises`: the seven tutorials' exercises and model answers, as the notebooks import them, from

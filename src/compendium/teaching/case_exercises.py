@@ -33,7 +33,8 @@ from .exercise_tools import (
     verdict_list,
 )
 from .parsing import parse_clusters, parse_lines, refusal
-from .students import load_pets, load_student_coding, resolve_student, student_file
+from .saved import load_pets
+from .students import load_student_coding, resolve_student, student_file
 from .text import Markdown, TutorialError, line_bounds, participant_lines, span_lines, transcript_lines
 from .words import content_words
 

@@ -16,7 +16,8 @@ from ..cases import case_segments, check_participant
 from ..data import Study
 from ..paths import Paths
 from ..themes import theme_key
-from .students import load_groups, load_pets, load_student_coding, student_file
+from .saved import load_groups, load_pets
+from .students import load_student_coding, student_file
 from .text import Markdown, span_lines
 
 __all__ = [

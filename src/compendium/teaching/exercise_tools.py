@@ -19,7 +19,8 @@ from ..paths import Paths, paths
 from . import feedback as fb
 from .compare import md_text
 from .parsing import refusal
-from .students import resolve_student, save_answer
+from .saved import save_answer
+from .students import resolve_student
 from .text import Markdown, TutorialError, span_lines
 
 __all__ = [

@@ -18,7 +18,8 @@ from . import feedback as fb
 from .compare import md_text
 from .exercise_tools import NOT_YET, answered, as_text, block_quote, find_segment, keep_answers, md_table, safe
 from .parsing import parse_ids, parse_theme_ids
-from .students import load_groups, load_pets, resolve_student
+from .saved import load_groups, load_pets
+from .students import resolve_student
 from .text import Markdown, TutorialError, span_lines
 
 __all__ = [

@@ -6,7 +6,8 @@ from ..data import Study
 from ..errors import CompendiumError
 from ..paths import Paths
 from .compare import md_text
-from .students import load_answers, load_groups, load_pets, load_student_coding, resolve_student, student_file
+from .saved import load_answers, load_groups, load_pets
+from .students import load_student_coding, resolve_student, student_file
 from .text import Markdown, TutorialError
 
 __all__ = ["TUTORIALS", "progress", "tasks_done"]

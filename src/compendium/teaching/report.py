@@ -28,7 +28,8 @@ from ..paths import Paths
 from ..themes import theme_key
 from .compare import passages
 from .exercises import TUTORIALS, tasks_done
-from .students import list_students, load_groups, load_pets, load_student_coding
+from .saved import load_groups, load_pets
+from .students import list_students, load_student_coding
 from .text import TutorialError, span_lines
 
 __all__ = ["StudentRecord", "gather", "passages_table", "class_report_html", "write_class_report"]

@@ -21,17 +21,8 @@ from ..errors import CompendiumError
 from ..paths import Paths
 from ..text import numbered
 from .compare import compare_groups, compare_pets
-from .students import (
-    empty_coding,
-    load_groups,
-    load_pets,
-    load_student_coding,
-    remove_group,
-    remove_pet,
-    save_group,
-    save_pet,
-    student_file,
-)
+from .saved import load_groups, load_pets, remove_group, remove_pet, save_group, save_pet
+from .students import empty_coding, load_student_coding, student_file
 from .text import span_lines
 from .workspace import TickWorkspace, one_line
 
