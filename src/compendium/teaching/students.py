@@ -300,7 +300,7 @@ def load_student_coding(path: Path, study: Study, p: Paths | None = None) -> pd.
     file that cannot be used raises :class:`StudentWorkError` naming the file, the
     row, the column and the fix.
     """
-    from ..validate import check_csv
+    from ..table_checks import check_csv
 
     path = Path(path)
     table = coding_table(p)
