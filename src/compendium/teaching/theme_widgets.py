@@ -29,7 +29,7 @@ from .workspace import TickWorkspace, one_line
 __all__ = ["ThemeWidget", "GroupWidget"]
 
 
-class ThemeWidget(TickWorkspace):
+class ThemeWidget(TickWorkspace[str]):
     """Name personal experiential themes from your own statements of one case; then compare with the study's."""
 
     def __init__(self, study: Study, participant: str, student: str = "", p: Paths | None = None) -> None:
@@ -47,7 +47,7 @@ class ThemeWidget(TickWorkspace):
             f"{html.escape(study.pseudonyms[participant])} ({participant}): tick the statements "
             "that belong together, name what they share, save.",
         )
-        self.checks: dict[str, w.Checkbox] = {}
+        self.checks = {}
         self.saved.observe(self._on_pick, names="value")
         self._open()
 
@@ -95,27 +95,14 @@ class ThemeWidget(TickWorkspace):
             f"<div><b>{html.escape(t['name'])}</b>: {html.escape(', '.join(t['segments']))}</div>" for t in pets
         )
 
-    def save(self) -> dict:
-        """Save the ticked statements under the typed name; returns the theme."""
-        self._require_name()
-        ticked = [sid for sid, box in self.checks.items() if box.value]
-        theme = save_pet(self.student, self.study, self.participant, self.name.value, ticked, self.p)
-        self._refresh()
-        return theme
+    def _store(self, ticked: list[str]) -> dict:
+        return save_pet(self.student, self.study, self.participant, self.name.value, ticked, self.p)
 
-    def _on_save(self, _: object = None) -> None:
-        try:
-            theme = self.save()
-        except CompendiumError as err:
-            self._say(f"Not saved: {one_line(err)}", ok=False)
-            return
-        self._say(
-            f"Saved your theme '{theme['name']}' ({numbered(len(theme['segments']), 'statement')}). Untick, "
+    def _saved_message(self, saved: dict) -> str:
+        return (
+            f"Saved your theme '{saved['name']}' ({numbered(len(saved['segments']), 'statement')}). Untick, "
             "name the next one, or compare with the study's reading."
         )
-        self.name.value = ""
-        for box in self.checks.values():
-            box.value = False
 
     def _on_pick(self, change: dict) -> None:
         name = change.get("new") if isinstance(change, dict) else None
@@ -146,7 +133,7 @@ class ThemeWidget(TickWorkspace):
         )
 
 
-class GroupWidget(TickWorkspace):
+class GroupWidget(TickWorkspace[tuple[str, str]]):
     """Build group experiential themes from your personal themes of two or more cases; then compare."""
 
     def __init__(self, study: Study, student: str = "", p: Paths | None = None) -> None:
@@ -163,7 +150,7 @@ class GroupWidget(TickWorkspace):
             header="<b>Your group experiential themes</b>: tick personal themes of at least two cases "
             "that share something, name it, save.",
         )
-        self.checks: dict[tuple[str, str], w.Checkbox] = {}
+        self.checks = {}
         self._open()
 
     def _named(self) -> None:
@@ -206,25 +193,11 @@ class GroupWidget(TickWorkspace):
             for g in groups
         )
 
-    def save(self) -> dict:
-        """Save the ticked personal themes as one group theme under the typed name."""
-        self._require_name()
-        ticked = [key for key, box in self.checks.items() if box.value]
-        group = save_group(self.student, self.name.value, ticked, self.p)
-        self._refresh()
-        return group
+    def _store(self, ticked: list[tuple[str, str]]) -> dict:
+        return save_group(self.student, self.name.value, ticked, self.p)
 
-    def _on_save(self, _: object = None) -> None:
-        try:
-            group = self.save()
-        except CompendiumError as err:
-            self._say(f"Not saved: {one_line(err)}", ok=False)
-            return
-        cases = len({pid for pid, _ in group["pets"]})
-        self._say(f"Saved your group theme '{group['name']}' (from {cases} cases).")
-        self.name.value = ""
-        for box in self.checks.values():
-            box.value = False
+    def _saved_message(self, saved: dict) -> str:
+        return f"Saved your group theme '{saved['name']}' (from {len({pid for pid, _ in saved['pets']})} cases)."
 
     def _on_remove(self, _: object = None) -> None:
         if not self.saved.value:

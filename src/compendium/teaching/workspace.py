@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import ipywidgets as w
 
@@ -21,6 +22,8 @@ from ..paths import Paths, paths
 from .students import resolve_student, set_profile
 from .text import TutorialError
 from .views import markdown_html
+
+K = TypeVar("K")  # the key of a tickable item
 
 __all__ = ["Workspace", "TickWorkspace", "LABEL", "one_line"]
 
@@ -102,12 +105,14 @@ class Workspace:
             self._say(self.name_error, ok=False)
 
 
-class TickWorkspace(Workspace):
+class TickWorkspace(Workspace, Generic[K]):
     """The form of the theme workspaces: tick items, name what they share, save; compare with the study's.
 
     Subclasses fill ``items`` with checkboxes (and ``checks``) in ``_named``, list the saved ones in
     ``saved`` and ``listing`` in ``_refresh``, and say what Save, Remove and Compare do.
     """
+
+    checks: dict[K, w.Checkbox]  # the tickable items, by key (a segment id, a (case, theme name) pair)
 
     def __init__(
         self,
@@ -168,7 +173,32 @@ class TickWorkspace(Workspace):
         )
         self.ui.add_class(f"{prefix}-root")
 
+    def _store(self, ticked: list[K]) -> dict:
+        """Save the ticked items under ``self.name.value``; return what was saved."""
+        raise NotImplementedError
+
+    def _saved_message(self, saved: dict) -> str:
+        raise NotImplementedError
+
+    def save(self) -> dict:
+        """Save the ticked items as one theme under the typed name; returns it."""
+        self._require_name()
+        saved = self._store([key for key, box in self.checks.items() if box.value])
+        self._refresh()
+        return saved
+
     def _on_save(self, _: object = None) -> None:
+        try:
+            saved = self.save()
+        except CompendiumError as err:
+            self._say(f"Not saved: {one_line(err)}", ok=False)
+            return
+        self._say(self._saved_message(saved))
+        self.name.value = ""
+        for box in self.checks.values():
+            box.value = False
+
+    def _refresh(self) -> None:
         raise NotImplementedError
 
     def _on_remove(self, _: object = None) -> None:
