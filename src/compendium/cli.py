@@ -54,6 +54,11 @@ def _audit(args: argparse.Namespace) -> None:
             "audit --remove deletes generated outputs that hold a hit, so it needs --outputs.",
             fix="`compendium audit --outputs --remove` (the inputs are never deleted)",
         )
+    if args.outputs and "SOURCE_DATE_EPOCH" not in os.environ:
+        # Run by hand, outside make: the colophon's build date is the source commit's, as make sets it.
+        from .source import source_date_epoch
+
+        os.environ["SOURCE_DATE_EPOCH"] = str(source_date_epoch(paths().root))
     log = paths().root / args.log if args.log else None
     checked = anonymise.audit(outputs=args.outputs, log=log, remove=args.remove)
     print(f"anonymisation gate: no direct identifiers in {checked} files" + (f" (log: {args.log})" if args.log else ""))
