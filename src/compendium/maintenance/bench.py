@@ -27,7 +27,7 @@ from ..paths import Paths, paths
 from ..provenance import source_commit
 from .reproduce import copy_sources
 
-__all__ = ["bench_command", "TARGETS"]
+__all__ = ["bench_command", "TARGETS", "failure_lines"]
 
 # Targets on a 2-core machine (issue 17); ratios are measured within one run, pairs alternating.
 TARGETS = {
@@ -128,6 +128,19 @@ def _where(run: _Timed) -> str:
     ]
     parts.append(f"outside the server (make, clients, notebook pages with pandoc) {run.cpu - run.server:.1f}")
     return "; ".join(parts) + " CPU-s"
+
+
+def failure_lines(output: str, limit: int = 8) -> list[str]:
+    """What a failed build said: its first error and the lines under it (else its last lines).
+
+    The build's copy is deleted with the benchmark's temporary folder, so the reason must be kept here.
+
+    >>> failure_lines("step 1\\nerror: gate: 1 hit\\n  - out.html, line 3: name\\nmake: *** Error 1\\nmake: Leaving")
+    ['error: gate: 1 hit', '- out.html, line 3: name', 'make: *** Error 1', 'make: Leaving']
+    """
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    first = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
+    return lines[first : first + limit] if first is not None else lines[-4:]
 
 
 def _make_cmd(root: Path, venv: Path, *targets: str) -> list[str]:
@@ -329,10 +342,7 @@ def bench_command(args) -> int:
         scale = {size: _scale(p, venv, Path(tmp) / f"scale{size}", size) for size in sizes}
     for size, run in scale.items():
         if run.code:
-            notes.append(
-                f"The {size}-participant build failed; its last lines: "
-                + " / ".join(run.output.strip().splitlines()[-4:])
-            )
+            notes.append(f"The {size}-participant build failed: " + " / ".join(failure_lines(run.output)))
         aimed = size == 800  # the size the targets are set for; the others show the growth
         ok = run.code == 0 and run.wall <= TARGETS["scale_seconds"] and run.peak_mb <= TARGETS["scale_mb"]
         rows.append(
