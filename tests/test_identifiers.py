@@ -83,3 +83,17 @@ def test_a_month_before_a_year_on_the_next_wrapped_line_is_not_a_name() -> None:
     # The same word with no year after it, mid-sentence, is still read as a possible name.
     person = "the clinician said that April\nhad told her about the waiting list."
     assert [h.category for h in scan_text(person, "manuscript.html")] == ["personal name"]
+
+
+def test_a_guid_is_not_a_phone_number_but_the_same_digits_alone_are() -> None:
+    # Seen in an 800-participant export: the last group of a coding's GUID, "-004625348812", read as +46.
+    guid = '<Coding guid="a771f453-93b0-522d-9b8c-004625348812" creatingUser="12bdbf8a-b04f-587a-a854-008ff980b77a">'
+    assert scan_text(guid, "project.qde") == []
+    assert [h.category for h in scan_text("ring her on 004625348812 tonight", "memo.txt")] == ["phone number"]
+
+
+def test_an_allowed_name_cut_short_by_a_table_is_still_allowed() -> None:
+    # pandas shortens long cells ("... and Patric..."): a known pseudonym's prefix before an ellipsis.
+    cell = 'The client\'s repeated word "broken" and Patric...'
+    assert scan_text(cell, "case.html", known={"Patrick"}) == []
+    assert [h.text for h in scan_text(cell, "case.html")] == ["Patric"]  # unknown: still reported

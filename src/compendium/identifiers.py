@@ -84,6 +84,8 @@ ADDRESS_POSTCODE = re.compile(
 )
 # Short service numbers libphonenumber does not find in running text ("13 24 68", "1300 123 456").
 SERVICE_NUMBER = re.compile(r"(?<![\w+])1[38]00(?:[\s.-]?\d){6}\b|(?<![\w+])13(?:[\s.-]?\d){4}\b(?![\s.-]?\d)")
+# Generated ids (a QDA export's GUIDs): their hex groups are no one's phone number or ID number.
+GUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 DIGIT_RUN = re.compile(r"(?<![\w./-])\d(?:[\s-]?\d){7,10}(?![\w/-]|[.,]\d)")
 BARE_DOMAIN = re.compile(
     r"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
@@ -306,6 +308,8 @@ def _names(line: str, names: frozenset[str], known: AbstractSet[str], next_line:
         word = match.group(0)
         if word in known or word.lower() not in names or len(word) < 3:
             continue
+        if line[match.end() :].startswith(("...", "\u2026")) and any(name.startswith(word) for name in known):
+            continue  # an allowed name cut short by a table's column width ("Patric..." for Patrick)
         following = re.match(r"\s+([A-Z][a-z]+)", line[match.end() :])
         if following and f"{word} {following.group(1)}" in known:
             continue  # a cited author's full name
@@ -341,7 +345,9 @@ def scan_text(
     for number, line in enumerate(lines, start=1):
         taken: list[tuple[int, int]] = []  # spans already reported: an e-mail's domain is not also a URL
         next_line = lines[number].lstrip() if number < len(lines) else ""
-        spans = [s for detector in DETECTORS for s in detector(line)] + list(_names(line, names, known, next_line))
+        numbers_only = GUID.sub(lambda m: " " * len(m.group(0)), line)  # same offsets, no GUIDs
+        spans = [s for detector in DETECTORS for s in detector(numbers_only)]
+        spans += list(_names(line, names, known, next_line))
         for category, start, end in spans:
             if any(a <= start < b or a < end <= b or (start <= a and b <= end) for a, b in taken):
                 continue
