@@ -106,6 +106,12 @@ def mini(tmp_path: Path):
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C as a terminal's foreground command gets it: a run started in the background (CI's shell,
+    ``nohup``) inherits SIGINT *ignored*, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stream(path: Path) -> str:
     nb = json.loads(path.read_text(encoding="utf-8"))
     return "".join(
@@ -175,6 +181,7 @@ def test_ctrl_c_ends_with_one_line_and_cleans_up_the_kernel(mini) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_in_a_terminal,
     )
     started = root / "notebooks" / "started.txt"
     deadline = time.monotonic() + 120
@@ -211,6 +218,7 @@ def test_ctrl_c_without_the_server_is_one_line_too(mini) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_in_a_terminal,
     )
     started = root / "notebooks" / "started.txt"
     deadline = time.monotonic() + 120
