@@ -65,16 +65,8 @@ class ThemeWidget(TickWorkspace[str]):
             for segment_id, start, end, statement in zip(
                 mine["segment_id"], mine["start"], mine["end"], mine["experiential_statement"]
             ):
-                box = w.Checkbox(
-                    value=False,
-                    indent=False,
-                    layout=w.Layout(width="98%"),
-                    description=f"{segment_id} (line {span_lines(text, start, end)}): {statement}",
-                )
-                box.add_class("pw-item")
-                box.add_class(f"pw-item-{segment_id}")
-                self.checks[segment_id] = box
-                rows.append(box)
+                description = f"{segment_id} (line {span_lines(text, start, end)}): {statement}"
+                rows.append(self._tick(segment_id, description, "pw-item", f"pw-item-{segment_id}"))
         if not rows:
             rows = [
                 w.HTML(
@@ -164,16 +156,8 @@ class GroupWidget(TickWorkspace[tuple[str, str]]):
                 self._say(one_line(err), ok=False)
         for pid, themes in sorted(pets.items()):
             for j, t in enumerate(themes):
-                box = w.Checkbox(
-                    value=False,
-                    indent=False,
-                    layout=w.Layout(width="98%"),
-                    description=f"{pid} {self.study.pseudonyms.get(pid, '')}: {t['name']} ({len(t['segments'])})",
-                )
-                box.add_class("gw-item")
-                box.add_class(f"gw-item-{pid}-{j + 1}")
-                self.checks[(pid, t["name"])] = box
-                rows.append(box)
+                description = f"{pid} {self.study.pseudonyms.get(pid, '')}: {t['name']} ({len(t['segments'])})"
+                rows.append(self._tick((pid, t["name"]), description, "gw-item", f"gw-item-{pid}-{j + 1}"))
         if len({pid for pid, _ in self.checks}) < 2:
             rows.append(
                 w.HTML(

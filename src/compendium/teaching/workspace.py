@@ -173,6 +173,14 @@ class TickWorkspace(Workspace, Generic[K]):
         )
         self.ui.add_class(f"{prefix}-root")
 
+    def _tick(self, key: K, description: str, *classes: str) -> w.Checkbox:
+        """A new unticked item for ``key``, registered in ``checks``, with its CSS classes."""
+        box = w.Checkbox(value=False, indent=False, layout=w.Layout(width="98%"), description=description)
+        for cls in classes:
+            box.add_class(cls)
+        self.checks[key] = box
+        return box
+
     def _store(self, ticked: list[K]) -> dict:
         """Save the ticked items under ``self.name.value``; return what was saved."""
         raise NotImplementedError
