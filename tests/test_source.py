@@ -60,6 +60,34 @@ def test_build_date_is_the_source_commits_date_not_the_latest(history: tuple[Pat
     assert source.source_date_epoch(root) == 1700000000
 
 
+@pytest.mark.parametrize("path", source.NOT_BUILD_INPUTS)
+def test_a_commit_to_code_the_build_never_reads_keeps_the_source_commit(
+    history: tuple[Path, str, str], path: str
+) -> None:
+    root, built, _ = history
+    (root / path).mkdir(parents=True)
+    (root / path / "x.py").write_text("pass\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", f"only {path}", when=1900000000)
+    assert source.source_commit(root) == built[: source.COMMIT_DIGITS]
+    assert source.source_date_epoch(root) == 1700000000
+    # ...while the pipeline's own code, next to it, is a build input.
+    (root / "src" / "compendium").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "compendium" / "step.py").write_text("pass\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "pipeline", when=2000000000)
+    assert source.source_date_epoch(root) == 2000000000
+
+
+def test_what_the_build_never_reads_matches_the_makefile() -> None:
+    """The Makefile's SRC is the top level of the package: teaching/ and maintenance/ stay out of both."""
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
+    src_line = next(line for line in makefile.splitlines() if line.startswith("SRC "))
+    for path in source.NOT_BUILD_INPUTS:
+        assert path not in src_line
+        assert f"$(wildcard {path}" not in makefile
+
+
 def test_an_archive_without_git_uses_the_values_recorded_with_the_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,7 +23,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["BUILD_INPUTS", "MANIFEST_FILES", "COMMIT_DIGITS", "source_commit", "source_date_epoch", "head_commit"]
+__all__ = [
+    "BUILD_INPUTS",
+    "NOT_BUILD_INPUTS",
+    "pathspec",
+    "MANIFEST_FILES",
+    "COMMIT_DIGITS",
+    "source_commit",
+    "source_date_epoch",
+    "head_commit",
+]
 
 MANIFEST_FILES = ("manifest.sha256", "manifest-snapshot.json")
 # What a build reads: the colophon names the last commit that changed any of these,
@@ -39,10 +48,23 @@ BUILD_INPUTS = (
     "requirements.lock",
     "pyproject.toml",
 )
+# Inside those, what `make all` never reads (the Makefile's SRC leaves them out too): the
+# tutorials and their code, and the code that checks, measures or generates studies.
+# Committing to them must not re-date the artefacts (README, "Layout").
+NOT_BUILD_INPUTS = (
+    "src/compendium/teaching",
+    "src/compendium/maintenance",
+    "notebooks/tutorial",
+)
 # A fixed length, not git's automatic one: the abbreviation must not depend on how many
 # objects a particular clone holds, or two clones would print different colophons.
 COMMIT_DIGITS = 12
 UNKNOWN = "unknown (not a git checkout)"
+
+
+def pathspec() -> list[str]:
+    """The git pathspec of the build inputs: :data:`BUILD_INPUTS` less :data:`NOT_BUILD_INPUTS`."""
+    return [*BUILD_INPUTS, *(f":(exclude){path}" for path in NOT_BUILD_INPUTS)]
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -77,7 +99,7 @@ def source_commit(root: Path) -> str:
     env = os.environ.get("COMPENDIUM_COMMIT")
     if env:
         return env
-    out = _git(root, "log", "-1", "--format=%H", "--", *BUILD_INPUTS)
+    out = _git(root, "log", "-1", "--format=%H", "--", *pathspec())
     if out:
         return out[:COMMIT_DIGITS]
     return _recorded(root).get("commit") or UNKNOWN
@@ -89,7 +111,7 @@ def source_date_epoch(root: Path) -> int:
     Falls back to the value recorded with the manifest, then to 2022-06-01 (the study's
     year of publication) for a bare copy with neither.
     """
-    out = _git(root, "log", "-1", "--format=%ct", "--", *BUILD_INPUTS)
+    out = _git(root, "log", "-1", "--format=%ct", "--", *pathspec())
     if out and out.isdigit():
         return int(out)
     recorded = _recorded(root).get("source_date_epoch")
