@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from importlib import metadata
 
 import yaml
@@ -81,3 +82,17 @@ def test_requirements_in_names_are_all_locked():
         if line:
             name = re.sub(r"[-_.]+", "-", re.split(r"[=<>!~\[ ]", line)[0]).lower()
             assert name in pins, f"requirements.in lists {name}, which requirements.lock does not pin"
+
+
+def test_installed_packages_carry_their_bytecode():
+    """Set-up compiles the environment (uv --compile-bytecode; pip always does), so no process
+    compiles pandas or Jupyter from source again where PYTHONDONTWRITEBYTECODE is set."""
+    import importlib.util
+
+    missing = []
+    for name in ("pandas", "matplotlib", "nbclient", "jupyter_client", "ipykernel", "frictionless", "pypdf"):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin, f"{name} is not installed"
+        if not Path(importlib.util.cache_from_source(spec.origin)).is_file():
+            missing.append(name)
+    assert missing == [], f"no bytecode for {', '.join(missing)}: run `rm -rf .venv && make setup`"
