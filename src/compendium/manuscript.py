@@ -29,8 +29,8 @@ from .errors import CompendiumError
 from .files import atomic_write, write_json, write_table, write_text
 from .manuscript_checks import check_docx, check_html, check_jats
 from .manuscript_context import context
-from .manuscript_template import TEMPLATES, coreq_table, pipe_table, render_markdown
-from .manuscript_typeset import csl_path, lua_filters, reference_docx, run_pandoc, typst_pdf
+from .manuscript_template import TEMPLATES, coreq_table, pipe_table, render_once
+from .manuscript_typeset import csl_path, lua_filters, reference_docx, run_pandocs, typst_pdf
 from .paths import Paths, paths
 
 __all__ = ["build", "FORMATS", "FIGURES"]
@@ -84,7 +84,8 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         linked.assign(inputs_sha256=linked["inputs_sha256"].str[:16] + "…"), literal={"notebook"}
     )
 
-    markdown, used = render_markdown(ctx, p)
+    with_figures, used = render_once(ctx, p, FIGURES)
+    markdown = with_figures(None)
     md_path = write_text(work / "manuscript.md", markdown)
     write_text(work / "commit.txt", ctx["commit"] + "\n")
     # Which quote the draft shows for each theme, in order: `make diff` reports changes to it.
@@ -115,7 +116,7 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         provenance.record("read", path)
         pngs[stem] = path.read_bytes()
     uris = {stem: "data:image/png;base64," + base64.b64encode(data).decode() for stem, data in pngs.items()}
-    embedded, _ = render_markdown(ctx, p, figures=uris)
+    embedded = with_figures(uris)
     embedded_path = write_text(work / "manuscript_embedded.md", embedded)
 
     csl = work / "apa.csl"
@@ -139,10 +140,11 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     ]
     common += study.pandoc_args(p)  # restricted builds: the mark in subtitle and document metadata
     staged: dict[str, Path] = {}
+    runs: list[list[str]] = []  # pandoc conversions, run side by side once all are prepared
     if "docx" in formats:
         ref = reference_docx(work / "reference.docx")
         staged["docx"] = stage / "manuscript.docx"
-        run_pandoc(
+        runs.append(
             [
                 rel(embedded_path),
                 "-f",
@@ -154,16 +156,14 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
                 rel(ref),
                 "-o",
                 rel(staged["docx"]),
-            ],
-            cwd=p.root,
+            ]
         )
-        check_docx(staged["docx"], len(FIGURES))
     if "html" in formats:
         style = work / "style.html"
         css = (TEMPLATES / "manuscript.css").read_text(encoding="utf-8")
         write_text(style, f"<style>\n{css}</style>\n")
         staged["html"] = stage / "manuscript.html"
-        run_pandoc(
+        runs.append(
             [
                 rel(embedded_path),
                 "-f",
@@ -176,13 +176,11 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
                 *common,
                 "-o",
                 rel(staged["html"]),
-            ],
-            cwd=p.root,
+            ]
         )
-        check_html(staged["html"], list(uris.values()))
     if "jats" in formats:
         staged["jats"] = stage / "manuscript.jats.xml"
-        run_pandoc(
+        runs.append(
             [
                 rel(md_path),
                 "-f",
@@ -194,10 +192,8 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
                 *lua_filters(p, "jats.lua"),
                 "-o",
                 rel(staged["jats"]),
-            ],
-            cwd=p.root,
+            ]
         )
-        check_jats(staged["jats"])
     if "pdf" in formats:
         # typst sees only its own folder: the document and copies of the figures.
         typ_root = work / "typst"
@@ -206,10 +202,10 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         (typ_root / "figures").mkdir(parents=True)
         for stem, data in pngs.items():
             (typ_root / "figures" / f"{stem}.png").write_bytes(data)
-        typ_md, _ = render_markdown(ctx, p, figures={stem: f"/figures/{stem}.png" for stem in FIGURES})
+        typ_md = with_figures({stem: f"/figures/{stem}.png" for stem in FIGURES})
         typ_md_path = write_text(work / "manuscript_typst.md", typ_md)
         typ = typ_root / "manuscript.typ"
-        run_pandoc(
+        runs.append(
             [
                 rel(typ_md_path),
                 "-f",
@@ -228,11 +224,19 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
                 *lua_filters(p, "typst.lua"),
                 "-o",
                 rel(typ),
-            ],
-            cwd=p.root,
+            ]
         )
         staged["pdf"] = stage / "manuscript.pdf"
-        typst_pdf(typ, staged["pdf"], typ_root, p)
+
+    run_pandocs(runs, cwd=p.root)
+    if "docx" in staged:
+        check_docx(staged["docx"], len(FIGURES))
+    if "html" in staged:
+        check_html(staged["html"], list(uris.values()))
+    if "jats" in staged:
+        check_jats(staged["jats"])
+    if "pdf" in staged:
+        typst_pdf(typ_root / "manuscript.typ", staged["pdf"], typ_root, p)
 
     # Everything rendered and checked: now, and only now, replace the outputs.
     write_table(summary, out, "provenance")

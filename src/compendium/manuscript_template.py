@@ -21,7 +21,16 @@ from .errors import CompendiumError
 from .manuscript_context import QuoteIntegrityError, check_quote
 from .paths import Paths
 
-__all__ = ["TEMPLATES", "render_markdown", "ThemeView", "pipe_table", "coreq_table", "display_excerpt", "short_phrase"]
+__all__ = [
+    "TEMPLATES",
+    "render_markdown",
+    "render_once",
+    "ThemeView",
+    "pipe_table",
+    "coreq_table",
+    "display_excerpt",
+    "short_phrase",
+]
 
 TEMPLATES = Path(__file__).with_name("templates")
 _SENTENCE_END = tuple(".?!…\"'’”")
@@ -159,6 +168,33 @@ def pipe_table(df: pd.DataFrame, literal: set[str] | frozenset[str] = frozenset(
     return cells.to_markdown(index=False, tablefmt="pipe", disable_numparse=True).strip()
 
 
+def _address(figures: dict[str, str] | None, stem: str) -> str:
+    return (figures or {}).get(stem, f"figures/{stem}.png")
+
+
+def render_once(
+    ctx: dict, p: Paths, stems: tuple[str, ...]
+) -> tuple[Callable[[dict[str, str] | None], str], list[str]]:
+    """Fill the template once (every quote checked once) for several figure addresses.
+
+    Returns a function that gives the Markdown with the figures at the addresses it is passed
+    (as :func:`render_markdown`'s ``figures``), and the segment ids of the quotes used. Each
+    figure's address is first a random placeholder that no data text can hold.
+    """
+    import secrets
+
+    tokens = {stem: f"compendium-figure-{secrets.token_hex(16)}-{stem}" for stem in stems}
+    markdown, used = render_markdown(ctx, p, figures=tokens)
+
+    def with_figures(figures: dict[str, str] | None = None) -> str:
+        out = markdown
+        for stem, token in tokens.items():
+            out = out.replace(token, _address(figures, stem))
+        return out
+
+    return with_figures, used
+
+
 def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) -> tuple[str, list[str]]:
     """Fill the template; returns the Markdown and the segment ids of the quotes used.
 
@@ -231,8 +267,7 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
         return f"*Note.* {'; '.join(found)}." if found else ""
 
     def figure(stem: str, caption: str) -> str:
-        address = (figures or {}).get(stem, f"figures/{stem}.png")
-        return f"![{caption}]({address}){{width=100%}}"
+        return f"![{caption}]({_address(figures, stem)}){{width=100%}}"
 
     env = jinja2.Environment(
         undefined=jinja2.StrictUndefined,

@@ -42,7 +42,27 @@ def pandoc() -> str:
 
 def run_pandoc(args: list[str], cwd: Path) -> None:
     """Run pandoc in ``cwd``; its errors and warnings stop the build as one message."""
-    result = subprocess.run([pandoc(), *args], cwd=cwd, capture_output=True, text=True)
+    run_pandocs([args], cwd)
+
+
+def run_pandocs(runs: list[list[str]], cwd: Path) -> None:
+    """Run several pandoc conversions in ``cwd`` at once, one process each, on the machine's cores.
+
+    Each conversion writes its own file, so they are independent; their messages are read in the
+    order given, so the first failing conversion (in that order) is the one reported, whatever
+    finished first.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    binary = pandoc()
+    run = lambda args: subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True)  # noqa: E731
+    with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
+        results = list(pool.map(run, runs))
+    for args, result in zip(runs, results):
+        _raise_for(args, result)
+
+
+def _raise_for(args: list[str], result: subprocess.CompletedProcess) -> None:
     if result.returncode != 0:
         raise CompendiumError(f"pandoc failed ({' '.join(args[:3])} ...):\n{result.stderr.strip()}")
     for line in result.stderr.splitlines():

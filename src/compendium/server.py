@@ -258,6 +258,12 @@ def _warm() -> None:
                 importlib.import_module(name)
             except ImportError:
                 pass
+        # Read-only tables that validate, manuscript and audit each need: built once here, shared
+        # with every child by the fork (gender-guesser's name list takes about 0.7 s to parse).
+        with contextlib.suppress(Exception):
+            from .identifiers import first_names
+
+            first_names()
 
 
 def _alive(pid: int) -> bool:
