@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -360,3 +361,51 @@ def test_page_ranges_with_an_en_dash_are_not_phone_numbers() -> None:
     assert scan_text("Journal of Things, 7, 1001—1010.", "references") == []
     hits = scan_text("ring 133 141 after hours", "memo")
     assert [h.category for h in hits] == ["phone number"]
+
+
+# --------------------------------------------------------------------------- the cache of clean files
+
+
+def built_folder(tmp_path: Path) -> Paths:
+    p = copy_compendium(tmp_path / "c")
+    p.build.mkdir(parents=True)  # the cache lives in build/, as in a real build
+    return p
+
+
+def test_a_second_run_reads_the_cache_and_writes_the_same_log(tmp_path: Path) -> None:
+    p = built_folder(tmp_path)
+    assert audit(p, log=tmp_path / "first.json") == 14
+    cache = json.loads((p.build / "anonymisation_cache.json").read_text(encoding="utf-8"))
+    assert len(cache["files"]) == 14
+    assert audit(p, log=tmp_path / "second.json") == 14
+    assert (tmp_path / "first.json").read_bytes() == (tmp_path / "second.json").read_bytes()
+    shipped = json.loads((tmp_path / "first.json").read_text(encoding="utf-8"))
+    assert shipped["allowlisted"], "the shipped data use the allow-list; the cache must keep what it let pass"
+
+
+def test_a_cached_clean_file_that_changes_is_scanned_again(tmp_path: Path) -> None:
+    p = built_folder(tmp_path)
+    audit(p)
+    insert_turns(p.transcript("P01"), 4, ["Jennifer: My mobile is 0412 345 678 if the line drops."])
+    assert [(h.file, h.category) for h in hits_of(p)] == [("data/synthetic/transcripts/P01.txt", "phone number")]
+
+
+def test_the_cache_holds_for_one_allow_list_only(tmp_path: Path) -> None:
+    p = built_folder(tmp_path)
+    insert_turns(p.transcript("P01"), 4, ["Jennifer: She moved to Adelaide for work."])
+    original = p.allowlist.read_text(encoding="utf-8")
+    write_allowlist(p, "  - text: Adelaide\n    category: personal name\n    reason: A capital city, not a person.\n")
+    assert audit(p) == 14  # P01 is now cached as clean, under this allow-list
+    p.allowlist.write_text(original, encoding="utf-8")
+    assert [(h.category, h.text) for h in hits_of(p)] == [("personal name", "Adelaide")]
+
+
+def test_the_cache_holds_for_one_set_of_known_names_only(tmp_path: Path) -> None:
+    """A pseudonym that is renamed is no longer a known name: the transcripts that use it are rescanned."""
+    p = built_folder(tmp_path)
+    insert_turns(p.transcript("P01"), 4, ["Jennifer: I asked Lauren about it."])
+    assert audit(p) == 14  # Lauren is P02's pseudonym
+    p.participants.write_text(
+        p.participants.read_text(encoding="utf-8").replace(",Lauren,", ",Leonie,"), encoding="utf-8"
+    )
+    assert ("personal name", "Lauren") in {(h.category, h.text) for h in hits_of(p)}

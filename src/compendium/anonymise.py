@@ -11,7 +11,9 @@ allow-listed items and why) for the data repository.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import html.parser
 import re
 import zipfile
@@ -23,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from .errors import CompendiumError
+from .files import atomic_write
 from .identifiers import PATTERNS, RULES, Hit, first_names, known_names, load_allowlist, scan_text
 from .paths import Paths, paths
 
@@ -211,21 +214,85 @@ class Scan:
         }
 
 
+class Passed:
+    """Files the gate has already found clean under the same rules: ``build/anonymisation_cache.json``.
+
+    A file is looked up by the SHA-256 of its bytes (with its suffix, which picks its reader). The
+    cache is valid for one set of rules only: the allow-list, the known names, the gate's own code
+    and the versions of the libraries it reads and matches with; when any of them changes, every file
+    is scanned again. Only clean files are kept (with what the allow-list let pass, for the log), so
+    a file with a hit is always scanned and reported afresh. ``make clean`` deletes the cache.
+    """
+
+    LIBRARIES = ("gender-guesser", "phonenumbers", "tldextract", "pypdf")
+
+    def __init__(self, p: Paths, allow: list[dict], known: set[str]) -> None:
+        self.path = p.build / "anonymisation_cache.json"
+        self.rules = self._rules(allow, known)
+        self.changed = False
+        self.files: dict[str, dict] = {}
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(doc, dict) and doc.get("rules") == self.rules and isinstance(doc.get("files"), dict):
+                self.files = doc["files"]
+        except (OSError, ValueError):
+            pass
+
+    @classmethod
+    def _rules(cls, allow: list[dict], known: set[str]) -> str:
+        from importlib import metadata
+
+        from . import identifiers
+
+        digest = hashlib.sha256(json.dumps([allow, sorted(known)], sort_keys=True, default=str).encode())
+        for module in (identifiers.__file__, __file__):
+            digest.update(Path(module).read_bytes())
+        for library in cls.LIBRARIES:
+            with contextlib.suppress(metadata.PackageNotFoundError):
+                digest.update(f"{library}=={metadata.version(library)}".encode())
+        return digest.hexdigest()
+
+    def save(self) -> None:
+        if self.changed and self.path.parent.is_dir():
+            doc = {"rules": self.rules, "files": dict(sorted(self.files.items()))}
+            with contextlib.suppress(OSError):
+                atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(doc), encoding="utf-8"), recorded=False)
+
+
 def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str = "input") -> list[Hit]:
     allow = load_allowlist(p)
     known = known_names(p)
+    passed = Passed(p, allow, known)
     hits: list[Hit] = []
     for path in files:
         rel = _rel(path, p)
         try:
-            text = _text_of(path, p)
+            sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+            key = f"{sha256}{path.suffix}{'+allowlist' if path == p.allowlist else ''}"
+            clean = passed.files.get(key)
+            if clean is not None:
+                found: list[Hit] = []
+                allowed = [
+                    (Hit(rel, line, category, text), allow[entry]) for line, category, text, entry in clean["allowed"]
+                ]
+                lines = int(clean["lines"])
+            else:
+                text = _text_of(path, p)
+                allowed = []
+                found = scan_text(text, rel, allow, known, allowed)
+                lines = text.count("\n") + 1
+                if not found:
+                    index = {id(entry): i for i, entry in enumerate(allow)}
+                    passed.files[key] = {
+                        "lines": lines,
+                        "allowed": [[h.line, h.category, h.text, index[id(entry)]] for h, entry in allowed],
+                    }
+                    passed.changed = True
         except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:
             raise CompendiumError(
                 f"{rel}: the anonymisation gate cannot read this file ({err}).",
                 fix="rebuild it (`make all`) or restore it from git",
             ) from None
-        allowed: list[tuple[Hit, dict]] = []
-        found = scan_text(text, rel, allow, known, allowed)
         hits += found
         if scan is not None:
             scan.hits += found
@@ -234,12 +301,13 @@ def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str
                 {
                     "file": rel,
                     "stage": stage,
-                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                    "lines": text.count("\n") + 1,
+                    "sha256": sha256,
+                    "lines": lines,
                     "hits": len(found),
                     "allowlisted": len(allowed),
                 }
             )
+    passed.save()
     return hits
 
 

@@ -34,8 +34,11 @@ __all__ = [
 ]
 
 
-def atomic_write(path: Path, writer: Callable[[Path], object]) -> Path:
-    """Call ``writer(tmp)`` then rename ``tmp`` onto ``path`` (same folder); what ``writer`` returns is ignored."""
+def atomic_write(path: Path, writer: Callable[[Path], object], *, recorded: bool = True) -> Path:
+    """Call ``writer(tmp)`` then rename ``tmp`` onto ``path`` (same folder); what ``writer`` returns is ignored.
+
+    ``recorded=False``: a cache of the build's own, not an output; provenance does not list it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -45,7 +48,8 @@ def atomic_write(path: Path, writer: Callable[[Path], object]) -> Path:
         writer(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-        record("write", path)
+        if recorded:
+            record("write", path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
