@@ -249,21 +249,29 @@ def _as_in_a_kernel() -> Iterator[None]:
         del builtins.get_ipython  # type: ignore[attr-defined]  # the name added above
 
 
-def _warm() -> None:
+# What the first command of every build (validate) needs, imported before the server answers; the
+# rest of WARM_MODULES is imported one module at a time while the server has nothing else to do
+# (typically while validate runs in its child, on the other core).
+WARM_FIRST = ("numpy", "pandas", "yaml", "compendium.data", "compendium.validate", "compendium.anonymise")
+
+
+def _warm(names: tuple[str, ...] = WARM_FIRST + WARM_MODULES, first: bool = True) -> None:
+    """Import ``names`` (what cannot be imported is left to the children); ``first``: also build the
+    read-only tables that validate, manuscript and audit each need, once for every child to share
+    by the fork (gender-guesser's name list takes about 0.7 s to parse)."""
     import importlib
 
     with _as_in_a_kernel():
-        for name in WARM_MODULES:
+        for name in names:
             try:
                 importlib.import_module(name)
             except ImportError:
                 pass
-        # Read-only tables that validate, manuscript and audit each need: built once here, shared
-        # with every child by the fork (gender-guesser's name list takes about 0.7 s to parse).
-        with contextlib.suppress(Exception):
-            from .identifiers import first_names
+        if first:
+            with contextlib.suppress(Exception):
+                from .identifiers import first_names
 
-            first_names()
+                first_names()
 
 
 def _alive(pid: int) -> bool:
@@ -340,7 +348,8 @@ def serve(path: Path, make_pid: int) -> None:
     if os.environ.get(ENV_CPU):
         with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
             fh.write("started\n")
-    _warm()
+    _warm(WARM_FIRST)
+    later = [name for name in WARM_MODULES if name not in sys.modules]
     from .kernels import remove_kernel_files, SOCKET_PREFIX
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
@@ -351,7 +360,10 @@ def serve(path: Path, make_pid: int) -> None:
     last = time.monotonic()
     try:
         while True:
-            for key, _ in selector.select(timeout=0.05):
+            events = selector.select(timeout=0 if later else 0.05)
+            if not events and later:  # nothing to answer: warm the next module for the children to come
+                _warm((later.pop(0),), first=False)
+            for key, _ in events:
                 if key.fileobj is listener:
                     conn, _ = listener.accept()
                     try:
