@@ -11,10 +11,14 @@ MAKEFLAGS += --no-builtin-rules --no-print-directory -j$(shell nproc) --output-s
 
 # ---------------------------------------------------------------- settings
 PYTHON_BOOT ?= python3.11
+# The standard-library scripts that run before every build (source date, build lock) use the
+# environment's interpreter once it exists: the same Python, without the start-up cost of a
+# version manager's shim in front of python3.11 (pyenv's: about 0.13 s a call).
+BOOT_PY := $(or $(shell test -x "$(CURDIR)/.venv/bin/python" && echo "$(CURDIR)/.venv/bin/python"),$(PYTHON_BOOT))
 # One timestamp makes DOCX, PDF, figures and zips byte-identical across builds: the
 # date of the source commit (the last commit that changed a build input), or the one
 # recorded in manifest-snapshot.json outside git (src/compendium/source.py).
-SOURCE_NOW := $(shell $(PYTHON_BOOT) "$(CURDIR)/src/compendium/source.py" stamp "$(CURDIR)")
+SOURCE_NOW := $(shell $(BOOT_PY) "$(CURDIR)/src/compendium/source.py" stamp "$(CURDIR)")
 export SOURCE_DATE_EPOCH ?= $(word 1,$(SOURCE_NOW))
 export COMPENDIUM_ROOT := $(CURDIR)
 export PYTHONPATH := $(CURDIR)/src
@@ -53,7 +57,7 @@ ifdef LOCKED_RUN
 .PHONY: $(or $(MAKECMDGOALS),all) locked-run
 $(or $(MAKECMDGOALS),all): locked-run ; @:
 locked-run:
-	+@$(PYTHON_BOOT) tools/build_lock.py -- $(MAKE) $(MAKECMDGOALS)
+	+@$(BOOT_PY) tools/build_lock.py -- $(MAKE) $(MAKECMDGOALS)
 else
 
 # The study folder and the output root: `make all DATA=/path/to/study OUT=/path/out`.
