@@ -18,7 +18,11 @@ BOOT_PY := $(or $(shell test -x "$(CURDIR)/.venv/bin/python" && echo "$(CURDIR)/
 # One timestamp makes DOCX, PDF, figures and zips byte-identical across builds: the
 # date of the source commit (the last commit that changed a build input), or the one
 # recorded in manifest-snapshot.json outside git (src/compendium/source.py).
-SOURCE_NOW := $(shell $(BOOT_PY) "$(CURDIR)/src/compendium/source.py" stamp "$(CURDIR)")
+# The build lock's sub-make in this folder takes the value its parent make just read (one lookup per build).
+ifeq ($(COMPENDIUM_LOCKED),$(CURDIR))
+SOURCE_NOW := $(COMPENDIUM_SOURCE_NOW)
+endif
+SOURCE_NOW := $(or $(SOURCE_NOW),$(shell $(BOOT_PY) "$(CURDIR)/src/compendium/source.py" stamp "$(CURDIR)"))
 export SOURCE_DATE_EPOCH ?= $(word 1,$(SOURCE_NOW))
 export COMPENDIUM_ROOT := $(CURDIR)
 export PYTHONPATH := $(CURDIR)/src
@@ -57,7 +61,7 @@ ifdef LOCKED_RUN
 .PHONY: $(or $(MAKECMDGOALS),all) locked-run
 $(or $(MAKECMDGOALS),all): locked-run ; @:
 locked-run:
-	+@$(BOOT_PY) tools/build_lock.py -- $(MAKE) $(MAKECMDGOALS)
+	+@COMPENDIUM_SOURCE_NOW="$(SOURCE_NOW)" $(BOOT_PY) tools/build_lock.py -- $(MAKE) $(MAKECMDGOALS)
 else
 
 # The study folder and the output root: `make all DATA=/path/to/study OUT=/path/out`.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -152,3 +153,26 @@ def test_rezip_keeps_the_order_and_fixes_the_dates(tmp_path: Path, monkeypatch: 
         assert [i.filename for i in zf.infolist()] == ["z.xml", "a.xml"]
         assert {i.date_time for i in zf.infolist()} == {(2022, 6, 1, 0, 0, 0)}
         assert zf.read("a.xml") == b"first"
+
+
+def test_the_build_locks_sub_make_reuses_the_source_date_its_parent_read(tmp_path: Path) -> None:
+    """One lookup per build: the locked sub-make in the same folder takes the value; any other folder looks again."""
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path / "copy"
+    root.mkdir()
+    shutil.copy2(repo / "Makefile", root / "Makefile")
+    (root / "src" / "compendium").mkdir(parents=True)
+    shutil.copy2(repo / "src" / "compendium" / "source.py", root / "src" / "compendium" / "source.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+
+    def source_now(locked: Path) -> str:
+        printed = subprocess.run(
+            ["make", "-C", str(root), "-pn", "help"],
+            env={**env, "COMPENDIUM_LOCKED": str(locked), "COMPENDIUM_SOURCE_NOW": "1700000000 0123456789ab"},
+            capture_output=True,
+            text=True,
+        ).stdout
+        return next(line for line in printed.splitlines() if line.startswith("SOURCE_NOW :="))
+
+    assert source_now(root.resolve()) == "SOURCE_NOW := 1700000000 0123456789ab"
+    assert source_now(tmp_path / "elsewhere") == "SOURCE_NOW := 1654041600 unknown (not a git checkout)"

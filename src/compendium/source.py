@@ -17,7 +17,6 @@ The Makefile calls this file directly, before the virtual environment exists::
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -82,6 +81,8 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def _recorded(root: Path) -> dict:
+    import json  # only outside git: the Makefile runs this file before every build
+
     snapshot = Path(root) / MANIFEST_FILES[1]
     try:
         return json.loads(snapshot.read_text(encoding="utf-8"))
