@@ -22,7 +22,7 @@ BOOT_PY := $(or $(shell test -x "$(CURDIR)/.venv/bin/python" && echo "$(CURDIR)/
 ifeq ($(COMPENDIUM_LOCKED),$(CURDIR))
 SOURCE_NOW := $(COMPENDIUM_SOURCE_NOW)
 endif
-SOURCE_NOW := $(or $(SOURCE_NOW),$(shell $(BOOT_PY) "$(CURDIR)/src/compendium/source.py" stamp "$(CURDIR)"))
+SOURCE_NOW := $(or $(SOURCE_NOW),$(shell "$(BOOT_PY)" "$(CURDIR)/src/compendium/source.py" stamp "$(CURDIR)"))
 export SOURCE_DATE_EPOCH ?= $(word 1,$(SOURCE_NOW))
 export COMPENDIUM_ROOT := $(CURDIR)
 export PYTHONPATH := $(CURDIR)/src
@@ -61,7 +61,7 @@ ifdef LOCKED_RUN
 .PHONY: $(or $(MAKECMDGOALS),all) locked-run
 $(or $(MAKECMDGOALS),all): locked-run ; @:
 locked-run:
-	+@COMPENDIUM_SOURCE_NOW="$(SOURCE_NOW)" $(BOOT_PY) tools/build_lock.py -- $(MAKE) $(MAKECMDGOALS)
+	+@COMPENDIUM_SOURCE_NOW="$(SOURCE_NOW)" "$(BOOT_PY)" tools/build_lock.py -- $(MAKE) $(MAKECMDGOALS)
 else
 
 # The study folder and the output root: `make all DATA=/path/to/study OUT=/path/out`.
@@ -286,6 +286,7 @@ test: all ## Build, then run the whole test suite (lint, unit, end-to-end, brows
 	$(RUN) canonical
 	@chromium="$$(tools/chromium.sh $(PY))" && export COMPENDIUM_CHROMIUM="$$chromium" && \
 	  echo "test: browser test uses $$chromium" && \
+	  pdftoppm="$$(tools/pdftoppm.sh)" && export COMPENDIUM_PDFTOPPM="$$pdftoppm" && \
 	  $(PY) -m pytest tests $(NB)/tutorial src/compendium --doctest-modules \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 

@@ -163,7 +163,8 @@ def test_the_build_locks_sub_make_reuses_the_source_date_its_parent_read(tmp_pat
     shutil.copy2(repo / "Makefile", root / "Makefile")
     (root / "src" / "compendium").mkdir(parents=True)
     shutil.copy2(repo / "src" / "compendium" / "source.py", root / "src" / "compendium" / "source.py")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    # As from a terminal: not inside another make (`make test` exports SOURCE_DATE_EPOCH, which would win).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k != "SOURCE_DATE_EPOCH"}
 
     def source_now(locked: Path) -> str:
         printed = subprocess.run(
