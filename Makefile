@@ -14,7 +14,8 @@ PYTHON_BOOT ?= python3.11
 # The standard-library scripts that run before every build (source date, build lock) use the
 # environment's interpreter once it exists: the same Python, without the start-up cost of a
 # version manager's shim in front of python3.11 (pyenv's: about 0.13 s a call).
-BOOT_PY := $(or $(shell test -x "$(CURDIR)/.venv/bin/python" && echo "$(CURDIR)/.venv/bin/python"),$(PYTHON_BOOT))
+VENV  ?= .venv
+BOOT_PY := $(or $(shell test -x "$(abspath $(VENV))/bin/python" && echo "$(abspath $(VENV))/bin/python"),$(PYTHON_BOOT))
 # One timestamp makes DOCX, PDF, figures and zips byte-identical across builds: the
 # date of the source commit (the last commit that changed a build input), or the one
 # recorded in manifest-snapshot.json outside git (src/compendium/source.py).
@@ -34,7 +35,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export LC_ALL := C.UTF-8
 export TZ := UTC
 
-VENV  ?= .venv
 # matplotlib's font cache lives with the environment (built once by `make setup`), not in build/.
 export MPLCONFIGDIR := $(abspath $(VENV))/mpl-cache
 # This make run: its `python -m compendium` recipes share one warm build server (src/compendium/server.py).
