@@ -6,6 +6,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from compendium.maintenance import bench
 from compendium.paths import Paths, paths
 
@@ -63,6 +65,7 @@ def test_naive_loop_runs_every_notebook_once(tmp_path: Path) -> None:
     assert stems.count("02_analyse_case") == 8
 
 
+@pytest.mark.heavy  # runs the real Makefile in a copy (through bench's helpers, so the hint search cannot see it)
 def test_scale_row_builds_a_generated_study_through_the_real_pipeline(tmp_path: Path) -> None:
     # The scale rows copy only what a build needs next to a generated study; a file the
     # Makefile's recipes run (tools/build_lock.py once went missing) fails the build here.
