@@ -229,6 +229,7 @@ class Passed:
     def __init__(self, p: Paths, allow: list[dict], known: set[str]) -> None:
         self.path = p.build / "anonymisation_cache.json"
         self.rules = self._rules(allow, known)
+        self.entry_index = {id(entry): i for i, entry in enumerate(allow)}  # how a kept file names its entries
         self.changed = False
         self.files: dict[str, dict] = {}
         try:
@@ -282,10 +283,11 @@ def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str
                 found = scan_text(text, rel, allow, known, allowed)
                 lines = text.count("\n") + 1
                 if not found:
-                    index = {id(entry): i for i, entry in enumerate(allow)}
                     passed.files[key] = {
                         "lines": lines,
-                        "allowed": [[h.line, h.category, h.text, index[id(entry)]] for h, entry in allowed],
+                        "allowed": [
+                            [h.line, h.category, h.text, passed.entry_index[id(entry)]] for h, entry in allowed
+                        ],
                     }
                     passed.changed = True
         except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:

@@ -236,7 +236,7 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     if "jats" in staged:
         check_jats(staged["jats"])
     if "pdf" in staged:
-        typst_pdf(typ_root / "manuscript.typ", staged["pdf"], typ_root, p)
+        typst_pdf(typ, staged["pdf"], typ_root, p)
 
     # Everything rendered and checked: now, and only now, replace the outputs.
     write_table(summary, out, "provenance")

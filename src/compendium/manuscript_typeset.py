@@ -1,6 +1,6 @@
 """The typesetting tools: pandoc (with its CSL style, Lua filters and DOCX reference document) and typst.
 
-:func:`run_pandoc` stops the build on any pandoc warning except a resource it
+:func:`run_pandocs` stops the build on any pandoc warning except a resource it
 could not fetch; :func:`typst_pdf` compiles the PDF with the build's timestamp.
 """
 
@@ -17,7 +17,7 @@ from .files import atomic_write
 from .paths import Paths
 from .reproducible import build_epoch, rezip
 
-__all__ = ["csl_path", "pandoc", "run_pandoc", "lua_filters", "reference_docx", "typst_pdf"]
+__all__ = ["csl_path", "pandoc", "run_pandocs", "lua_filters", "reference_docx", "typst_pdf"]
 
 
 def csl_path() -> Path:
@@ -40,13 +40,9 @@ def pandoc() -> str:
         raise CompendiumError("pandoc not found.", fix="run `make setup` (installs pypandoc-binary)") from err
 
 
-def run_pandoc(args: list[str], cwd: Path) -> None:
-    """Run pandoc in ``cwd``; its errors and warnings stop the build as one message."""
-    run_pandocs([args], cwd)
-
-
 def run_pandocs(runs: list[list[str]], cwd: Path) -> None:
-    """Run several pandoc conversions in ``cwd`` at once, one process each, on the machine's cores.
+    """Run pandoc conversions in ``cwd`` at once, one process each, on the machine's cores; their
+    errors and warnings stop the build as one message.
 
     Each conversion writes its own file, so they are independent; their messages are read in the
     order given, so the first failing conversion (in that order) is the one reported, whatever

@@ -255,10 +255,8 @@ def _as_in_a_kernel() -> Iterator[None]:
 WARM_FIRST = ("numpy", "pandas", "yaml", "compendium.data", "compendium.validate", "compendium.anonymise")
 
 
-def _warm(names: tuple[str, ...] = WARM_FIRST + WARM_MODULES, first: bool = True) -> None:
-    """Import ``names`` (what cannot be imported is left to the children); ``first``: also build the
-    read-only tables that validate, manuscript and audit each need, once for every child to share
-    by the fork (gender-guesser's name list takes about 0.7 s to parse)."""
+def _import(names: tuple[str, ...] | list[str]) -> None:
+    """Import ``names`` as a kernel would; what cannot be imported is left to the children."""
     import importlib
 
     with _as_in_a_kernel():
@@ -267,11 +265,17 @@ def _warm(names: tuple[str, ...] = WARM_FIRST + WARM_MODULES, first: bool = True
                 importlib.import_module(name)
             except ImportError:
                 pass
-        if first:
-            with contextlib.suppress(Exception):
-                from .identifiers import first_names
 
-                first_names()
+
+def _warm() -> None:
+    """What the server holds before it answers: :data:`WARM_FIRST`, and the read-only tables that
+    validate, manuscript and audit each need, built once for every child to share by the fork
+    (gender-guesser's name list takes about 0.7 s to parse)."""
+    _import(WARM_FIRST)
+    with contextlib.suppress(Exception):
+        from .identifiers import first_names
+
+        first_names()
 
 
 def _alive(pid: int) -> bool:
@@ -348,7 +352,7 @@ def serve(path: Path, make_pid: int) -> None:
     if os.environ.get(ENV_CPU):
         with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
             fh.write("started\n")
-    _warm(WARM_FIRST)
+    _warm()
     later = [name for name in WARM_MODULES if name not in sys.modules]
     from .kernels import remove_kernel_files, SOCKET_PREFIX
 
@@ -362,7 +366,7 @@ def serve(path: Path, make_pid: int) -> None:
         while True:
             events = selector.select(timeout=0 if later else 0.05)
             if not events and later:  # nothing to answer: warm the next module for the children to come
-                _warm((later.pop(0),), first=False)
+                _import([later.pop(0)])
             for key, _ in events:
                 if key.fileobj is listener:
                     conn, _ = listener.accept()
