@@ -97,3 +97,61 @@ def test_an_allowed_name_cut_short_by_a_table_is_still_allowed() -> None:
     cell = 'The client\'s repeated word "broken" and Patric...'
     assert scan_text(cell, "case.html", known={"Patrick"}) == []
     assert [h.text for h in scan_text(cell, "case.html")] == ["Patric"]  # unknown: still reported
+
+
+def test_no_valid_phone_number_has_fewer_digits_than_the_gate_hands_to_the_matcher() -> None:
+    """PHONE_MIN_DIGITS lets a line skip libphonenumber; it must not exceed the shortest number
+    libphonenumber's own metadata calls possible (national for AU, with a country code elsewhere)."""
+    import phonenumbers
+    from phonenumbers import PhoneMetadata
+
+    from compendium.identifiers import ID_NUMBER_MIN_DIGITS, PHONE_MIN_DIGITS
+
+    au = PhoneMetadata.metadata_for_region("AU")
+    shortest = min(au.general_desc.possible_length)
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        meta = PhoneMetadata.metadata_for_region(region)
+        lengths = meta.general_desc.possible_length or ()
+        if lengths:
+            shortest = min(shortest, len(str(meta.country_code)) + min(lengths))
+    assert 1 < PHONE_MIN_DIGITS <= shortest
+    assert ID_NUMBER_MIN_DIGITS == 8  # DIGIT_RUN: a first digit and at least seven more
+    assert scan_text("Call 13 11 14 any time.", "t")  # the shortest service number still reaches the gate
+
+
+def test_the_gates_shortcuts_skip_only_lines_no_detector_could_match(
+    repo: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every corpus sentence and transcript line, each also without its digits and without "@"
+    and ":": the gate's detectors, with their shortcuts (digit counts, literal checks, the memory
+    per line), find exactly what the same detectors find with every shortcut switched off."""
+    import os
+    import re
+
+    from compendium import identifiers as ids
+
+    lines = [item["text"] for _, _, item in ITEMS] + ["She moved to 7 Banksia Rd, Fitzroy 3065 last year."]
+    lines += [line for path in sorted(repo.transcripts.glob("*.txt")) for line in path.read_text("utf-8").splitlines()]
+    lines += [re.sub(r"\d", "", line) for line in lines] + [re.sub(r"[@:]", " ", line) for line in lines]
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    ids._detected.cache_clear()
+    fast = [ids._detected(line, epoch) for line in lines]
+    with monkeypatch.context() as off:
+        off.setattr(ids, "PHONE_MIN_DIGITS", 0)
+        off.setattr(ids, "ID_NUMBER_MIN_DIGITS", 0)
+        off.setattr(ids, "_may_match", lambda category, line, digit: True)
+        plain = [tuple(span for detector in ids.DETECTORS for span in detector(line)) for line in lines]
+    assert fast == plain
+    found = {category for spans in plain for category, _, _ in spans}
+    assert {"e-mail address", "URL", "phone number", "postcode", "street address", "ABN"} <= found
+
+
+def test_the_first_names_are_exactly_gender_guessers() -> None:
+    """first_names() reads gender-guesser's data file itself (faster): the same names as its Detector."""
+    import gender_guesser.detector as detector
+
+    from compendium.identifiers import first_names
+
+    expected = frozenset(detector.Detector(case_sensitive=False).names)
+    assert first_names() == expected
+    assert {"sarah", "abdel-aziz", "abdel aziz", "abdelaziz"} <= first_names()

@@ -31,11 +31,13 @@ input and output files.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import yaml
 
@@ -86,6 +88,12 @@ ADDRESS_POSTCODE = re.compile(
 SERVICE_NUMBER = re.compile(r"(?<![\w+])1[38]00(?:[\s.-]?\d){6}\b|(?<![\w+])13(?:[\s.-]?\d){4}\b(?![\s.-]?\d)")
 # Generated ids (a QDA export's GUIDs): their hex groups are no one's phone number or ID number.
 GUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+DIGIT = re.compile(r"\d")
+# The fewest digits a phone number libphonenumber calls valid can have: 5 for an Australian
+# national number, 6 with a country code (tests/test_identifiers.py reads this off its metadata).
+# A line with fewer digits is not handed to its matcher at all; the service numbers have 6 or 10.
+PHONE_MIN_DIGITS = 5
+ID_NUMBER_MIN_DIGITS = 8  # DIGIT_RUN: a tax file number, Medicare number or ABN has 8 to 11 digits
 DIGIT_RUN = re.compile(r"(?<![\w./-])\d(?:[\s-]?\d){7,10}(?![\w/-]|[.,]\d)")
 BARE_DOMAIN = re.compile(
     r"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
@@ -144,10 +152,26 @@ class Hit:
 
 @lru_cache(maxsize=1)
 def first_names() -> frozenset[str]:
-    """Lower-case first names from gender-guesser's dictionary."""
-    import gender_guesser.detector as detector
+    """Lower-case first names from gender-guesser's dictionary (its ``data/nam_dict.txt``).
 
-    return frozenset(detector.Detector(case_sensitive=False).names)
+    Read here for the names alone: gender-guesser's own ``Detector`` also parses every name's
+    frequency in 55 countries, which takes more than twice as long in every process that runs
+    the gate. tests/test_identifiers.py checks that both give exactly the same names.
+    """
+    import gender_guesser
+
+    text = (Path(gender_guesser.__file__).parent / "data" / "nam_dict.txt").read_text(encoding="utf-8")
+    names: set[str] = set()
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and line[0] not in "#=":
+            names.update(_spellings(line.split(None, 2)[1].lower()))
+    return frozenset(names)
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    """The dictionary writes a joint in a name as "+": "abdel+aziz" is "abdelaziz", "abdel aziz" and "abdel-aziz"."""
+    return tuple(name.replace("+", joint) for joint in ("", " ", "-")) if "+" in name else (name,)
 
 
 @lru_cache(maxsize=1)
@@ -211,7 +235,7 @@ Span = tuple[str, int, int]  # category, start, end
 def _phones(line: str) -> Iterator[Span]:
     import phonenumbers
 
-    if not re.search(r"\d", line):
+    if len(DIGIT.findall(line)) < PHONE_MIN_DIGITS:
         return
     # "0061 4.." is the international form dialled from Europe: read 00 as "+", keeping offsets.
     probe = re.sub(r"(?<![\d+])00(?=[1-9]\d)", " +", line)
@@ -236,6 +260,8 @@ def _medicare_ok(digits: str) -> bool:
 def _numbers(line: str) -> Iterator[Span]:
     from stdnum.au import abn, tfn
 
+    if len(DIGIT.findall(line)) < ID_NUMBER_MIN_DIGITS:
+        return
     for match in DIGIT_RUN.finditer(line):
         digits = re.sub(r"\D", "", match.group(0))
         if len(digits) == 11 and abn.is_valid(digits):
@@ -268,20 +294,46 @@ def _domains(line: str) -> Iterator[Span]:
 
 def _build_date() -> str | None:
     """The build's own date (SOURCE_DATE_EPOCH, printed in the manuscript's colophon): not a person's."""
+    return _date_of_epoch(os.environ.get("SOURCE_DATE_EPOCH"))
+
+
+@lru_cache(maxsize=8)
+def _date_of_epoch(raw: str | None) -> str | None:  # once per value, not once per line
     from .manuscript_context import build_date
 
     date = build_date()
     return date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else None
 
 
+@lru_cache(maxsize=1 << 16)
+def _detected(line: str, epoch: str | None) -> tuple[Span, ...]:
+    """What :data:`DETECTORS` find in ``line`` (GUIDs already blanked), remembered for the line:
+    the same sentence reaches the gate in several files (the manuscript in five formats, a table as
+    CSV and Markdown), and every detector is a function of the line and the build's date alone."""
+    return tuple(span for detector in DETECTORS for span in detector(line))
+
+
+def _may_match(category: str, line: str, digit: bool) -> bool:
+    """Whether ``PATTERNS[category]`` could match ``line`` at all, checked before it runs: the
+    e-mail and URL patterns need their "@", "://" or "www."; every other pattern needs a digit."""
+    if category == "e-mail address":
+        return "@" in line
+    if category == "URL":
+        return "://" in line or "www." in line.lower()
+    return digit
+
+
 def _patterns(line: str) -> Iterator[Span]:
     build_date = _build_date()
+    digit = DIGIT.search(line) is not None
     for category, pattern in PATTERNS.items():
+        if not _may_match(category, line, digit):
+            continue
         for match in pattern.finditer(line):
             if category.startswith("date") and match.group(0) == build_date:
                 continue
             yield category, match.start(), match.end()
-    for match in ADDRESS_POSTCODE.finditer(line):
+    for match in ADDRESS_POSTCODE.finditer(line) if _may_match("postcode", line, digit) else ():
         yield "postcode", match.start(1), match.end(1)
 
 
@@ -341,12 +393,13 @@ def scan_text(
     """
     hits: list[Hit] = []
     names = first_names()
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")  # the build date the date detector lets pass
     lines = text.splitlines()
     for number, line in enumerate(lines, start=1):
         taken: list[tuple[int, int]] = []  # spans already reported: an e-mail's domain is not also a URL
         next_line = lines[number].lstrip() if number < len(lines) else ""
         numbers_only = GUID.sub(lambda m: " " * len(m.group(0)), line)  # same offsets, no GUIDs
-        spans = [s for detector in DETECTORS for s in detector(numbers_only)]
+        spans = list(_detected(numbers_only, epoch))
         spans += list(_names(line, names, known, next_line))
         for category, start, end in spans:
             if any(a <= start < b or a < end <= b or (start <= a and b <= end) for a, b in taken):

@@ -270,7 +270,7 @@ def _import(names: tuple[str, ...] | list[str]) -> None:
 def _warm() -> None:
     """What the server holds before it answers: :data:`WARM_FIRST`, and the read-only tables that
     validate, manuscript and audit each need, built once for every child to share by the fork
-    (gender-guesser's name list takes about 0.7 s to parse)."""
+    (gender-guesser's name list, and the first imports of the stack)."""
     _import(WARM_FIRST)
     with contextlib.suppress(Exception):
         from .identifiers import first_names
