@@ -1,7 +1,8 @@
 """The manuscript step's shortcuts give exactly what the long way gives.
 
 The template is filled once for the three figure addresses (paths, data: URIs, the typst
-folder), and the pandoc conversions run side by side; neither may change a byte or an error.
+folder), DOCX, HTML and JATS are written from one reading of the Markdown (pandoc's JSON
+tree), and the pandoc conversions run side by side; none may change a byte or an error.
 """
 
 from __future__ import annotations
@@ -35,6 +36,62 @@ def test_one_filling_of_the_template_gives_each_variant_as_a_filling_of_its_own(
         assert used == used_alone
         assert "compendium-figure-" not in once
     assert "data:image/png;base64,RECURRENCE_HEATMAP" in with_figures(variants[1])
+
+
+def test_formats_written_from_one_reading_are_the_bytes_of_converting_the_markdown_each(
+    built_copy: Paths, tmp_path: Path
+) -> None:
+    """The long way, as before: each format converted from its own Markdown (figures as data:
+    URIs for HTML and DOCX), reading it again every time. The build's HTML, JATS and DOCX must be
+    exactly those bytes."""
+    import base64
+    import subprocess
+
+    from compendium.manuscript import reading_args
+    from compendium.manuscript_typeset import pandoc
+
+    root, work = built_copy.root, built_copy.build / "manuscript"
+    markdown = (work / "manuscript.md").read_text(encoding="utf-8")
+    embedded = markdown
+    for stem in FIGURES:
+        data = (built_copy.figures / f"{stem}.png").read_bytes()
+        embedded = embedded.replace(
+            f"(figures/{stem}.png)", f"(data:image/png;base64,{base64.b64encode(data).decode()})"
+        )
+    assert embedded != markdown
+    (tmp_path / "embedded.md").write_text(embedded, encoding="utf-8")
+    reading = reading_args(built_copy, work / "apa.csl")
+    runs = {
+        "manuscript.html": [
+            str(tmp_path / "embedded.md"),
+            "-t",
+            "html5",
+            "-s",
+            "--include-in-header",
+            "build/manuscript/style.html",
+        ],
+        "manuscript.jats.xml": [
+            "build/manuscript/manuscript.md",
+            "-t",
+            "jats_archiving",
+            "-s",
+            "--lua-filter",
+            "manuscript/jats.lua",
+        ],
+        "manuscript.docx": [
+            str(tmp_path / "embedded.md"),
+            "-t",
+            "docx",
+            "--reference-doc",
+            "build/manuscript/reference.docx",
+        ],
+    }
+    for name, args in runs.items():
+        out = tmp_path / name
+        subprocess.run(
+            [pandoc(), args[0], *reading, *args[1:], "-o", str(out)], cwd=root, check=True, capture_output=True
+        )
+        assert out.read_bytes() == (built_copy.output / name).read_bytes(), name
 
 
 def test_pandoc_runs_side_by_side_and_the_first_failure_in_order_is_reported(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ This module runs the build (:func:`build`); the steps live beside it:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -116,84 +117,20 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         provenance.record("read", path)
         pngs[stem] = path.read_bytes()
     uris = {stem: "data:image/png;base64," + base64.b64encode(data).decode() for stem, data in pngs.items()}
-    embedded = with_figures(uris)
-    embedded_path = write_text(work / "manuscript_embedded.md", embedded)
 
     csl = work / "apa.csl"
     atomic_write(csl, _copy_of(csl_path()))
     # Paths relative to the root: pandoc records them in the DOCX's properties, and absolute
     # ones would make the bytes depend on where the compendium was cloned.
     rel = lambda path: os.path.relpath(path, p.root)  # noqa: E731
-    guard = lua_filters(p, "guard.lua", "tablenote.lua")
-    after = lua_filters(p, "apa.lua")
-    common = [
-        "--sandbox",
-        *guard,
-        "--citeproc",
-        "--csl",
-        rel(csl),
-        "--bibliography",
-        rel(p.bibliography),
-        "-M",
-        "link-citations=true",
-        *after,
-    ]
-    common += study.pandoc_args(p)  # restricted builds: the mark in subtitle and document metadata
+    reading = reading_args(p, csl)
     staged: dict[str, Path] = {}
-    runs: list[list[str]] = []  # pandoc conversions, run side by side once all are prepared
-    if "docx" in formats:
-        ref = reference_docx(work / "reference.docx")
-        staged["docx"] = stage / "manuscript.docx"
-        runs.append(
-            [
-                rel(embedded_path),
-                "-f",
-                "markdown",
-                "-t",
-                "docx",
-                *common,
-                "--reference-doc",
-                rel(ref),
-                "-o",
-                rel(staged["docx"]),
-            ]
-        )
-    if "html" in formats:
-        style = work / "style.html"
-        css = (TEMPLATES / "manuscript.css").read_text(encoding="utf-8")
-        write_text(style, f"<style>\n{css}</style>\n")
-        staged["html"] = stage / "manuscript.html"
-        runs.append(
-            [
-                rel(embedded_path),
-                "-f",
-                "markdown",
-                "-t",
-                "html5",
-                "-s",
-                "--include-in-header",
-                rel(style),
-                *common,
-                "-o",
-                rel(staged["html"]),
-            ]
-        )
-    if "jats" in formats:
-        staged["jats"] = stage / "manuscript.jats.xml"
-        runs.append(
-            [
-                rel(md_path),
-                "-f",
-                "markdown",
-                "-t",
-                "jats_archiving",
-                "-s",
-                *common,
-                *lua_filters(p, "jats.lua"),
-                "-o",
-                rel(staged["jats"]),
-            ]
-        )
+    # DOCX, HTML and JATS are written from one reading of the Markdown (pandoc's document tree,
+    # as JSON): citeproc, the slowest part, runs once for the three. The PDF's typst source is read
+    # with wider columns (table widths depend on them), so it is converted on its own, meanwhile.
+    tree = work / "manuscript.json"
+    from_tree = [fmt for fmt in ("docx", "html", "jats") if fmt in formats]
+    first = [[rel(md_path), *reading, "-t", "json", "-o", rel(tree)]] if from_tree else []
     if "pdf" in formats:
         # typst sees only its own folder: the document and copies of the figures.
         typ_root = work / "typst"
@@ -202,14 +139,12 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         (typ_root / "figures").mkdir(parents=True)
         for stem, data in pngs.items():
             (typ_root / "figures" / f"{stem}.png").write_bytes(data)
-        typ_md = with_figures({stem: f"/figures/{stem}.png" for stem in FIGURES})
-        typ_md_path = write_text(work / "manuscript_typst.md", typ_md)
+        typ_md_path = write_text(work / "manuscript_typst.md", with_figures({s: f"/figures/{s}.png" for s in FIGURES}))
         typ = typ_root / "manuscript.typ"
-        runs.append(
+        first.append(
             [
                 rel(typ_md_path),
-                "-f",
-                "markdown",
+                *reading,
                 "-t",
                 "typst",
                 "-s",
@@ -220,14 +155,52 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
                 "--columns=160",  # narrow tables keep their natural column widths
                 "--include-in-header",
                 rel(TEMPLATES / "typst-header.typ"),
-                *common,
                 *lua_filters(p, "typst.lua"),
                 "-o",
                 rel(typ),
             ]
         )
         staged["pdf"] = stage / "manuscript.pdf"
+    run_pandocs(first, cwd=p.root)
 
+    ast = json.loads(tree.read_text(encoding="utf-8")) if from_tree else {}
+    plain = {f"figures/{stem}.png": stem for stem in FIGURES}
+
+    def tree_with(figures: dict[str, str], name: str) -> str:
+        """The document tree with the figures at these addresses (data: URIs), for one format."""
+        return rel(write_text(work / f"manuscript_{name}.json", json.dumps(_with_images(ast, plain, figures))))
+
+    writing = ["-f", "json", "--sandbox"]
+    runs: list[list[str]] = []  # the conversions from the tree, run side by side
+    if "docx" in formats:
+        ref = reference_docx(work / "reference.docx")
+        staged["docx"] = stage / "manuscript.docx"
+        runs.append(
+            [tree_with(uris, "docx"), *writing, "-t", "docx", "--reference-doc", rel(ref), "-o", rel(staged["docx"])]
+        )
+    if "html" in formats:
+        style = work / "style.html"
+        css = (TEMPLATES / "manuscript.css").read_text(encoding="utf-8")
+        write_text(style, f"<style>\n{css}</style>\n")
+        staged["html"] = stage / "manuscript.html"
+        runs.append(
+            [
+                tree_with(uris, "html"),
+                *writing,
+                "-t",
+                "html5",
+                "-s",
+                "--include-in-header",
+                rel(style),
+                "-o",
+                rel(staged["html"]),
+            ]
+        )
+    if "jats" in formats:
+        staged["jats"] = stage / "manuscript.jats.xml"
+        runs.append(
+            [rel(tree), *writing, "-t", "jats_archiving", "-s", *lua_filters(p, "jats.lua"), "-o", rel(staged["jats"])]
+        )
     run_pandocs(runs, cwd=p.root)
     if "docx" in staged:
         check_docx(staged["docx"], len(FIGURES))
@@ -251,6 +224,40 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         f"{(coreq['Reported in'] != 'Not reported').sum()}/32 items reported"
     )
     return written
+
+
+def reading_args(p: Paths, csl: Path) -> list[str]:
+    """How pandoc reads the manuscript's Markdown in every format: the guard, the table notes,
+    citations in APA style (paths relative to the root, where pandoc runs)."""
+    return [
+        "-f",
+        "markdown",
+        "--sandbox",
+        *lua_filters(p, "guard.lua", "tablenote.lua"),
+        "--citeproc",
+        "--csl",
+        os.path.relpath(csl, p.root),
+        "--bibliography",
+        os.path.relpath(p.bibliography, p.root),
+        "-M",
+        "link-citations=true",
+        *lua_filters(p, "apa.lua"),
+        *study.pandoc_args(p),  # restricted builds: the mark in subtitle and document metadata
+    ]
+
+
+def _with_images(node: object, plain: dict[str, str], figures: dict[str, str] | None) -> object:
+    """A copy of pandoc's JSON tree with every figure (an Image whose target is a key of ``plain``,
+    the figure's stem as value) pointing at ``figures[stem]`` instead; other nodes unchanged."""
+    if isinstance(node, list):
+        return [_with_images(item, plain, figures) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("t") == "Image" and figures is not None:
+        attr, caption, (target, title) = node["c"]
+        if target in plain:
+            return {"t": "Image", "c": [attr, _with_images(caption, plain, figures), [figures[plain[target]], title]]}
+    return {key: _with_images(value, plain, figures) for key, value in node.items()}
 
 
 def provenance_table_for_manuscript(p: Paths) -> tuple[pd.DataFrame, pd.DataFrame]:
