@@ -340,3 +340,17 @@ def test_printed_text_is_one_stream_output_however_the_kernel_sent_it(mini) -> N
     outputs = executed["cells"][-1]["outputs"]
     assert [o["output_type"] for o in outputs] == ["stream"]
     assert "".join(outputs[0]["text"]) == "first part\nsecond line\n"
+
+
+def test_everything_the_server_warms_exists_and_each_warm_call_runs() -> None:
+    """The warm-up skips a module it cannot import (the children import it themselves): a name
+    misspelt or gone from a library would go unnoticed but for this test."""
+    import importlib.util
+
+    from compendium import server
+
+    missing = [name for name in server.WARM_MODULES if importlib.util.find_spec(name) is None]
+    assert not missing
+    assert len(set(server.WARM_MODULES)) == len(server.WARM_MODULES)
+    for call in server.WARM_CALLS:
+        call()  # raises if it no longer works (the server itself would ignore the failure)
