@@ -409,3 +409,48 @@ def test_the_cache_holds_for_one_set_of_known_names_only(tmp_path: Path) -> None
         p.participants.read_text(encoding="utf-8").replace(",Lauren,", ",Leonie,"), encoding="utf-8"
     )
     assert ("personal name", "Lauren") in {(h.category, h.text) for h in hits_of(p)}
+
+
+def test_scanning_on_every_core_gives_the_log_and_hits_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files not in the cache are scanned in forked processes when there is enough to read: the
+    log, the hits (order included) and the cache must be those of scanning them one by one."""
+    from compendium import anonymise
+
+    p = built_folder(tmp_path)
+    insert_turns(p.transcript("P02"), 3, ["Lauren: Ring me on 0412 345 678, or Sarah Jones at the clinic."])
+    insert_turns(p.transcript("P05"), 2, ["Interviewer: The office is at 12 Smith Street, Fitzroy."])
+    import multiprocessing
+
+    contexts: list[str] = []
+    real_context = multiprocessing.get_context
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: contexts.append(method) or real_context(method))
+    results = []
+    for parallel_bytes in (10**12, 0):  # never, then always
+        monkeypatch.setattr(anonymise, "PARALLEL_BYTES", parallel_bytes)
+        (p.build / "anonymisation_cache.json").unlink(missing_ok=True)
+        log = tmp_path / f"log-{parallel_bytes}.json"
+        with pytest.raises(AnonymisationError) as caught:
+            audit(p, log=log)
+        cache = (p.build / "anonymisation_cache.json").read_bytes()
+        results.append(([(h.file, h.line, h.category, h.text) for h in caught.value.hits], log.read_bytes(), cache))
+    if (os.cpu_count() or 1) > 1:
+        assert contexts == ["fork"]  # the second run, and only it, forked its scanners
+    assert results[0] == results[1]
+    assert [h[0] for h in results[0][0]] == ["data/synthetic/transcripts/P02.txt"] * 2 + [
+        "data/synthetic/transcripts/P05.txt"
+    ]
+
+
+def test_a_file_the_gate_cannot_read_is_named_when_scanning_on_every_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compendium import anonymise
+
+    p = built_folder(tmp_path)
+    monkeypatch.setattr(anonymise, "PARALLEL_BYTES", 0)
+    p.transcript("P03").write_bytes(b"Interviewer: caf\xe9 \xff\n")
+    with pytest.raises(CompendiumError) as caught:
+        audit(p)
+    assert "P03.txt: the anonymisation gate cannot read this file" in str(caught.value)

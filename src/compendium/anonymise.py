@@ -229,7 +229,6 @@ class Passed:
     def __init__(self, p: Paths, allow: list[dict], known: set[str]) -> None:
         self.path = p.build / "anonymisation_cache.json"
         self.rules = self._rules(allow, known)
-        self.entry_index = {id(entry): i for i, entry in enumerate(allow)}  # how a kept file names its entries
         self.changed = False
         self.files: dict[str, dict] = {}
         try:
@@ -260,41 +259,85 @@ class Passed:
                 atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(doc), encoding="utf-8"), recorded=False)
 
 
+_FORKED: dict = {}  # what the scanning processes read (set just before they are forked)
+PARALLEL_BYTES = 256 * 1024  # below this much to read, one process scans faster than starting more
+
+
+# A scanned file: its number of lines, its hits, and what the allow-list let pass (with the entry's index).
+Scanned = tuple[int, list[Hit], list[tuple[Hit, int]]]
+
+
+def _scan_new(i: int) -> Scanned | str:
+    """Read and scan ``_FORKED["todo"][i]``; a string is why it could not be read."""
+    path, rel = _FORKED["todo"][i]
+    p, allow, known = _FORKED["p"], _FORKED["allow"], _FORKED["known"]
+    try:
+        text = _text_of(path, p)
+    except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:
+        return str(err)
+    allowed: list[tuple[Hit, dict]] = []
+    found = scan_text(text, rel, allow, known, allowed)
+    index = {id(entry): n for n, entry in enumerate(allow)}
+    return text.count("\n") + 1, found, [(hit, index[id(entry)]) for hit, entry in allowed]
+
+
+def _scan_all(todo: list[tuple[Path, str]], p: Paths, allow: list[dict], known: set[str]) -> list[Scanned | str]:
+    """Scan the files not in the cache; on every core when there is enough to read (a PDF's text
+    is the slowest part), each file in one process, results in the order given."""
+    import os
+
+    _FORKED.update(todo=todo, p=p, allow=allow, known=known)
+    try:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        size = sum(path.stat().st_size for path, _ in todo if path.is_file())
+        if cores < 2 or len(todo) < 2 or size < PARALLEL_BYTES or os.name != "posix":
+            return [_scan_new(i) for i in range(len(todo))]
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        first_names()  # built once here, shared by the forked processes
+        largest_first = sorted(
+            range(len(todo)), key=lambda i: -todo[i][0].stat().st_size if todo[i][0].is_file() else 0
+        )
+        with ProcessPoolExecutor(min(cores, len(todo)), mp_context=multiprocessing.get_context("fork")) as pool:
+            results = dict(zip(largest_first, pool.map(_scan_new, largest_first)))
+        return [results[i] for i in range(len(todo))]
+    finally:
+        _FORKED.clear()
+
+
 def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str = "input") -> list[Hit]:
     allow = load_allowlist(p)
     known = known_names(p)
     passed = Passed(p, allow, known)
     hits: list[Hit] = []
+    keys: list[tuple[str, str, str]] = []  # (rel, sha256, cache key) of each file, in order
     for path in files:
         rel = _rel(path, p)
         try:
             sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-            key = f"{sha256}{path.suffix}{'+allowlist' if path == p.allowlist else ''}"
-            clean = passed.files.get(key)
-            if clean is not None:
-                found: list[Hit] = []
-                allowed = [
-                    (Hit(rel, line, category, text), allow[entry]) for line, category, text, entry in clean["allowed"]
-                ]
-                lines = int(clean["lines"])
-            else:
-                text = _text_of(path, p)
-                allowed = []
-                found = scan_text(text, rel, allow, known, allowed)
-                lines = text.count("\n") + 1
-                if not found:
-                    passed.files[key] = {
-                        "lines": lines,
-                        "allowed": [
-                            [h.line, h.category, h.text, passed.entry_index[id(entry)]] for h, entry in allowed
-                        ],
-                    }
-                    passed.changed = True
-        except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:
-            raise CompendiumError(
-                f"{rel}: the anonymisation gate cannot read this file ({err}).",
-                fix="rebuild it (`make all`) or restore it from git",
-            ) from None
+        except OSError as err:
+            raise _unreadable(rel, err) from None
+        keys.append((rel, sha256, f"{sha256}{path.suffix}{'+allowlist' if path == p.allowlist else ''}"))
+    todo = [(path, rel) for path, (rel, _, key) in zip(files, keys) if key not in passed.files]
+    scanned = dict(zip((rel for _, rel in todo), _scan_all(todo, p, allow, known)))
+    for rel, sha256, key in keys:
+        clean = passed.files.get(key)
+        if rel not in scanned and clean is not None:
+            found: list[Hit] = []
+            allowed = [
+                (Hit(rel, line, category, text), allow[entry]) for line, category, text, entry in clean["allowed"]
+            ]
+            lines = int(clean["lines"])
+        else:
+            result = scanned[rel]
+            if isinstance(result, str):
+                raise _unreadable(rel, result)
+            lines, found, indexed = result
+            allowed = [(hit, allow[entry]) for hit, entry in indexed]
+            if not found:
+                passed.files[key] = {"lines": lines, "allowed": [[h.line, h.category, h.text, n] for h, n in indexed]}
+                passed.changed = True
         hits += found
         if scan is not None:
             scan.hits += found
@@ -311,6 +354,13 @@ def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str
             )
     passed.save()
     return hits
+
+
+def _unreadable(rel: str, err: object) -> CompendiumError:
+    return CompendiumError(
+        f"{rel}: the anonymisation gate cannot read this file ({err}).",
+        fix="rebuild it (`make all`) or restore it from git",
+    )
 
 
 def input_files(p: Paths) -> list[Path]:
