@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -161,7 +162,11 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
             ]
         )
         staged["pdf"] = stage / "manuscript.pdf"
-    run_pandocs(first, cwd=p.root)
+    # While pandoc reads, this process prepares the DOCX reference document (python-docx).
+    with ThreadPoolExecutor(max_workers=1) as background:
+        reading_done = background.submit(run_pandocs, first, p.root)
+        ref = reference_docx(work / "reference.docx") if "docx" in formats else None
+        reading_done.result()
 
     ast = json.loads(tree.read_text(encoding="utf-8")) if from_tree else {}
     plain = {f"figures/{stem}.png": stem for stem in FIGURES}
@@ -173,7 +178,6 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     writing = ["-f", "json", "--sandbox"]
     runs: list[list[str]] = []  # the conversions from the tree, run side by side
     if "docx" in formats:
-        ref = reference_docx(work / "reference.docx")
         staged["docx"] = stage / "manuscript.docx"
         runs.append(
             [tree_with(uris, "docx"), *writing, "-t", "docx", "--reference-doc", rel(ref), "-o", rel(staged["docx"])]
@@ -201,15 +205,25 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         runs.append(
             [rel(tree), *writing, "-t", "jats_archiving", "-s", *lua_filters(p, "jats.lua"), "-o", rel(staged["jats"])]
         )
-    run_pandocs(runs, cwd=p.root)
+    # typst compiles the PDF while pandoc writes the other formats; a pandoc error is still the one
+    # reported first, as when they ran one after the other.
+    typst_failed: CompendiumError | None = None
+    with ThreadPoolExecutor(max_workers=1) as background:
+        writing_done = background.submit(run_pandocs, runs, p.root)
+        if "pdf" in staged:
+            try:
+                typst_pdf(typ, staged["pdf"], typ_root, p)
+            except CompendiumError as err:
+                typst_failed = err
+        writing_done.result()
     if "docx" in staged:
         check_docx(staged["docx"], len(FIGURES))
     if "html" in staged:
         check_html(staged["html"], list(uris.values()))
     if "jats" in staged:
         check_jats(staged["jats"])
-    if "pdf" in staged:
-        typst_pdf(typ, staged["pdf"], typ_root, p)
+    if typst_failed is not None:
+        raise typst_failed
 
     # Everything rendered and checked: now, and only now, replace the outputs.
     write_table(summary, out, "provenance")
