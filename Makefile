@@ -37,8 +37,10 @@ export TZ := UTC
 
 # matplotlib's font cache lives with the environment (built once by `make setup`), not in build/.
 export MPLCONFIGDIR := $(abspath $(VENV))/mpl-cache
-# This make run: its `python -m compendium` recipes share one warm build server (src/compendium/server.py).
+# This make run: its `python -m compendium` recipes share one warm build server (src/compendium/server.py),
+# which stays warm for the next runs in this folder until it has been idle this many seconds (0: one run).
 export COMPENDIUM_MAKE_PID := $(shell echo $$PPID)
+export COMPENDIUM_SERVER_LINGER ?= 600
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN   := $(PY) -m compendium
@@ -332,7 +334,8 @@ bench: $(STAMP) ## Time cold, no-op and one-change builds, the naive baseline an
 	$(RUN) bench $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- clean
-clean: ## Remove generated files only (never data/ or source notebooks)
+clean: ## Remove generated files only (never data/ or source notebooks); stop this folder's build server
+	@if [ -x "$(PY)" ]; then "$(PY)" -m compendium.server stop; fi
 	rm -rf "$(BUILD)" "$(TABLES)" "$(VALUES)" "$(MSOUT)" "$(SUPP)"
 	rm -f "$(FIGURES)"/*.svg "$(FIGURES)"/*.png
 

@@ -89,6 +89,9 @@ def _base_env() -> dict[str, str]:
     # Likewise its date: a copy has no .git, and must be dated like the working tree.
     env["COMPENDIUM_COMMIT"] = source_commit(paths())
     env["SOURCE_DATE_EPOCH"] = str(source_date_epoch(paths().root))
+    # A copy's build server stays warm for the test's next make run, but not for the Makefile's
+    # ten minutes: a session builds dozens of copies, and each server holds about 170 MB.
+    env["COMPENDIUM_SERVER_LINGER"] = "30"
     return env
 
 

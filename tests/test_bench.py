@@ -19,8 +19,8 @@ def test_timed_adds_the_build_servers_cpu_and_reads_its_commands() -> None:
     script = (
         "import os\n"
         "with open(os.environ['COMPENDIUM_SERVER_CPU'], 'a') as fh:\n"
-        "    fh.write('started\\njob 1.250 run 02_analyse_case --participant P01\\n'\n"
-        "             'job 0.500 manuscript\\nstopped 2.000 321.0\\n')\n"
+        "    fh.write('job 1.250 run 02_analyse_case --participant P01\\nself 0.150 321.0\\n'\n"
+        "             'job 0.500 manuscript\\nself 0.100 200.0\\n')\n"
     )
     run = bench._timed([sys.executable, "-c", script])
     assert run.code == 0

@@ -354,3 +354,92 @@ def test_everything_the_server_warms_exists_and_each_warm_call_runs() -> None:
     assert len(set(server.WARM_MODULES)) == len(server.WARM_MODULES)
     for call in server.WARM_CALLS:
         call()  # raises if it no longer works (the server itself would ignore the failure)
+
+
+# ---------------------------------------------------------------- a server that stays warm between make runs
+def _sockets(tmp: Path) -> list[Path]:
+    return sorted(tmp.glob("compendium-server-*.sock"))
+
+
+def _gone(tmp: Path, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while _sockets(tmp) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _sockets(tmp)
+
+
+def _stop(env: dict) -> None:
+    subprocess.run([sys.executable, "-m", "compendium.server", "stop"], env=env, timeout=60, check=True)
+
+
+def test_a_lingering_server_serves_the_next_make_run_fresh_kernels_and_all(mini) -> None:
+    """With COMPENDIUM_SERVER_LINGER (as the Makefile sets it) the server outlives its make run and
+    answers the next one at once; that run's notebooks still see nothing an earlier one did, and
+    each run is told the CPU of its own commands and of the server since the last report."""
+    root, tmp, env, run = mini
+    env["COMPENDIUM_SERVER_LINGER"] = "60"
+    cpu = [tmp / "cpu-first.txt", tmp / "cpu-second.txt"]
+    first_make = subprocess.Popen(["sleep", "300"])
+    env.update(COMPENDIUM_MAKE_PID=str(first_make.pid), COMPENDIUM_SERVER_CPU=str(cpu[0]))
+    try:
+        assert run("run", "leak_a").returncode == 0
+        first_make.kill()
+        first_make.wait()
+        time.sleep(1)  # a server of one make run would have stopped by now
+        [socket] = _sockets(tmp)
+        env.update(COMPENDIUM_MAKE_PID=str(os.getpid()), COMPENDIUM_SERVER_CPU=str(cpu[1]))
+        second = run("run", "leak_b")
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert _sockets(tmp) == [socket]  # the same server: make's id and the CPU file are not in its key
+        seen = json.loads(_stream(root / "build" / "notebooks" / "leak_b.ipynb").strip().splitlines()[-1])
+        assert seen["preloaded"] == ["compendium.data", "matplotlib", "pandas"]
+        assert seen["leak"] is False and seen["user_names"] == [] and seen["linewidth"] == 1.5
+        reports = [path.read_text(encoding="utf-8").splitlines() for path in cpu]
+        assert [line.split(" ", 2)[2] for line in reports[0] if line.startswith("job ")] == ["run leak_a"]
+        assert [line.split(" ", 2)[2] for line in reports[1] if line.startswith("job ")] == ["run leak_b"]
+        own = [sum(float(line.split()[1]) for line in lines if line.startswith("self ")) for lines in reports]
+        assert own[1] < own[0]  # the first run paid the warm-up; the second found the server warm
+    finally:
+        _stop(env)
+    assert _gone(tmp), "make clean's stop request did not stop the server"
+
+
+def test_a_lingering_server_stops_when_its_code_changes_or_its_folder_goes(mini, tmp_path: Path) -> None:
+    import shutil
+
+    root, tmp, env, run = mini
+    package = tmp_path / "src"
+    shutil.copytree(REPO / "src" / "compendium", package / "compendium", ignore=shutil.ignore_patterns("__pycache__"))
+    env.update(COMPENDIUM_SERVER_LINGER="60", PYTHONPATH=str(package), COMPENDIUM_MAKE_PID=str(os.getpid()))
+    try:
+        assert run("run", "leak_a").returncode == 0
+        [first] = _sockets(tmp)
+        module = package / "compendium" / "themes.py"
+        module.write_text(module.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+        assert _gone(tmp), "the server kept running on code that has changed"
+        assert run("run", "leak_a").returncode == 0
+        [second] = _sockets(tmp)
+        assert second != first  # a new server, for the new code
+        shutil.rmtree(root)
+        assert _gone(tmp), "the server kept running for a folder that is gone"
+    finally:
+        _stop(env)
+
+
+def test_make_clean_stops_the_folders_warm_server(fresh_copy, tmp_path: Path) -> None:
+    """`make validate` leaves its server warm; `make clean` in the same folder stops it."""
+    from compendium.maintenance import reproduce
+
+    copy = fresh_copy("clean-stops")
+    reproduce._link_venv(copy.root, REPO / ".venv")
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="cs-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPENDIUM_", "PYTEST_", "MAKE"))}
+    env.update(TMPDIR=str(tmp), COMPENDIUM_SERVER_LINGER="60")
+    env.pop("MFLAGS", None)
+    make = ["make", "-C", str(copy.root), "COMPENDIUM_ENV_READY=1"]
+    built = subprocess.run([*make, "validate"], env=env, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert len(_sockets(tmp)) == 1, "make validate left no warm server"
+    cleaned = subprocess.run([*make, "clean"], env=env, capture_output=True, text=True, timeout=300)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert _gone(tmp), "make clean did not stop the server"

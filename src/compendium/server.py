@@ -17,8 +17,17 @@ forks its kernel from the child before Papermill starts (see
 process with a new, empty namespace; only the imported modules are shared, in
 the state importing them leaves (nothing that ran code from a notebook).
 
-Lifetime: the first served command of a ``make`` run starts the server
-(``COMPENDIUM_MAKE_PID``, exported by the Makefile, names the run); it stops
+Lifetime: the first served command of a ``make`` run starts the server. With
+``COMPENDIUM_SERVER_LINGER`` set to a number of seconds (the Makefile sets 600),
+it stays warm for the next ``make`` runs of the same tree: it is found again by
+a key that names the folder, the interpreter, the environment variables (those
+that change with every ``make`` run left out) and the size and modification
+time of every module of this package and of the installed packages' folder, so
+a changed module or a reinstalled package gets a new server, and the old one
+stops on its own within seconds. It stops after that many seconds without a
+request, when its folder is gone, or when ``make clean`` asks it to
+(``python -m compendium.server stop``). With no linger it belongs to one
+``make`` run (``COMPENDIUM_MAKE_PID``, exported by the Makefile) and stops
 when that ``make`` process has gone, or after :data:`IDLE_SECONDS` without a
 request. Anything unexpected (no server can start, not POSIX, the command is
 not one that is served) and the command runs in the calling process as before.
@@ -54,7 +63,14 @@ SERVED = frozenset({"validate", "run", "manuscript", "qdpx", "audit"})
 ENV_MAKE = "COMPENDIUM_MAKE_PID"  # the make run this server belongs to (set by the Makefile)
 ENV_CHILD = "COMPENDIUM_SERVED"  # set in a served child: it never asks a server again
 ENV_PREFIX = "COMPENDIUM_KERNEL_PREFIX"  # the socket prefix the child's kernel must use
-ENV_CPU = "COMPENDIUM_SERVER_CPU"  # make bench: a file the server adds its CPU seconds to when it stops
+ENV_CPU = "COMPENDIUM_SERVER_CPU"  # make bench: a file the server adds each command's CPU and its own to
+ENV_LINGER = "COMPENDIUM_SERVER_LINGER"  # seconds a server stays warm between make runs (0: one make run)
+# Set anew by every make run (or by make bench for each measured run): not part of a server's key.
+VOLATILE = frozenset(
+    {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR", ENV_MAKE, ENV_CPU}
+    | {"_", "OLDPWD", "SHLVL"}
+)
+CHECK_SECONDS = 2.0  # how often a lingering server checks that its folder and code are still those it has
 IDLE_SECONDS = 120
 START_SECONDS = 20  # how long a client waits for a new server to listen
 # What the warm parent imports: the stack every command and notebook needs.
@@ -117,15 +133,43 @@ WARM_MODULES = (
 )
 
 
+def linger_seconds() -> float:
+    """``COMPENDIUM_SERVER_LINGER`` in seconds; 0 (one make run) when unset or not a number."""
+    try:
+        return max(0.0, float(os.environ.get(ENV_LINGER, "0")))
+    except ValueError:
+        return 0.0
+
+
+def _code() -> str:
+    """The modules a server has imported, as files: this package's and the installed packages' folder."""
+    import sysconfig
+
+    lines = []
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            lines.append(f"{path}\0{st.st_mtime_ns}\0{st.st_size}")
+    for folder in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
+        with contextlib.suppress(OSError):
+            lines.append(f"{folder}\0{Path(folder).stat().st_mtime_ns}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def _key() -> str:
-    """Which server: this make run, this root, this source tree and this interpreter."""
+    """Which server: this root, this interpreter and environment, this code; without linger, this make run."""
     parts = [
-        os.environ.get(ENV_MAKE, ""),
         os.environ.get("COMPENDIUM_ROOT", os.getcwd()),
         os.environ.get("PYTHONPATH", ""),
         sys.executable,
         str(os.getuid()),
     ]
+    if linger_seconds():
+        parts += [f"{k}={v}" for k, v in sorted(os.environ.items()) if k not in VOLATILE]
+        parts.append(_code())
+    else:
+        parts.append(os.environ.get(ENV_MAKE, ""))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
@@ -188,6 +232,8 @@ def submit(argv: list[str]) -> int | None:
     try:
         _send(sock, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
         reply, _ = _recv(sock)
+        if reply.get("retry"):
+            return None  # that server was stopping: the command runs in this process
         return int(reply["code"])
     except KeyboardInterrupt:
         print(
@@ -327,6 +373,7 @@ class _Job:
     def __init__(self, pid: int, conn: socket.socket, prefix: str, argv: list[str]) -> None:
         self.pid, self.conn, self.prefix, self.argv = pid, conn, prefix, argv
         self.cancelled_at: float | None = None
+        self.cpu_file: str | None = None  # make bench: where this command's make run collects CPU seconds
 
 
 def _child(
@@ -377,16 +424,37 @@ def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class _Usage:
+    """For ``make bench``: each finished command's CPU and the server's own since the last report,
+    appended to the file that command's make run named (``COMPENDIUM_SERVER_CPU``)."""
+
+    def __init__(self) -> None:
+        self.reported = 0.0
+
+    def report(self, target: str | None, seconds: float, argv: list[str]) -> None:
+        if not target:
+            return
+        import resource
+
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = own.ru_utime + own.ru_stime
+        peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024
+        with contextlib.suppress(OSError), open(target, "a", encoding="utf-8") as fh:
+            fh.write(f"job {seconds:.3f} {' '.join(argv)}\nself {cpu - self.reported:.3f} {peak_mb:.1f}\n")
+        self.reported = cpu
+
+
 def serve(path: Path, make_pid: int) -> None:
-    """Listen on ``path`` until the make run ``make_pid`` has ended (or nothing came for a while)."""
+    """Listen on ``path`` until the make run ``make_pid`` has ended, or, with a linger, until nothing
+    came for that long, its folder or code changed, or it was asked to stop."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     listener.bind(str(path))
     listener.listen(64)  # clients may connect now; they are answered after the warm-up
-    if os.environ.get(ENV_CPU):
-        with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
-            fh.write("started\n")
+    linger = linger_seconds()
+    root = Path(os.environ.get("COMPENDIUM_ROOT", os.getcwd()))
+    code = _code() if linger else ""
     _warm()
     later: list[str | Callable[[], None]] = [name for name in WARM_MODULES if name not in sys.modules]
     later += WARM_CALLS
@@ -397,7 +465,9 @@ def serve(path: Path, make_pid: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     jobs: dict[int, _Job] = {}
-    last = time.monotonic()
+    usage = _Usage()
+    last = checked = time.monotonic()
+    stopping = False
     try:
         while True:
             events = selector.select(timeout=0 if later else 0.05)
@@ -416,6 +486,14 @@ def serve(path: Path, make_pid: int) -> None:
                     except (OSError, ValueError):
                         conn.close()
                         continue
+                    if request.get("stop") or stopping:  # make clean; or one that came in while stopping
+                        for fd in fds:
+                            os.close(fd)
+                        with contextlib.suppress(OSError):
+                            _send(conn, {"code": 0} if request.get("stop") else {"retry": True})
+                        conn.close()
+                        stopping = True
+                        continue
                     prefix = os.path.join(tempfile.gettempdir(), f"{SOCKET_PREFIX}{os.urandom(6).hex()}")
                     others = [listener, *(job.conn for job in jobs.values())]
                     sys.stdout.flush()
@@ -426,6 +504,7 @@ def serve(path: Path, make_pid: int) -> None:
                     for fd in fds:
                         os.close(fd)
                     jobs[pid] = _Job(pid, conn, prefix, list(request["argv"]))
+                    jobs[pid].cpu_file = request.get("env", {}).get(ENV_CPU)
                     selector.register(conn, selectors.EVENT_READ, pid)
                     last = time.monotonic()
                 else:  # the client hung up before its command ended: Ctrl-C, or make stopping it
@@ -441,14 +520,13 @@ def serve(path: Path, make_pid: int) -> None:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(job.pid, signal.SIGKILL)
                 try:
-                    done, status, usage = os.wait4(job.pid, os.WNOHANG)
+                    done, status, usage_of_job = os.wait4(job.pid, os.WNOHANG)
                 except ChildProcessError:
-                    done, status, usage = job.pid, 1 << 8, None
+                    done, status, usage_of_job = job.pid, 1 << 8, None
                 if not done:
                     continue
-                if usage is not None and os.environ.get(ENV_CPU):  # make bench: where the CPU goes
-                    with open(os.environ[ENV_CPU], "a", encoding="utf-8") as fh:
-                        fh.write(f"job {usage.ru_utime + usage.ru_stime:.3f} {' '.join(job.argv)}\n")
+                if usage_of_job is not None:
+                    usage.report(job.cpu_file, usage_of_job.ru_utime + usage_of_job.ru_stime, job.argv)
                 del jobs[job.pid]
                 if job.cancelled_at is not None:
                     _stop_kernels_of(job)
@@ -459,8 +537,19 @@ def serve(path: Path, make_pid: int) -> None:
                     _send(job.conn, {"code": os.waitstatus_to_exitcode(status)})
                 job.conn.close()
                 last = now
-            if not jobs and (not _alive(make_pid) or now - last > IDLE_SECONDS):
+            if jobs:
+                continue
+            if stopping:
                 break
+            if not linger:
+                if not _alive(make_pid) or now - last > IDLE_SECONDS:
+                    break
+            elif now - last > linger:
+                break
+            elif now - checked > CHECK_SECONDS:
+                checked = now
+                if not root.is_dir() or _code() != code:
+                    break  # its folder was deleted, or a module or package changed: a new key finds a new server
     finally:
         for job in jobs.values():
             with contextlib.suppress(ProcessLookupError):
@@ -468,9 +557,9 @@ def serve(path: Path, make_pid: int) -> None:
             _stop_kernels_of(job)
             remove_kernel_files(job.prefix)
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            path.unlink()  # no new client finds it now; one already waiting is told to go elsewhere
+        _turn_away(listener)
         listener.close()
-        _report_cpu()
         with contextlib.suppress(OSError):
             path.with_suffix(".lock").unlink()
             log = path.with_suffix(".log")
@@ -478,17 +567,37 @@ def serve(path: Path, make_pid: int) -> None:
                 log.unlink()
 
 
-def _report_cpu() -> None:
-    """For ``make bench``: append this server's CPU seconds and peak memory (its own or a child's) to a file."""
-    target = os.environ.get(ENV_CPU)
-    if target:
-        import resource
+def _turn_away(listener: socket.socket) -> None:
+    """Answer the clients that connected while the server was deciding to stop: run it yourselves."""
+    listener.setblocking(False)
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            conn.setblocking(True)
+            conn.settimeout(2)
+            _, fds = _recv(conn, with_fds=3)
+            for fd in fds:
+                os.close(fd)
+            _send(conn, {"retry": True})
+        conn.close()
 
-        usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-        cpu = sum(u.ru_utime + u.ru_stime for u in usage)
-        peak_mb = max(u.ru_maxrss for u in usage) / 1024
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(f"stopped {cpu:.3f} {peak_mb:.1f}\n")
+
+def stop() -> bool:
+    """Stop the server this environment would use, if one is running (``make clean``); never start one."""
+    sock = _try(socket_path())
+    if sock is None:
+        return False
+    try:
+        _send(sock, {"stop": True})
+        _recv(sock)
+        return True
+    except (OSError, ValueError):
+        return False
+    finally:
+        sock.close()
 
 
 def _stop_kernels_of(job: _Job) -> None:
@@ -499,4 +608,7 @@ def _stop_kernels_of(job: _Job) -> None:
 
 
 if __name__ == "__main__":  # started by a client: python -m compendium.server <socket> <make pid>
-    serve(Path(sys.argv[1]), int(sys.argv[2]))
+    if sys.argv[1:] == ["stop"]:  # make clean
+        stop()
+    else:
+        serve(Path(sys.argv[1]), int(sys.argv[2]))
