@@ -97,8 +97,11 @@ class ThemeView:
         self.id, self._rows, self._check = theme_id, rows, check
         self.voiced_by, self.not_voiced_by, self.n = voiced, silent, n
         self.present = len(voiced)
+        self._checked: dict[int, pd.Series] = {}  # each quote is looked up and checked once per filling
 
     def _row(self, rank: int) -> pd.Series:
+        if rank in self._checked:
+            return self._checked[rank]
         rows = self._rows[self._rows["rank"] == rank]
         if rows.empty:
             raise QuoteIntegrityError(
@@ -107,6 +110,7 @@ class ThemeView:
             )
         row = rows.iloc[0]
         self._check(row)
+        self._checked[rank] = row
         return row
 
     def name(self, rank: int) -> str:
@@ -221,11 +225,15 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
     def split(names: str) -> list[str]:
         return [x.strip() for x in str(names).split(",") if x.strip()]
 
+    views: dict[str, ThemeView] = {}  # one per theme for the whole filling (the template asks often)
+
     def view(theme_id: str) -> ThemeView:
-        row = conv[conv["theme_id"] == theme_id]
-        voiced = split(row.iloc[0]["voiced_by"]) if not row.empty else []
-        silent = split(row.iloc[0]["not_voiced_by"]) if not row.empty else []
-        return ThemeView(theme_id, bank[bank["theme_id"] == theme_id], voiced, silent, n, check)
+        if theme_id not in views:
+            row = conv[conv["theme_id"] == theme_id]
+            voiced = split(row.iloc[0]["voiced_by"]) if not row.empty else []
+            silent = split(row.iloc[0]["not_voiced_by"]) if not row.empty else []
+            views[theme_id] = ThemeView(theme_id, bank[bank["theme_id"] == theme_id], voiced, silent, n, check)
+        return views[theme_id]
 
     def quote(theme_id: str, rank: int = 1) -> str:
         return view(theme_id).quote(rank)
