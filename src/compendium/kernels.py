@@ -18,6 +18,7 @@ prefix in the temporary folder; :func:`remove_kernel_files` removes them.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -203,6 +204,11 @@ def _fork_kernel(prefix: str, cwd: Path) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()
+    # Everything imported so far moves to the collector's permanent generation: the kernel's garbage
+    # collections then skip the hundreds of thousands of inherited objects (pandas, matplotlib, ...)
+    # instead of walking them, and copying their memory pages, again and again. What the notebook
+    # creates is collected as usual; nothing it can see changes.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:  # the kernel
         code = 0

