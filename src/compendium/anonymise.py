@@ -26,7 +26,7 @@ import yaml
 
 from .errors import CompendiumError
 from .files import atomic_write
-from .identifiers import PATTERNS, RULES, Hit, first_names, known_names, load_allowlist, scan_text
+from .identifiers import PATTERNS, RULES, Hit, _tld_extract, first_names, known_names, load_allowlist, scan_text
 from .paths import Paths, paths
 
 # Hit, PATTERNS, scan_text, load_allowlist, known_names and first_names are also used from here
@@ -296,6 +296,9 @@ def _scan_all(todo: list[tuple[Path, str]], p: Paths, allow: list[dict], known: 
         from concurrent.futures import ProcessPoolExecutor
 
         first_names()  # built once here, shared by the forked processes
+        _tld_extract()("example.org")  # likewise the public suffix list (its first use reads it)
+        import phonenumbers  # noqa: F401  # imported once, not in every process
+
         largest_first = sorted(
             range(len(todo)), key=lambda i: -todo[i][0].stat().st_size if todo[i][0].is_file() else 0
         )

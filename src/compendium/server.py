@@ -142,6 +142,13 @@ WARM_MODULES = (
     "typst",
     "xmlschema",
     "compendium.refiqda.schema",
+    # The gate's detectors, and the reader of the PDF's text.
+    "phonenumbers",
+    "phonenumbers.phonenumbermatcher",
+    "stdnum.au.abn",
+    "stdnum.au.tfn",
+    "tldextract",
+    "pypdf",
 )
 
 
@@ -382,8 +389,15 @@ def _build_qda_schemas() -> None:
         _schema(str(schema_dir() / f"{kind}.xsd"))
 
 
+def _read_public_suffixes() -> None:
+    """The public suffix list the gate recognises domains by (tldextract's bundled copy, read offline)."""
+    from .identifiers import _tld_extract
+
+    _tld_extract()("example.org")  # the first call reads and indexes the list
+
+
 # Done once every module in WARM_MODULES is imported, while the server has nothing else to do.
-WARM_CALLS = (_compile_notebook_schema, _load_frictionless_plugins, _build_qda_schemas)
+WARM_CALLS = (_compile_notebook_schema, _load_frictionless_plugins, _build_qda_schemas, _read_public_suffixes)
 
 
 def _warm() -> None:
