@@ -412,7 +412,7 @@ def bench_command(args) -> int:
             "idle minutes), and once more without it.",
             "",
             "The cold build does more than the naive loop: it validates the data, runs the anonymisation gate, "
-            "renders the manuscript in three formats with its COREQ checklist, provenance table and one web page "
+            "renders the manuscript in four formats with its COREQ checklist, provenance table and one web page "
             "per notebook, and writes the REFI-QDA exports.",
             "",
             *[f"- {n}" for n in notes],
