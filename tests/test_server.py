@@ -443,3 +443,27 @@ def test_make_clean_stops_the_folders_warm_server(fresh_copy, tmp_path: Path) ->
     cleaned = subprocess.run([*make, "clean"], env=env, capture_output=True, text=True, timeout=300)
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     assert _gone(tmp), "make clean did not stop the server"
+
+
+def test_a_lingering_servers_key_ignores_what_changes_between_builds_but_not_what_it_imported_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first build of a new clone runs through the version manager's shim (PYENV_*, its PATH),
+    later ones through .venv's Python; make's own id and flags change every run. None of that
+    may give a second server, but an environment the imports read (a matplotlib backend) must."""
+    from compendium import server
+
+    monkeypatch.setenv(server.ENV_LINGER, "600")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    key = server._key()
+    monkeypatch.setenv("PATH", "/root/.pyenv/versions/3.11.7/bin:" + os.environ.get("PATH", ""))
+    monkeypatch.setenv("PYENV_VERSION", "3.11.7")
+    monkeypatch.setenv(server.ENV_MAKE, "12345")
+    monkeypatch.setenv("MAKEFLAGS", "-j2 --jobserver-auth=5,6")
+    assert server._key() == key
+    monkeypatch.setenv("MPLBACKEND", "svg")
+    assert server._key() != key
+    monkeypatch.setenv(server.ENV_LINGER, "0")  # a server of one make run: make's id is its key
+    one_run = server._key()
+    monkeypatch.setenv(server.ENV_MAKE, "54321")
+    assert server._key() != one_run

@@ -66,11 +66,15 @@ ENV_CHILD = "COMPENDIUM_SERVED"  # set in a served child: it never asks a server
 ENV_PREFIX = "COMPENDIUM_KERNEL_PREFIX"  # the socket prefix the child's kernel must use
 ENV_CPU = "COMPENDIUM_SERVER_CPU"  # make bench: a file the server adds each command's CPU and its own to
 ENV_LINGER = "COMPENDIUM_SERVER_LINGER"  # seconds a server stays warm between make runs (0: one make run)
-# Set anew by every make run (or by make bench for each measured run): not part of a server's key.
+# Set anew by every make run (or by make bench for each measured run), or by whatever started make
+# (a version manager's shim adds PYENV_* and its own PATH when the first build runs before .venv
+# exists): not part of a server's key. The server itself starts no program, and every command it
+# serves runs with its own client's environment, PATH included.
 VOLATILE = frozenset(
     {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR", ENV_MAKE, ENV_CPU}
-    | {"_", "OLDPWD", "SHLVL"}
+    | {"_", "OLDPWD", "SHLVL", "PATH"}
 )
+VOLATILE_PREFIXES = ("PYENV_", "_PYENV")
 CHECK_SECONDS = 2.0  # how often a lingering server checks that its folder and code are still those it has
 IDLE_SECONDS = 120
 START_SECONDS = 20  # how long a client waits for a new server to listen
@@ -186,7 +190,11 @@ def _key() -> str:
         str(os.getuid()),
     ]
     if linger_seconds():
-        parts += [f"{k}={v}" for k, v in sorted(os.environ.items()) if k not in VOLATILE]
+        parts += [
+            f"{k}={v}"
+            for k, v in sorted(os.environ.items())
+            if k not in VOLATILE and not k.startswith(VOLATILE_PREFIXES)
+        ]
         parts.append(_code())
     else:
         parts.append(os.environ.get(ENV_MAKE, ""))
