@@ -175,7 +175,7 @@ def _code() -> str:
         with contextlib.suppress(OSError):
             st = path.stat()
             lines.append(f"{path}\0{st.st_mtime_ns}\0{st.st_size}")
-    for folder in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
+    for folder in sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}):
         with contextlib.suppress(OSError):
             lines.append(f"{folder}\0{Path(folder).stat().st_mtime_ns}")
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
