@@ -26,7 +26,7 @@ import yaml
 
 from .errors import CompendiumError
 from .files import atomic_write
-from .identifiers import PATTERNS, RULES, Hit, _tld_extract, first_names, known_names, load_allowlist, scan_text
+from .identifiers import PATTERNS, RULES, Hit, first_names, known_names, load_allowlist, load_tables, scan_text
 from .paths import Paths, paths
 
 # Hit, PATTERNS, scan_text, load_allowlist, known_names and first_names are also used from here
@@ -270,14 +270,13 @@ Scanned = tuple[int, list[Hit], list[tuple[Hit, int]]]
 def _scan_new(i: int) -> Scanned | str:
     """Read and scan ``_FORKED["todo"][i]``; a string is why it could not be read."""
     path, rel = _FORKED["todo"][i]
-    p, allow, known = _FORKED["p"], _FORKED["allow"], _FORKED["known"]
+    p, allow, known, index = _FORKED["p"], _FORKED["allow"], _FORKED["known"], _FORKED["index"]
     try:
         text = _text_of(path, p)
     except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:
         return str(err)
     allowed: list[tuple[Hit, dict]] = []
     found = scan_text(text, rel, allow, known, allowed)
-    index = {id(entry): n for n, entry in enumerate(allow)}
     return text.count("\n") + 1, found, [(hit, index[id(entry)]) for hit, entry in allowed]
 
 
@@ -286,22 +285,18 @@ def _scan_all(todo: list[tuple[Path, str]], p: Paths, allow: list[dict], known: 
     is the slowest part), each file in one process, results in the order given."""
     import os
 
-    _FORKED.update(todo=todo, p=p, allow=allow, known=known)
+    # How a kept file names the allow-list entries that let its lines pass: by their position.
+    _FORKED.update(todo=todo, p=p, allow=allow, known=known, index={id(e): n for n, e in enumerate(allow)})
     try:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        size = sum(path.stat().st_size for path, _ in todo if path.is_file())
-        if cores < 2 or len(todo) < 2 or size < PARALLEL_BYTES or os.name != "posix":
+        sizes = [path.stat().st_size if path.is_file() else 0 for path, _ in todo]
+        if cores < 2 or len(todo) < 2 or sum(sizes) < PARALLEL_BYTES or os.name != "posix":
             return [_scan_new(i) for i in range(len(todo))]
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        first_names()  # built once here, shared by the forked processes
-        _tld_extract()("example.org")  # likewise the public suffix list (its first use reads it)
-        import phonenumbers  # noqa: F401  # imported once, not in every process
-
-        largest_first = sorted(
-            range(len(todo)), key=lambda i: -todo[i][0].stat().st_size if todo[i][0].is_file() else 0
-        )
+        load_tables()  # once here, shared by the forked processes
+        largest_first = sorted(range(len(todo)), key=lambda i: -sizes[i])
         with ProcessPoolExecutor(min(cores, len(todo)), mp_context=multiprocessing.get_context("fork")) as pool:
             results = dict(zip(largest_first, pool.map(_scan_new, largest_first)))
         return [results[i] for i in range(len(todo))]

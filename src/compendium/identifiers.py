@@ -44,7 +44,7 @@ import yaml
 from .errors import CompendiumError
 from .paths import Paths
 
-__all__ = ["Hit", "scan_text", "load_allowlist", "known_names", "first_names", "PATTERNS", "RULES"]
+__all__ = ["Hit", "scan_text", "load_allowlist", "known_names", "first_names", "load_tables", "PATTERNS", "RULES"]
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 MONTH_NAMES = frozenset(MONTHS.split("|"))
@@ -180,6 +180,15 @@ def _tld_extract() -> Callable:
 
     # The public suffix list shipped inside the package; nothing is fetched or cached on disk.
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
+
+
+def load_tables() -> None:
+    """Load what the detectors read, once per process: the first names, the public suffix list
+    (its first lookup reads and indexes it) and libphonenumber. Called before forking processes
+    that scan (the build server, the gate's scanners), so that they share one copy."""
+    first_names()
+    _tld_extract()("example.org")
+    import phonenumbers  # noqa: F401  # its metadata, imported once
 
 
 def load_allowlist(p: Paths) -> list[dict]:

@@ -260,14 +260,14 @@ def reading_args(p: Paths, csl: Path) -> list[str]:
     ]
 
 
-def _with_images(node: object, plain: dict[str, str], figures: dict[str, str] | None) -> object:
+def _with_images(node: object, plain: dict[str, str], figures: dict[str, str]) -> object:
     """A copy of pandoc's JSON tree with every figure (an Image whose target is a key of ``plain``,
     the figure's stem as value) pointing at ``figures[stem]`` instead; other nodes unchanged."""
     if isinstance(node, list):
         return [_with_images(item, plain, figures) for item in node]
     if not isinstance(node, dict):
         return node
-    if node.get("t") == "Image" and figures is not None:
+    if node.get("t") == "Image":
         attr, caption, (target, title) = node["c"]
         if target in plain:
             return {"t": "Image", "c": [attr, _with_images(caption, plain, figures), [figures[plain[target]], title]]}

@@ -397,15 +397,15 @@ def _build_qda_schemas() -> None:
         _schema(str(schema_dir() / f"{kind}.xsd"))
 
 
-def _read_public_suffixes() -> None:
-    """The public suffix list the gate recognises domains by (tldextract's bundled copy, read offline)."""
-    from .identifiers import _tld_extract
+def _load_gate_tables() -> None:
+    """The rest of what the gate's detectors read (the public suffix list, libphonenumber)."""
+    from .identifiers import load_tables
 
-    _tld_extract()("example.org")  # the first call reads and indexes the list
+    load_tables()
 
 
 # Done once every module in WARM_MODULES is imported, while the server has nothing else to do.
-WARM_CALLS = (_compile_notebook_schema, _load_frictionless_plugins, _build_qda_schemas, _read_public_suffixes)
+WARM_CALLS = (_compile_notebook_schema, _load_frictionless_plugins, _build_qda_schemas, _load_gate_tables)
 
 
 def _warm() -> None:
@@ -430,10 +430,10 @@ def _alive(pid: int) -> bool:
 
 
 class _Job:
-    def __init__(self, pid: int, conn: socket.socket, prefix: str, argv: list[str]) -> None:
+    def __init__(self, pid: int, conn: socket.socket, prefix: str, argv: list[str], cpu_file: str | None) -> None:
         self.pid, self.conn, self.prefix, self.argv = pid, conn, prefix, argv
         self.cancelled_at: float | None = None
-        self.cpu_file: str | None = None  # make bench: where this command's make run collects CPU seconds
+        self.cpu_file = cpu_file  # make bench: where this command's make run collects CPU seconds
 
 
 def _child(
@@ -547,11 +547,7 @@ def serve(path: Path, make_pid: int) -> None:
                         conn.close()
                         continue
                     if request.get("stop") or stopping:  # make clean; or one that came in while stopping
-                        for fd in fds:
-                            os.close(fd)
-                        with contextlib.suppress(OSError):
-                            _send(conn, {"code": 0} if request.get("stop") else {"retry": True})
-                        conn.close()
+                        _answer_without_running(conn, fds, {"code": 0} if request.get("stop") else {"retry": True})
                         stopping = True
                         continue
                     prefix = os.path.join(tempfile.gettempdir(), f"{SOCKET_PREFIX}{os.urandom(6).hex()}")
@@ -564,8 +560,7 @@ def serve(path: Path, make_pid: int) -> None:
                         _child(conn, request, fds, prefix, others)
                     for fd in fds:
                         os.close(fd)
-                    jobs[pid] = _Job(pid, conn, prefix, list(request["argv"]))
-                    jobs[pid].cpu_file = request.get("env", {}).get(ENV_CPU)
+                    jobs[pid] = _Job(pid, conn, prefix, list(request["argv"]), request.get("env", {}).get(ENV_CPU))
                     selector.register(conn, selectors.EVENT_READ, pid)
                     last = time.monotonic()
                 else:  # the client hung up before its command ended: Ctrl-C, or make stopping it
@@ -636,14 +631,23 @@ def _turn_away(listener: socket.socket) -> None:
             conn, _ = listener.accept()
         except OSError:
             return
-        with contextlib.suppress(OSError, ValueError):
+        try:
             conn.setblocking(True)
             conn.settimeout(2)
             _, fds = _recv(conn, with_fds=3)
-            for fd in fds:
-                os.close(fd)
-            _send(conn, {"retry": True})
-        conn.close()
+        except (OSError, ValueError):
+            conn.close()
+            continue
+        _answer_without_running(conn, fds, {"retry": True})
+
+
+def _answer_without_running(conn: socket.socket, fds: list[int], reply: dict[str, Any]) -> None:
+    """Reply to a request the server will not run (a stop request, or any while it stops), and let go of it."""
+    for fd in fds:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        _send(conn, reply)
+    conn.close()
 
 
 def stop() -> bool:
