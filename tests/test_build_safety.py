@@ -263,7 +263,7 @@ def test_make_all_and_verify_in_a_folder_with_a_space_and_umlaut(
     verified = run_make(root, "verify")
     assert verified.returncode == 0, verified.stdout[-4000:]
     assert re.search(r"^VERIFIED: all \d+ artefacts are byte-identical", verified.stdout, re.M), verified.stdout[-3000:]
-    report = root / "build" / "verify" / "reviewer-report.md"
+    report = Paths(root).build / "verify" / "reviewer-report.md"
     assert "**Verdict:** VERIFIED" in report.read_text(encoding="utf-8")
     assert not (root.parent / ".venv").exists() and not (tmp_path / "my").exists()
 

@@ -55,10 +55,10 @@ def differing(a: dict[str, str], b: dict[str, str]) -> list[str]:
 
 
 # ---------------------------------------------------------------- determinism, the manifest and make verify
-# Each clean build costs about ten seconds, so one `make verify` in a fresh copy proves three things: a second
-# clean build (in another folder) gives the same bytes as the first (`built_copy`), verify's table shows it,
-# and a manifest entry that does not match is named. The VERIFIED verdict and its report are checked by
-# tests/test_build_safety.py::test_make_all_and_verify_in_a_folder_with_a_space_and_umlaut.
+# Each clean build costs about ten seconds, so one `make verify` in a fresh copy proves two things: the clean
+# rebuild it makes in a folder of its own gives the same bytes as the first clean build (`built_copy`), as its
+# printed table shows, and a manifest entry that does not match is named. The VERIFIED verdict and its report
+# are checked by tests/test_build_safety.py::test_make_all_and_verify_in_a_folder_with_a_space_and_umlaut.
 def verify_rows(stdout: str) -> dict[str, tuple[str, str, str]]:
     """``make verify``'s printed table: artefact -> (status, expected, rebuilt), hashes cut to 12 digits."""
     rows = {}
