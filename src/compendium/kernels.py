@@ -18,6 +18,7 @@ prefix in the temporary folder; :func:`remove_kernel_files` removes them.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import signal
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 KERNEL_MANAGER = "compendium.kernels.LocalKernelManager"  # see _kernel_manager_class
+KERNEL_CLIENT = "compendium.kernels.ReadyClient"  # see _client_class
 SOCKET_PREFIX = "compendium-kernel-"  # every kernel's sockets and connection file start with this
 FORKED_KERNEL_MANAGER = "compendium.kernels.ForkedKernelManager"
 # The kernel forked for the notebook about to run: (pid, connection file), consumed by ForkedKernelManager.
@@ -83,6 +85,64 @@ def remove_kernel_files(prefix: str) -> None:
 KERNELS: list = []  # kernel managers this process started
 
 
+@functools.cache
+def _client_class():
+    """jupyter_client's kernel client, without its fixed 0.2 s wait once the kernel is ready.
+
+    jupyter_client waits until the kernel has answered ``kernel_info`` on the
+    shell channel and sent something on IOPub (proof that both are connected),
+    then waits until IOPub has been silent for 0.2 s before it returns. The
+    messages that wait drains (the kernel's status for that request, which may
+    also arrive after it) belong to no cell: nbclient matches every message to
+    the request that caused it and skips the rest. This client takes the same
+    proof of readiness and returns once what is queued has been read, without
+    the 0.2 s of silence (tests/test_kernels.py).
+    """
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class _Ready(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:
+                            await self.iopub_channel.get_msg(timeout=0.2)
+                        except Empty:
+                            pass
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+            while True:
+                try:
+                    await self.iopub_channel.get_msg(timeout=0)
+                except Empty:
+                    break
+
+    return _Ready
+
+
+async def _wait_briefly(manager, pollinterval: float = 0.1) -> None:
+    """Wait for a stopped kernel to end, looking every 5 ms (jupyter_client looks every 0.1 s,
+    which made every notebook run 0.1 s longer than its kernel lived)."""
+    import asyncio
+
+    while await manager._async_is_alive():
+        await asyncio.sleep(0.005)
+
+
+@functools.cache
 def _kernel_manager_class():  # imported lazily: jupyter_client is slow to import
     from jupyter_client.manager import AsyncKernelManager
 
@@ -90,6 +150,7 @@ def _kernel_manager_class():  # imported lazily: jupyter_client is slow to impor
         """Kernels talk over Unix sockets: nothing listens on TCP, and no warning about it."""
 
         def __init__(self, **kwargs):
+            kwargs.setdefault("client_class", KERNEL_CLIENT)
             kwargs.setdefault("transport", "ipc")
             # One socket prefix per kernel, so kernels running side by side never share a socket.
             kwargs.setdefault("ip", socket_prefix())
@@ -99,6 +160,8 @@ def _kernel_manager_class():  # imported lazily: jupyter_client is slow to impor
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             await super()._async_launch_kernel(kernel_cmd, **kw)
             _running.append(self.provisioner.pid)  # so that Ctrl-C can stop it at once
+
+        _async_wait = _wait_briefly
 
     return _Local
 
@@ -144,6 +207,7 @@ class _ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
 
+@functools.cache
 def _forked_manager_class():
     from jupyter_client.manager import AsyncKernelManager
 
@@ -156,6 +220,7 @@ def _forked_manager_class():
         """
 
         def __init__(self, **kwargs):
+            kwargs.setdefault("client_class", KERNEL_CLIENT)
             super().__init__(**kwargs)
             self.connection_file = _forked["connection_file"]
             self.load_connection_file()
@@ -169,6 +234,8 @@ def _forked_manager_class():
             provisioner.cwd = kw.get("cwd")
             self._reconcile_connection_info(provisioner.connection_info)
 
+        _async_wait = _wait_briefly
+
     return _Forked
 
 
@@ -177,6 +244,8 @@ def __getattr__(name: str):  # module attributes used by papermill's kernel_mana
         return _kernel_manager_class()
     if name == "ForkedKernelManager":
         return _forked_manager_class()
+    if name == "ReadyClient":
+        return _client_class()
     raise AttributeError(name)
 
 

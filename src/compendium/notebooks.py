@@ -142,6 +142,10 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
             # Written once, at the end or on a failure, not after every cell: each save validates the
             # whole notebook again, which cost more CPU than running the case analysis.
             request_save_on_cell_execute=False,
+            # Once the last cell has answered, everything the kernel printed or wrote has arrived (files
+            # are written, and provenance recorded, inside the cells): the kernel is stopped at once
+            # instead of being asked to shut down and polled every 0.1 s until it has.
+            shutdown_kernel="immediate",
         )
     except BaseException as err:
         # Interrupted (Ctrl-C, or the build server cancelling) or failed: the kernel and its sockets go too.
