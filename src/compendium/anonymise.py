@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from .errors import CompendiumError
-from .files import atomic_write
+from .files import atomic_write, load_yaml
 from .identifiers import PATTERNS, RULES, Hit, first_names, known_names, load_allowlist, load_tables, scan_text
 from .paths import Paths, paths
 
@@ -145,7 +145,7 @@ def _qdpx_text(path: Path) -> str:
 
 
 def _allowlist_reasons(path: Path) -> str:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = load_yaml(path.read_text(encoding="utf-8")) or {}
     entries = doc.get("allow", []) if isinstance(doc, dict) else []
     return "\n".join(str(e.get("reason", "")) for e in entries if isinstance(e, dict))
 

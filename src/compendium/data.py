@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
+
+from .files import load_yaml
 
 from . import consent
 from .errors import CompendiumError
@@ -90,7 +91,7 @@ def load_memos(p: Paths | None = None) -> pd.DataFrame:
 def load_codebook(p: Paths | None = None) -> pd.DataFrame:
     """The codebook as a table: id, level, parent, codable, label, definition, include, exclude."""
     p = p or paths()
-    doc = yaml.safe_load(_need(p.codebook).read_text(encoding="utf-8"))
+    doc = load_yaml(_need(p.codebook).read_text(encoding="utf-8"))
     df = pd.DataFrame(doc["themes"])
     df["parent"] = df["parent"].astype(object).where(df["parent"].notna(), None)
     return df

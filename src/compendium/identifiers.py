@@ -41,6 +41,8 @@ from pathlib import Path
 
 import yaml
 
+from .files import load_yaml
+
 from .errors import CompendiumError
 from .paths import Paths
 
@@ -197,7 +199,7 @@ def load_allowlist(p: Paths) -> list[dict]:
         return []
     name = p.allowlist.name
     try:
-        doc = yaml.safe_load(p.allowlist.read_text(encoding="utf-8")) or {}
+        doc = load_yaml(p.allowlist.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise CompendiumError(f"{name}: not valid YAML ({err}).", fix="check the indentation and quoting") from None
     entries = doc.get("allow", []) if isinstance(doc, dict) else None

@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from .files import load_yaml
+
 from . import provenance
 from .errors import CompendiumError
 from .paths import Paths, paths
@@ -84,7 +86,7 @@ def context(p: Paths | None = None) -> dict:
     cross = json.loads(need(p.values / "cross_case.json").read_text(encoding="utf-8"))
     bank = pd.read_csv(need(p.tables / "quote_bank.csv"), dtype={"theme_id": str, "lines": str}, keep_default_na=False)
     conv = pd.read_csv(need(p.tables / "convergence.csv"), dtype=str, keep_default_na=False)
-    codebook = yaml.safe_load(need(p.codebook).read_text(encoding="utf-8"))["themes"]
+    codebook = load_yaml(need(p.codebook).read_text(encoding="utf-8"))["themes"]
     versions = {}
     for name in VERSIONS:
         try:
@@ -117,7 +119,7 @@ def citation(p: Paths, need: Callable[[Path], Path] | None = None) -> dict[str, 
     elif not path.is_file():
         raise CompendiumError("CITATION.cff is missing.", fix="restore it from git")
     try:
-        cff = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        cff = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise CompendiumError(
             f"CITATION.cff is not valid YAML ({err}).", fix="check it with `cffconvert --validate`"

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import yaml
+
+from .files import load_yaml
 
 from . import consent, markup, provenance, study, text
 from .errors import CompendiumError
@@ -316,7 +317,7 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
 
 def coreq_table(markdown: str, ctx: dict) -> pd.DataFrame:
     """The 32-item COREQ checklist mapped to the sections of this manuscript that report each item."""
-    items = yaml.safe_load((TEMPLATES / "coreq.yaml").read_text(encoding="utf-8"))["items"]
+    items = load_yaml((TEMPLATES / "coreq.yaml").read_text(encoding="utf-8"))["items"]
     headings = re.findall(r"^#+\s+(.+?)\s*(?:\{.*\})?$", markdown, flags=re.M)
     rows = []
     for item in items:

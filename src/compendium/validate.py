@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from .files import load_yaml
+
 from .data import SPEAKER_INTERVIEWER, read_pseudonyms
 from .errors import CompendiumError, DataError, Problem
 from .paths import Paths, paths
@@ -190,7 +192,7 @@ def check_codebook(p: Paths) -> tuple[list[Problem], dict[str, dict]]:
     name = _rel(p.codebook, p)
     try:
         text = p.codebook.read_text(encoding="utf-8")
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         return [
