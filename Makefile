@@ -37,6 +37,8 @@ export TZ := UTC
 
 # matplotlib's font cache lives with the environment (built once by `make setup`), not in build/.
 export MPLCONFIGDIR := $(abspath $(VENV))/mpl-cache
+# So does IPython's folder: no kernel runs the startup scripts or reads the configuration in your ~/.ipython.
+export IPYTHONDIR := $(abspath $(VENV))/ipython
 # This make run: its `python -m compendium` recipes share one warm build server (src/compendium/server.py),
 # which stays warm for the next runs in this folder until it has been idle this many seconds (0: one run).
 export COMPENDIUM_MAKE_PID := $(shell echo $$PPID)

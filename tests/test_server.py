@@ -84,6 +84,7 @@ def mini(tmp_path: Path):
         MPLBACKEND="Agg",
         COMPENDIUM_MAKE_PID=str(make.pid),
         PYDEVD_DISABLE_FILE_VALIDATION="1",
+        IPYTHONDIR=str(tmp / "ipython"),  # as the Makefile sets it (inside the environment)
     )
 
     def run(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -141,6 +142,10 @@ def test_a_later_notebook_sees_nothing_an_earlier_one_did(mini) -> None:
     assert seen["font_size"] == 9  # compendium.plots.STYLE as the module defines it
     assert seen["open_files"] == []
     assert seen["pid"] != a_pid
+    # Like the kernels nbclient starts itself, a forked kernel keeps its history in memory: no notebook's
+    # code lands in a history database (with no sqlite writes in the kernel either).
+    assert (tmp / "ipython" / "profile_default").is_dir()
+    assert list((tmp / "ipython").rglob("history.sqlite")) == []
 
 
 def test_the_same_notebook_gives_the_same_bytes_with_and_without_the_server(mini) -> None:

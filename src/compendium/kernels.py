@@ -40,6 +40,7 @@ __all__ = [
 
 KERNEL_MANAGER = "compendium.kernels.LocalKernelManager"  # see _kernel_manager_class
 KERNEL_CLIENT = "compendium.kernels.ReadyClient"  # see _client_class
+HISTORY = ":memory:"  # the kernels' IPython history database (nbclient's default for the kernels it starts)
 SOCKET_PREFIX = "compendium-kernel-"  # every kernel's sockets and connection file start with this
 FORKED_KERNEL_MANAGER = "compendium.kernels.ForkedKernelManager"
 # The kernel forked for the notebook about to run: (pid, connection file), consumed by ForkedKernelManager.
@@ -299,7 +300,8 @@ def _fork_kernel(prefix: str, cwd: Path) -> int:
 
             # parent_handle: the kernel stops by itself if its runner dies (as with jupyter_client's launcher).
             app = IPKernelApp.instance(parent_handle=parent)
-            app.initialize(["-f", connection_file])
+            # As nbclient starts a classic kernel: history in memory, not in the IPython folder's database.
+            app.initialize(["-f", connection_file, f"--HistoryManager.hist_file={HISTORY}"])
             app.start()
         except BaseException:
             import traceback
