@@ -228,12 +228,14 @@ $(MSOUT)/notebooks/%.html: $(EXEC)/%.ipynb | $(STAMP)
 	$(VENV)/bin/pandoc $< -f ipynb -t html5 -s --embed-resources --metadata title=$* -o $@.tmp
 	@mv $@.tmp $@
 
+# The manuscript links to the pages (it knows their names from the executed notebooks); they are
+# rendered while it is written, and the gate and the finished build wait for both.
 MS_IN := manuscript/template.md manuscript/references.bib $(wildcard manuscript/*.lua) CITATION.cff \
-         $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT) $(NB_HTML)
+         $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT)
 MS_OUT := $(MSOUT)/manuscript.docx $(MSOUT)/manuscript.pdf $(MSOUT)/manuscript.html $(MSOUT)/manuscript.jats.xml \
           $(MSOUT)/coreq_checklist.md $(MSOUT)/provenance.csv
 
-manuscript: $(MS_OUT) ## Write the manuscript draft (DOCX, PDF, HTML, JATS XML), COREQ checklist and provenance table
+manuscript: $(MS_OUT) $(NB_HTML) ## Write the manuscript draft (DOCX, PDF, HTML, JATS XML), COREQ checklist and provenance table
 
 $(MS_OUT) &: $(MS_IN) $(SRC) $(DIGEST)/manuscript.sha256 $(SOURCE_STAMP) | $(VALID)
 	$(RUN) manuscript
@@ -278,7 +280,7 @@ $(ANON_LOG): $(MS_OUT) $(SUPP_OUT) $(NB_HTML) $(DATA)/anonymisation_allowlist.ya
 	$(RUN) audit --outputs --remove --log $@
 
 # When nothing changed, make itself says "Nothing to be done for 'all'".
-$(BUILD)/all.done: $(MS_OUT) $(SUPP_OUT) $(ANON_LOG)
+$(BUILD)/all.done: $(MS_OUT) $(NB_HTML) $(SUPP_OUT) $(ANON_LOG)
 	@touch $@
 	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(MSOUT)/, $(SUPP)/)"
 

@@ -50,9 +50,12 @@ def _copy_of(source: Path) -> Callable[[Path], None]:
     return copy
 
 
-def _notebook_pages(out: Path) -> dict[str, str]:
-    """Links to the executed notebooks rendered as web pages (``make`` renders them with pandoc)."""
-    return {page.stem: f"notebooks/{page.name}" for page in sorted((out / "notebooks").glob("*.html"))}
+def _notebook_pages(p: Paths) -> dict[str, str]:
+    """Links to the executed notebooks' web pages, ``notebooks/<name>.html`` beside the manuscript.
+
+    ``make`` renders each executed notebook's page with pandoc while the manuscript is written
+    (the build is complete only when both are); the links are known from the executed notebooks."""
+    return {nb.stem: f"notebooks/{nb.stem}.html" for nb in sorted(p.executed.glob("*.ipynb"))}
 
 
 def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None) -> dict[str, Path]:
@@ -79,7 +82,7 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     out = p.output
 
     summary, inputs = provenance_table_for_manuscript(p)
-    links = _notebook_pages(out)
+    links = _notebook_pages(p)
     linked = summary.copy()
     linked["notebook"] = [f"[{markup.escape(n)}]({links[n]})" if n in links else n for n in linked["notebook"]]
     ctx["provenance_md"] = pipe_table(
