@@ -456,19 +456,35 @@ def test_a_lingering_servers_key_ignores_what_changes_between_builds_but_not_wha
     """The first build of a new clone runs through the version manager's shim (PYENV_*, its PATH),
     later ones through .venv's Python; make's own id and flags change every run. None of that
     may give a second server, but an environment the imports read (a matplotlib backend) must."""
-    from compendium import server
+    from compendium import client
 
-    monkeypatch.setenv(server.ENV_LINGER, "600")
+    monkeypatch.setenv(client.ENV_LINGER, "600")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    key = server._key()
+    key = client._key()
     monkeypatch.setenv("PATH", "/root/.pyenv/versions/3.11.7/bin:" + os.environ.get("PATH", ""))
     monkeypatch.setenv("PYENV_VERSION", "3.11.7")
-    monkeypatch.setenv(server.ENV_MAKE, "12345")
+    monkeypatch.setenv(client.ENV_MAKE, "12345")
     monkeypatch.setenv("MAKEFLAGS", "-j2 --jobserver-auth=5,6")
-    assert server._key() == key
+    assert client._key() == key
     monkeypatch.setenv("MPLBACKEND", "svg")
-    assert server._key() != key
-    monkeypatch.setenv(server.ENV_LINGER, "0")  # a server of one make run: make's id is its key
-    one_run = server._key()
-    monkeypatch.setenv(server.ENV_MAKE, "54321")
-    assert server._key() != one_run
+    assert client._key() != key
+    monkeypatch.setenv(client.ENV_LINGER, "0")  # a server of one make run: make's id is its key
+    one_run = client._key()
+    monkeypatch.setenv(client.ENV_MAKE, "54321")
+    assert client._key() != one_run
+
+
+def test_the_client_imports_only_the_standard_library() -> None:
+    """A recipe's command imports the client before anything else, once per recipe (hundreds of times
+    in a large study): the command line, the server and the stack stay out of it."""
+    probe = (
+        "import sys, json; before = set(sys.modules); import compendium.client; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    loaded = json.loads(out.stdout)
+    assert [m for m in loaded if m.startswith("compendium")] == ["compendium", "compendium.client"]
+    stdlib = sys.stdlib_module_names
+    assert [m for m in loaded if not m.startswith("compendium") and m.split(".")[0] not in stdlib] == []
+    assert "subprocess" not in loaded and "pathlib" not in loaded  # imported only to start a server

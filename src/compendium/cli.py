@@ -408,12 +408,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .server import submit
+def main(argv: list[str] | None = None, *, serve: bool = True) -> int:
+    """Run one command; under make, a served one through the warm build server (unless ``serve``
+    is False: ``python -m compendium`` has asked it already)."""
+    if serve:
+        from .client import submit
 
-    served = submit(sys.argv[1:] if argv is None else argv)  # under make: the run's warm build server
-    if served is not None:
-        return served
+        served = submit(sys.argv[1:] if argv is None else argv)  # under make: the run's warm build server
+        if served is not None:
+            return served
     args = build_parser().parse_args(argv)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_interrupt)
