@@ -187,8 +187,10 @@ audit: $(STAMP) ## Scan data and generated outputs for direct identifiers
 # ---------------------------------------------------------------- analysis
 analysis: $(BUILD)/analysis.done ## Run the analysis notebooks (overview, 8 cases, cross-case, descriptives)
 
-$(BUILD)/analysis.done: $(EXEC)/01_read_corpus.ipynb $(foreach p,$(PIDS),$(EXEC)/02_analyse_case_$(p).ipynb) \
-                        $(EXEC)/03_analyse_across_cases.ipynb $(EXEC)/04_describe_sample.ipynb
+# In this order: make starts the runnable notebooks in the order listed, and the cross-case step waits
+# for every case, so the cases come first and the corpus overview and descriptives fill the other core.
+$(BUILD)/analysis.done: $(foreach p,$(PIDS),$(EXEC)/02_analyse_case_$(p).ipynb) $(EXEC)/03_analyse_across_cases.ipynb \
+                        $(EXEC)/01_read_corpus.ipynb $(EXEC)/04_describe_sample.ipynb
 	@mkdir -p $(@D) && touch $@
 
 $(EXEC)/01_read_corpus.ipynb $(TABLES)/corpus_overview.csv $(TABLES)/corpus_overview.md &: \
