@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import glob
 import os
 import signal
@@ -321,8 +322,12 @@ def _class_report(args: argparse.Namespace) -> None:
         print(f"class-report: wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
-    """Every command with the options it acts on, each bound to the function that runs it."""
+    """Every command with the options it acts on, each bound to the function that runs it.
+
+    Built once per process (parsing leaves the parser as it was): the build server builds it in its
+    warm-up, for every command it serves."""
     parser = argparse.ArgumentParser(prog="compendium", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("validate", help="validate data/synthetic and run the anonymisation gate")
