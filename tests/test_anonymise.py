@@ -454,3 +454,31 @@ def test_a_file_the_gate_cannot_read_is_named_when_scanning_on_every_core(
     with pytest.raises(CompendiumError) as caught:
         audit(p)
     assert "P03.txt: the anonymisation gate cannot read this file" in str(caught.value)
+
+
+def test_pdf_text_rejoins_words_hyphenated_at_a_line_end_and_refuses_a_broken_pdf(tmp_path: Path) -> None:
+    """The gate reads the PDF as PDFium gives it: a name the typesetter split across two lines
+    ("Jen-" / "nifer") must come back whole, or the name check could not see it."""
+    import typst
+
+    from compendium import anonymise
+
+    source = tmp_path / "narrow.typ"
+    source.write_text(
+        '#set page(width: 3.2cm, height: auto, margin: 2mm)\n#set text(size: 9pt, lang: "en", hyphenate: true)\n'
+        "#set par(justify: true)\n"
+        "Our interviewee described supervision as indispensable, and reported practically "
+        "uncontrollable feelings.\n",
+        encoding="utf-8",
+    )
+    pdf = tmp_path / "narrow.pdf"
+    typst.compile(str(source), output=str(pdf), root=str(tmp_path))
+    text = anonymise._pdf_text(pdf)
+    assert "\ufffe" not in text and "\r" not in text
+    words = text.split()
+    # At this width typst breaks "de-scribed" and "feel-ings" (pypdf gave "de\xad" and "scribed").
+    assert {"described", "feelings."} <= set(words), words
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\nnot really a PDF")
+    with pytest.raises(ValueError, match="not a readable PDF"):
+        anonymise._pdf_text(broken)

@@ -38,6 +38,7 @@ def test_lock_pins_every_package_exactly():
         "frictionless",
         "python-docx",
         "pypdf",
+        "pypdfium2",
         "xmlschema",
         "ipywidgets",
         "playwright",

@@ -147,7 +147,7 @@ WARM_MODULES = (
     "stdnum.au.abn",
     "stdnum.au.tfn",
     "tldextract",
-    "pypdf",
+    "pypdfium2",
 )
 
 
