@@ -35,3 +35,29 @@ def test_options_of_maintenance_commands_sit_on_them_alone() -> None:
     assert options["bench"] == ["--out", "--quick", "--runs", "--sizes"]
     assert options["manifest"] == options["verify"] == options["diff"] == options["accept"] == []
     assert not any("--runs" in v or "--quick" in v for k, v in options.items() if k != "bench")
+
+
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    """`python -m compendium audit | head -1`: when the reader has gone, the command stops with the
+    exit status of a command SIGPIPE ended, and no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from compendium.paths import paths
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPENDIUM_")}
+    env["PYTHONPATH"] = str(paths().root / "src")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compendium", "audit"],
+        cwd=paths().root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes before the command has printed anything
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err

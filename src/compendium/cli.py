@@ -435,6 +435,12 @@ def main(argv: list[str] | None = None, *, serve: bool = True) -> int:
         _remove_truncated_notebooks()
         print(f"interrupted: `compendium {args.command}` stopped by Ctrl-C; {INTERRUPTED}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Whatever read the output has gone (`python -m compendium diff | head`): stop without a
+        # traceback, as command-line tools do (exit status 141, as when SIGPIPE ends them).
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        return 141
     except OSError as err:
         if err.errno not in DISK_ERRORS:
             raise
