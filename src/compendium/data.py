@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .files import load_yaml
-
 from . import consent
 from .errors import CompendiumError
+from .files import load_yaml
 from .paths import Paths, paths
 from .provenance import record
 from .schema import read_table, table_schema

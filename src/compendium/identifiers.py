@@ -41,9 +41,8 @@ from pathlib import Path
 
 import yaml
 
-from .files import load_yaml
-
 from .errors import CompendiumError
+from .files import load_yaml
 from .paths import Paths
 
 __all__ = ["Hit", "scan_text", "load_allowlist", "known_names", "first_names", "load_tables", "PATTERNS", "RULES"]

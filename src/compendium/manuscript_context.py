@@ -17,10 +17,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .files import load_yaml
-
 from . import provenance
 from .errors import CompendiumError
+from .files import load_yaml
 from .paths import Paths, paths
 from .reproducible import build_epoch
 

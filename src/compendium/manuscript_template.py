@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .files import load_yaml
-
 from . import consent, markup, provenance, study, text
 from .errors import CompendiumError
+from .files import load_yaml
 from .manuscript_context import QuoteIntegrityError, check_quote
 from .paths import Paths
 

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from .files import load_yaml
-
 from .data import SPEAKER_INTERVIEWER, read_pseudonyms
 from .errors import CompendiumError, DataError, Problem
+from .files import load_yaml
 from .paths import Paths, paths
 from .schema import load_schema
 from .table_checks import check_csv, check_tables, table_problems

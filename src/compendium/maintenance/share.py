@@ -34,7 +34,7 @@ import yaml
 
 from .. import anonymise, consent
 from ..errors import CompendiumError
-from ..files import csv_text, read_csv_rows, write_bytes, write_json, write_text
+from ..files import csv_text, load_yaml, read_csv_rows, write_bytes, write_json, write_text
 from ..restricted import MARK
 from ..paths import Paths, paths
 
@@ -132,7 +132,7 @@ def _extra(p: Paths) -> list[dict]:
     if not path.is_file():
         return []
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise CompendiumError(f"{path}: not valid YAML ({err}).", fix="check the indentation and quoting") from None
     entries = doc.get("replace", []) if isinstance(doc, dict) else None

@@ -22,10 +22,9 @@ import json
 import random
 from pathlib import Path
 
-import yaml
 
 from ..errors import CompendiumError
-from ..files import csv_text, read_csv_rows, write_text
+from ..files import csv_text, load_yaml, read_csv_rows, write_text
 from ..paths import Paths
 from .names import MEN, WOMEN
 
@@ -200,7 +199,7 @@ def aggregates(data: Path | str) -> dict:
     src = _source(data)
     _, participants = read_csv_rows(src.participants)
     _, coding = read_csv_rows(src.coding)
-    themes = [t["id"] for t in yaml.safe_load(src.codebook.read_text(encoding="utf-8"))["themes"]]
+    themes = [t["id"] for t in load_yaml(src.codebook.read_text(encoding="utf-8"))["themes"]]
     durations = [int(r["duration_min"]) for r in participants]
 
     def count(col: str) -> dict[str, int]:
