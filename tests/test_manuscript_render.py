@@ -1,19 +1,22 @@
 """The manuscript step's shortcuts give exactly what the long way gives.
 
 The template is filled once for the three figure addresses (paths, data: URIs, the typst
-folder), DOCX, HTML and JATS are written from one reading of the Markdown (pandoc's JSON
-tree), and the pandoc conversions run side by side; none may change a byte or an error.
+folder), every format is written from one reading of the Markdown (pandoc's JSON tree, its
+tables re-measured for the PDF's width), and the pandoc conversions run side by side; none
+may change a byte or an error.
 """
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from compendium import identifiers, server
 from compendium.errors import CompendiumError
-from compendium.manuscript import FIGURES
+from compendium.manuscript import FIGURES, TYPST_COLUMNS, _typst_widths, pipe_table_widths
 from compendium.manuscript_context import context
 from compendium.manuscript_template import render_markdown, render_once
 from compendium.manuscript_typeset import run_pandocs
@@ -86,12 +89,128 @@ def test_formats_written_from_one_reading_are_the_bytes_of_converting_the_markdo
             "build/manuscript/reference.docx",
         ],
     }
+    # The PDF's typst source, read at the PDF's width with the figures in typst's folder.
+    typst_md = markdown
+    for stem in FIGURES:
+        typst_md = typst_md.replace(f"(figures/{stem}.png)", f"(/figures/{stem}.png)")
+    (tmp_path / "typst.md").write_text(typst_md, encoding="utf-8")
+    runs["manuscript.typ"] = [
+        str(tmp_path / "typst.md"),
+        "-t",
+        "typst",
+        "-s",
+        "-V",
+        "papersize=a4",
+        "-V",
+        "fontsize=11pt",
+        f"--columns={TYPST_COLUMNS}",
+        "--include-in-header",
+        "src/compendium/templates/typst-header.typ",
+        "--lua-filter",
+        "manuscript/typst.lua",
+    ]
+    built = {name: built_copy.output / name for name in runs} | {"manuscript.typ": work / "typst" / "manuscript.typ"}
     for name, args in runs.items():
         out = tmp_path / name
         subprocess.run(
             [pandoc(), args[0], *reading, *args[1:], "-o", str(out)], cwd=root, check=True, capture_output=True
         )
-        assert out.read_bytes() == (built_copy.output / name).read_bytes(), name
+        assert out.read_bytes() == built[name].read_bytes(), name
+
+
+def _pandoc_tree(markdown: str, *args: str) -> dict:
+    import json
+    import subprocess
+
+    from compendium.manuscript_typeset import pandoc
+
+    out = subprocess.run(
+        [pandoc(), "-f", "markdown", "-t", "json", *args], input=markdown, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def _pipe_table(first_cell: str, separator_dashes: int = 3) -> str:
+    return f"| {first_cell} | b |\n|:{'-' * separator_dashes}|:--|\n| x | y |\n"
+
+
+# Tables around the PDF's width: pandoc counts a line's characters (not bytes, escapes as typed,
+# trailing spaces left out), the separator line too, and keeps widths only beyond the width.
+TABLES = {
+    "narrow": _pipe_table("a" * 20),
+    "wider than 72": _pipe_table("a" * 100),
+    "exactly the PDF's width": _pipe_table("a" * (TYPST_COLUMNS - 8)),
+    "one character wider": _pipe_table("a" * (TYPST_COLUMNS - 7)),
+    "multibyte characters": _pipe_table("é" * (TYPST_COLUMNS - 8)),
+    "escaped characters": _pipe_table("\\." * ((TYPST_COLUMNS - 8) // 2)),
+    "long separator only": _pipe_table("a", separator_dashes=TYPST_COLUMNS),
+    "trailing spaces": _pipe_table("a" * 100).replace("| x | y |", "| x | y |" + " " * TYPST_COLUMNS),
+    "a row longer than the header": "| a | b |\n|:--|:--|\n| " + "x" * TYPST_COLUMNS + " | y |\n",
+}
+
+
+@pytest.mark.parametrize("table", list(TABLES.values()), ids=list(TABLES))
+def test_a_tree_read_at_72_columns_is_remeasured_as_pandoc_reads_it_at_the_pdfs_width(table: str) -> None:
+    markdown = f"# Results\n\nText before.\n\n{table}\nText between.\n\n{TABLES['wider than 72']}"
+    assert len(pipe_table_widths(markdown)) == 2
+    assert _typst_widths(_pandoc_tree(markdown), markdown) == _pandoc_tree(markdown, f"--columns={TYPST_COLUMNS}")
+
+
+def test_a_table_that_is_not_a_pipe_table_leaves_its_widths_to_a_second_reading() -> None:
+    grid = "+-----+-----+\n| a   | b   |\n+=====+=====+\n| x   | y   |\n+-----+-----+\n"
+    markdown = f"{grid}\n{TABLES['wider than 72']}"
+    assert pipe_table_widths(markdown) == [len(TABLES["wider than 72"].splitlines()[0])]
+    assert _typst_widths(_pandoc_tree(markdown), markdown) is None
+
+
+def test_a_grid_table_in_the_template_gets_the_pdf_typst_would_have_from_reading_at_its_width(
+    clone_built: Callable[[str], Paths], run_cli: Callable[..., subprocess.CompletedProcess]
+) -> None:
+    """An author's grid table is measured otherwise than a pipe table: the build reads the
+    Markdown a second time at the PDF's width, and the typst source is that reading's."""
+    from compendium.manuscript import reading_args
+    from compendium.manuscript_typeset import pandoc
+
+    p = clone_built("grid_table")
+    template = p.root / "manuscript" / "template.md"
+    grid = "+------------+-----------+\n| Step       | Who       |\n+============+===========+\n| Coding     | Two       |\n+------------+-----------+\n"
+    template.write_text(
+        template.read_text(encoding="utf-8").replace("# Data availability\n", f"# Data availability\n\n{grid}\n"),
+        encoding="utf-8",
+    )
+    pdf_before = (p.output / "manuscript.pdf").read_bytes()
+    result = run_cli(p.root, "manuscript")
+    assert result.returncode == 0, result.stdout[-3000:]
+    work = p.build / "manuscript"
+    typst_md = (work / "manuscript.md").read_text(encoding="utf-8")
+    assert "| Coding     | Two       |" in typst_md
+    for stem in FIGURES:
+        typst_md = typst_md.replace(f"(figures/{stem}.png)", f"(/figures/{stem}.png)")
+    (work / "expected_typst.md").write_text(typst_md, encoding="utf-8")
+    expected = subprocess.run(
+        [
+            pandoc(),
+            "build/manuscript/expected_typst.md",
+            *reading_args(p, work / "apa.csl"),
+            "-t",
+            "typst",
+            "-s",
+            "-V",
+            "papersize=a4",
+            "-V",
+            "fontsize=11pt",
+            f"--columns={TYPST_COLUMNS}",
+            "--include-in-header",
+            "src/compendium/templates/typst-header.typ",
+            "--lua-filter",
+            "manuscript/typst.lua",
+        ],
+        cwd=p.root,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert (work / "typst" / "manuscript.typ").read_bytes() == expected
+    assert (p.output / "manuscript.pdf").read_bytes() != pdf_before, "the PDF was not rewritten with the table"
 
 
 def test_pandoc_runs_side_by_side_and_the_first_failure_in_order_is_reported(tmp_path: Path) -> None:

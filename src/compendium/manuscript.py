@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -32,13 +34,16 @@ from .files import atomic_write, write_json, write_table, write_text
 from .manuscript_checks import check_docx, check_html, check_jats
 from .manuscript_context import context
 from .manuscript_template import TEMPLATES, coreq_table, pipe_table, render_once
-from .manuscript_typeset import csl_path, lua_filters, reference_docx, run_pandocs, typst_pdf
+from .manuscript_typeset import check_pandoc, csl_path, lua_filters, pandoc_run, reference_docx, run_pandocs, typst_pdf
 from .paths import Paths, paths
 
 __all__ = ["build", "FORMATS", "FIGURES"]
 
 FORMATS = ("docx", "html", "pdf", "jats")
 FIGURES = ("recurrence_heatmap", "interview_durations")
+# The PDF's line width in pandoc's terms: a table whose Markdown lines all fit in it lets typst size
+# its columns; a wider one keeps the relative widths of its separator line (see _typst_widths).
+TYPST_COLUMNS = 160
 
 
 def _copy_of(source: Path) -> Callable[[Path], None]:
@@ -129,49 +134,16 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     rel = lambda path: os.path.relpath(path, p.root)  # noqa: E731
     reading = reading_args(p, csl)
     staged: dict[str, Path] = {}
-    # DOCX, HTML and JATS are written from one reading of the Markdown (pandoc's document tree,
-    # as JSON): citeproc, the slowest part, runs once for the three. The PDF's typst source is read
-    # with wider columns (table widths depend on them), so it is converted on its own, meanwhile.
+    # Every format is written from one reading of the Markdown (pandoc's document tree, as JSON):
+    # citeproc, the slowest part, runs once. While pandoc reads, this process prepares the DOCX
+    # reference document (python-docx).
     tree = work / "manuscript.json"
-    from_tree = [fmt for fmt in ("docx", "html", "jats") if fmt in formats]
-    first = [[rel(md_path), *reading, "-t", "json", "-o", rel(tree)]] if from_tree else []
-    if "pdf" in formats:
-        # typst sees only its own folder: the document and copies of the figures.
-        typ_root = work / "typst"
-        if typ_root.exists():
-            shutil.rmtree(typ_root)
-        (typ_root / "figures").mkdir(parents=True)
-        for stem, data in pngs.items():
-            (typ_root / "figures" / f"{stem}.png").write_bytes(data)
-        typ_md_path = write_text(work / "manuscript_typst.md", with_figures({s: f"/figures/{s}.png" for s in FIGURES}))
-        typ = typ_root / "manuscript.typ"
-        first.append(
-            [
-                rel(typ_md_path),
-                *reading,
-                "-t",
-                "typst",
-                "-s",
-                "-V",
-                "papersize=a4",
-                "-V",
-                "fontsize=11pt",
-                "--columns=160",  # narrow tables keep their natural column widths
-                "--include-in-header",
-                rel(TEMPLATES / "typst-header.typ"),
-                *lua_filters(p, "typst.lua"),
-                "-o",
-                rel(typ),
-            ]
-        )
-        staged["pdf"] = stage / "manuscript.pdf"
-    # While pandoc reads, this process prepares the DOCX reference document (python-docx).
     with ThreadPoolExecutor(max_workers=1) as background:
-        reading_done = background.submit(run_pandocs, first, p.root)
+        reading_done = background.submit(run_pandocs, [[rel(md_path), *reading, "-t", "json", "-o", rel(tree)]], p.root)
         ref = reference_docx(work / "reference.docx") if "docx" in formats else None
         reading_done.result()
 
-    ast = json.loads(tree.read_text(encoding="utf-8")) if from_tree else {}
+    ast = json.loads(tree.read_text(encoding="utf-8"))
     plain = {f"figures/{stem}.png": stem for stem in FIGURES}
 
     def tree_with(figures: dict[str, str], name: str) -> str:
@@ -180,6 +152,45 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
 
     writing = ["-f", "json", "--sandbox"]
     runs: list[list[str]] = []  # the conversions from the tree, run side by side
+    if "pdf" in formats:
+        # typst sees only its own folder: the document and copies of the figures.
+        typ_root = work / "typst"
+        if typ_root.exists():
+            shutil.rmtree(typ_root)
+        (typ_root / "figures").mkdir(parents=True)
+        for stem, data in pngs.items():
+            (typ_root / "figures" / f"{stem}.png").write_bytes(data)
+        typ = typ_root / "manuscript.typ"
+        typst_tree = work / "manuscript_typst.json"
+        typst_figures = {stem: f"/figures/{stem}.png" for stem in FIGURES}
+        typst_ast = _typst_widths(cast(dict, _with_images(ast, plain, typst_figures)), markdown)
+        if typst_ast is None:  # a table that is not a pipe table: pandoc reads the Markdown again at the PDF's width
+            wide = [rel(md_path), *reading, f"--columns={TYPST_COLUMNS}", "-t", "json", "-o", rel(typst_tree)]
+            run_pandocs([wide], p.root)
+            typst_ast = cast(
+                dict, _with_images(json.loads(typst_tree.read_text(encoding="utf-8")), plain, typst_figures)
+            )
+        write_text(typst_tree, json.dumps(typst_ast))
+        runs.append(
+            [
+                rel(typst_tree),
+                *writing,
+                "-t",
+                "typst-citations",  # the citations citeproc rendered in the reading, not typst's own
+                "-s",
+                "-V",
+                "papersize=a4",
+                "-V",
+                "fontsize=11pt",
+                f"--columns={TYPST_COLUMNS}",
+                "--include-in-header",
+                rel(TEMPLATES / "typst-header.typ"),
+                *lua_filters(p, "typst.lua"),
+                "-o",
+                rel(typ),
+            ]
+        )
+        staged["pdf"] = stage / "manuscript.pdf"
     if "docx" in formats:
         staged["docx"] = stage / "manuscript.docx"
         runs.append(
@@ -208,17 +219,19 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         runs.append(
             [rel(tree), *writing, "-t", "jats_archiving", "-s", *lua_filters(p, "jats.lua"), "-o", rel(staged["jats"])]
         )
-    # typst compiles the PDF while pandoc writes the other formats; a pandoc error is still the one
-    # reported first, as when they ran one after the other.
+    # typst compiles the PDF as soon as its source is written, while pandoc writes the other
+    # formats; a pandoc error is still the one reported first, in the order of `runs`.
     typst_failed: CompendiumError | None = None
-    with ThreadPoolExecutor(max_workers=1) as background:
-        writing_done = background.submit(run_pandocs, runs, p.root)
-        if "pdf" in staged:
+    with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
+        conversions = [pool.submit(pandoc_run, args, p.root) for args in runs]
+        if "pdf" in staged and conversions[0].result().returncode == 0:
             try:
                 typst_pdf(typ, staged["pdf"], typ_root, p)
             except CompendiumError as err:
                 typst_failed = err
-        writing_done.result()
+        results = [done.result() for done in conversions]
+    for args, result in zip(runs, results):
+        check_pandoc(args, result)
     if "docx" in staged:
         check_docx(staged["docx"], len(FIGURES))
     if "html" in staged:
@@ -275,6 +288,61 @@ def _with_images(node: object, plain: dict[str, str], figures: dict[str, str]) -
         if target in plain:
             return {"t": "Image", "c": [attr, _with_images(caption, plain, figures), [figures[plain[target]], title]]}
     return {key: _with_images(value, plain, figures) for key, value in node.items()}
+
+
+_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def pipe_table_widths(markdown: str) -> list[int]:
+    """The longest line of each pipe table in ``markdown``, in order: header, separator and rows,
+    trailing spaces left out, counted in characters, as pandoc's Markdown reader measures a
+    table before it compares it with ``--columns``."""
+    lines = markdown.split("\n")
+    widths: list[int] = []
+    i = 1
+    while i < len(lines):
+        if "|" in lines[i] and "|" in lines[i - 1] and _SEPARATOR.match(lines[i]):
+            end = i + 1
+            while end < len(lines) and lines[end].strip() and "|" in lines[end]:
+                end += 1
+            widths.append(max(len(line.rstrip()) for line in lines[i - 1 : end]))
+            i = end + 1
+        else:
+            i += 1
+    return widths
+
+
+def _typst_widths(ast: dict, markdown: str) -> dict | None:
+    """The document tree ``ast`` (changed in place) as pandoc reads ``markdown`` with ``--columns=TYPST_COLUMNS``.
+
+    The tree was read at pandoc's default 72 columns, which gives a table wider than 72
+    characters the relative widths of its separator line. Read at TYPST_COLUMNS, a table
+    whose lines all fit keeps no widths (typst sizes its columns), and a wider one the
+    same relative widths; nothing else in the tree changes. So each table is set as the
+    longest line of its Markdown says, in document order (Lua filters keep the tables and
+    their order). None when the tree has a table that is not a pipe table (grid, simple and
+    multiline tables are measured otherwise). The build's typst source is checked against
+    pandoc's own reading by tests/test_manuscript_render.py."""
+    widths = pipe_table_widths(markdown)
+    tables: list[dict] = []
+
+    def collect(node: object) -> None:
+        if isinstance(node, list):
+            for item in node:
+                collect(item)
+        elif isinstance(node, dict):
+            if node.get("t") == "Table":
+                tables.append(node)
+            for value in node.values():
+                collect(value)
+
+    collect(ast["blocks"])
+    if len(tables) != len(widths):
+        return None  # a table that is not a pipe table: its widths are pandoc's to say
+    for table, longest in zip(tables, widths):
+        if longest <= TYPST_COLUMNS:
+            table["c"][2] = [[align, {"t": "ColWidthDefault"}] for align, _ in table["c"][2]]
+    return ast
 
 
 def provenance_table_for_manuscript(p: Paths) -> tuple[pd.DataFrame, pd.DataFrame]:

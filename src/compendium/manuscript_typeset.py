@@ -17,7 +17,16 @@ from .files import atomic_write
 from .paths import Paths
 from .reproducible import build_epoch, rezip
 
-__all__ = ["csl_path", "pandoc", "run_pandocs", "lua_filters", "reference_docx", "typst_pdf"]
+__all__ = [
+    "csl_path",
+    "pandoc",
+    "pandoc_run",
+    "run_pandocs",
+    "check_pandoc",
+    "lua_filters",
+    "reference_docx",
+    "typst_pdf",
+]
 
 
 def csl_path() -> Path:
@@ -40,6 +49,11 @@ def pandoc() -> str:
         raise CompendiumError("pandoc not found.", fix="run `make setup` (installs pypandoc-binary)") from err
 
 
+def pandoc_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """One pandoc conversion in ``cwd``, its messages captured (:func:`check_pandoc` reads them)."""
+    return subprocess.run([pandoc(), *args], cwd=cwd, capture_output=True, text=True)
+
+
 def run_pandocs(runs: list[list[str]], cwd: Path) -> None:
     """Run pandoc conversions in ``cwd`` at once, one process each, on the machine's cores; their
     errors and warnings stop the build as one message.
@@ -50,15 +64,14 @@ def run_pandocs(runs: list[list[str]], cwd: Path) -> None:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    binary = pandoc()
-    run = lambda args: subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True)  # noqa: E731
     with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
-        results = list(pool.map(run, runs))
+        results = list(pool.map(pandoc_run, runs, [cwd] * len(runs)))
     for args, result in zip(runs, results):
-        _raise_for(args, result)
+        check_pandoc(args, result)
 
 
-def _raise_for(args: list[str], result: subprocess.CompletedProcess) -> None:
+def check_pandoc(args: list[str], result: subprocess.CompletedProcess) -> None:
+    """Stop the build on a failed conversion, or on any warning but a resource pandoc could not fetch."""
     if result.returncode != 0:
         raise CompendiumError(f"pandoc failed ({' '.join(args[:3])} ...):\n{result.stderr.strip()}")
     for line in result.stderr.splitlines():
