@@ -64,3 +64,26 @@ def test_mean_label_sits_above_the_dashed_line() -> None:
     label_x = ax.transData.inverted().transform((box.x0, box.y0))[0]
     assert label_x > points[:, 0].max(), "the label sits among the dots"
     plt.close(fig)
+
+
+def test_figures_keep_no_layout_engine_so_savefig_draws_them_once() -> None:
+    """The figures are laid out as ``tight_layout()`` lays them out (their bytes are in the committed
+    manifest), but leave no layout engine behind: with one, ``savefig`` would lay out every text
+    again for each file it writes."""
+    import io
+
+    figures = [heatmap(), plots.durations_figure(pd.Series([50, 62, 71]), 61.0)]
+    for fig in figures:
+        assert fig.get_layout_engine() is None
+    draws: list[int] = []
+    original = type(figures[0]).draw
+    type(figures[0]).draw = lambda self, renderer: draws.append(1) or original(self, renderer)  # type: ignore[method-assign]
+    try:
+        for fig in figures:
+            for fmt in ("png", "svg"):
+                fig.savefig(io.BytesIO(), format=fmt)
+    finally:
+        type(figures[0]).draw = original  # type: ignore[method-assign]
+        for fig in figures:
+            plt.close(fig)
+    assert len(draws) == 4, f"four files took {len(draws)} drawings"
