@@ -232,3 +232,42 @@ def test_the_warm_build_server_has_read_the_name_list_its_children_share() -> No
     server._warm()
     assert identifiers.first_names.cache_info().currsize == 1
     assert "jennifer" in identifiers.first_names()
+
+
+def test_the_warm_build_server_has_compiled_the_template_its_children_fill(
+    built_copy: Paths, clone_built: Callable[[str], Paths]
+) -> None:
+    from compendium.manuscript_template import compiled_template
+
+    compiled_template.cache_clear()
+    server._compile_manuscript_template()  # the working tree's template: the same text as the copy's
+    assert compiled_template.cache_info().currsize == 1
+    ctx = context(built_copy)
+    ctx["provenance_md"] = "| notebook |\n|---|\n| 01_read_corpus |"
+    render_markdown(ctx, built_copy)
+    assert compiled_template.cache_info().hits == 1, "the manuscript compiled the template a second time"
+    # An edited template is compiled anew, never filled from the copy kept for the old text.
+    p = clone_built("edited_template")
+    p.template.write_text(p.template.read_text(encoding="utf-8") + "\nCompiled anew.\n", encoding="utf-8")
+    markdown, _ = render_markdown(ctx, p)
+    assert "Compiled anew." in markdown
+    assert compiled_template.cache_info().currsize == 2
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [("Value {{ no_such_value }}.", "'no_such_value' is undefined"), ("{% if %}", "Expected an expression")],
+    ids=["unknown placeholder", "syntax error"],
+)
+def test_a_broken_template_names_its_line(
+    built_copy: Paths, clone_built: Callable[[str], Paths], line, message
+) -> None:
+    p = clone_built("broken_template")
+    lines = p.template.read_text(encoding="utf-8").split("\n")
+    lines.insert(40, line)
+    p.template.write_text("\n".join(lines), encoding="utf-8")
+    ctx = context(built_copy)
+    ctx["provenance_md"] = "| notebook |\n|---|\n| 01_read_corpus |"
+    with pytest.raises(CompendiumError, match=r"template\.md, line 41: ") as err:
+        render_markdown(ctx, p)
+    assert message in str(err.value) and "placeholder names" in str(err.value.fix)

@@ -9,9 +9,11 @@ pipe tables. Every string that comes from the data goes through
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,6 +22,9 @@ from .errors import CompendiumError
 from .files import load_yaml
 from .manuscript_context import QuoteIntegrityError, check_quote
 from .paths import Paths
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "TEMPLATES",
@@ -199,6 +204,32 @@ def render_once(
     return with_figures, used
 
 
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        comment_start_string="<#--",
+        comment_end_string="--#>",
+    )
+    env.filters["words"] = text.number_word
+    env.filters["Words"] = lambda k: text.spelled(k).capitalize()
+    env.filters["stat"] = lambda v: f"{float(v):.1f}"
+    env.filters["esc"] = markup.escape
+    return env
+
+
+@functools.lru_cache(maxsize=4)
+def compiled_template(source: str) -> jinja2.Template:
+    """The template's text compiled by jinja2 (about 0.05 CPU-s), kept for the same text: the build
+    server compiles the current template once (see :mod:`compendium.server`), for every manuscript
+    its children write until the template changes. What each filling needs (the quotes, the tables,
+    the figures' addresses) is passed to ``render``, not kept in the compiled template."""
+    return _environment().from_string(source)
+
+
 def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) -> tuple[str, list[str]]:
     """Fill the template; returns the Markdown and the segment ids of the quotes used.
 
@@ -277,17 +308,7 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
     def figure(stem: str, caption: str) -> str:
         return f"![{caption}]({_address(figures, stem)}){{width=100%}}"
 
-    env = jinja2.Environment(
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        comment_start_string="<#--",
-        comment_end_string="--#>",
-    )
-    env.filters["words"] = text.number_word
-    env.filters["Words"] = lambda k: text.spelled(k).capitalize()
-    env.filters["stat"] = lambda v: f"{float(v):.1f}"
-    env.filters["esc"] = markup.escape
-    env.globals.update(
+    helpers = dict(
         quote=quote,
         table=table,
         figure=figure,
@@ -304,14 +325,26 @@ def render_markdown(ctx: dict, p: Paths, figures: dict[str, str] | None = None) 
         raise CompendiumError(f"{template_path}: manuscript template not found.", fix="restore manuscript/template.md")
     provenance.record("read", template_path)
     try:
-        rendered = env.from_string(template_path.read_text(encoding="utf-8")).render(**ctx)
+        rendered = compiled_template(template_path.read_text(encoding="utf-8")).render({**helpers, **ctx})
     except jinja2.TemplateError as err:
         raise CompendiumError(
-            f"{p.shown(template_path)}, line {getattr(err, 'lineno', '?')}: {err}",
+            f"{p.shown(template_path)}, line {_template_line(err)}: {err}",
             fix="check the placeholder names against manuscript/values/*.json",
         ) from None
     # restricted builds: the mark in title, notice and captions; any build: quotations withheld for consent
     return study.mark_manuscript(rendered, p, withheld=consent.withheld_counts(coding, participants)), used
+
+
+def _template_line(err: Exception) -> int | str:
+    """The template's line a jinja2 error points at: a syntax error carries it, an error while
+    filling (an unknown placeholder) only in the frame jinja2 gives the template's code."""
+    line = getattr(err, "lineno", None)
+    tb = err.__traceback__
+    while line is None and tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line if line is not None else "?"
 
 
 def coreq_table(markdown: str, ctx: dict) -> pd.DataFrame:
