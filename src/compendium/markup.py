@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from .errors import CompendiumError
+from .files import compose_yaml
 from .paths import Paths, paths
 
 __all__ = ["escape", "find_markup", "check_inputs", "MarkupError", "RULES"]
@@ -105,7 +106,7 @@ def _csv_cells(path: Path) -> list[tuple[int, int, str, str, str]]:
 
 def _yaml_cells(path: Path) -> list[tuple[str, int, str, str]]:
     """(theme id, file line, field, value) for every string in the codebook's theme entries."""
-    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    node = compose_yaml(path.read_text(encoding="utf-8"))
     cells: list[tuple[str, int, str, str]] = []
 
     def walk(n: yaml.Node, where: str, field: str) -> None:

@@ -21,7 +21,7 @@ import yaml
 
 from .data import SPEAKER_INTERVIEWER, read_pseudonyms
 from .errors import CompendiumError, DataError, Problem
-from .files import load_yaml
+from .files import compose_yaml, load_yaml
 from .paths import Paths, paths
 from .schema import load_schema
 from .table_checks import check_csv, check_tables, table_problems
@@ -165,7 +165,7 @@ def check_bytes(p: Paths, participant_ids: list[str] | None = None) -> tuple[lis
 def _codebook_lines(text: str) -> list[dict[str, int]]:
     """For each theme entry, the 1-based line of the entry and of each of its keys."""
     try:
-        root = yaml.compose(text)
+        root = compose_yaml(text)
     except yaml.YAMLError:
         return []
     out: list[dict[str, int]] = []
