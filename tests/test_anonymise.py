@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -411,6 +412,79 @@ def test_the_cache_holds_for_one_set_of_known_names_only(tmp_path: Path) -> None
     assert ("personal name", "Lauren") in {(h.category, h.text) for h in hits_of(p)}
 
 
+def _counting_detections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every line the pattern detectors are run on (their memory per line switched off)."""
+    from compendium import identifiers
+
+    seen: list[str] = []
+    detected = identifiers._detected.__wrapped__
+    monkeypatch.setattr(identifiers, "_detected", lambda line, epoch: seen.append(line) or detected(line, epoch))
+    return seen
+
+
+def test_a_changed_files_unchanged_lines_skip_the_pattern_detectors_but_a_new_identifier_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = built_folder(tmp_path)
+    seen = _counting_detections(monkeypatch)
+    assert audit(p) == 14
+    assert len(seen) > 500, "every line of the first scan goes through the detectors"
+    stored = (p.build / "anonymisation_lines.bin").read_bytes()
+    assert b"Jennifer" not in stored and b"Interviewer" not in stored  # digests, never the text
+    added = "Jennifer: My mobile is 0412 345 678 if the line drops."
+    insert_turns(p.transcript("P01"), 4, [added])
+    seen.clear()
+    assert [(h.file, h.line, h.category) for h in hits_of(p)] == [
+        ("data/synthetic/transcripts/P01.txt", 5, "phone number")
+    ]
+    assert seen == [added], "only the new line should have gone through the pattern detectors"
+    # A name on a remembered line is still found: the name detector reads every line.
+    lines = p.transcript("P02").read_text(encoding="utf-8").split("\n")
+    lines[3] = lines[3].replace("Lauren:", "Lauren: I told Sarah Jones.", 1)
+    p.transcript("P02").write_text("\n".join(lines), encoding="utf-8")
+    assert ("data/synthetic/transcripts/P02.txt", 4, "personal name") in {
+        (h.file, h.line, h.category) for h in hits_of(p) if h.text.startswith("Sarah")
+    }
+
+
+def test_remembered_lines_hold_for_one_set_of_rules_and_one_build_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = built_folder(tmp_path)
+    seen = _counting_detections(monkeypatch)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert audit(p) == 14
+    lines_file = p.build / "anonymisation_lines.bin"
+    first = lines_file.read_bytes()
+    transcript = p.transcript("P03")
+    count = len(transcript.read_text(encoding="utf-8").splitlines())
+
+    def rescanned_after(change: Callable[[], None]) -> int:
+        transcript.write_text(transcript.read_text(encoding="utf-8") + "Interviewer: Thanks.\n", encoding="utf-8")
+        change()
+        seen.clear()
+        assert audit(p) == 14
+        own = set(transcript.read_text(encoding="utf-8").splitlines())  # P03's lines, not the other files'
+        return sum(1 for line in seen if line in own)
+
+    assert rescanned_after(lambda: None) == 1  # the same rules and date: only the new line
+    # Another build date: the date detector lets another date pass, so every line is scanned again.
+    assert rescanned_after(lambda: monkeypatch.setenv("SOURCE_DATE_EPOCH", "1800000000")) >= count
+    # Another allow-list (the gate's rules): the remembered lines are not used.
+    assert (
+        rescanned_after(
+            lambda: write_allowlist(p, "  - text: Qwerty\n    category: personal name\n    reason: Test.\n")
+        )
+        >= count
+    )
+    assert lines_file.read_bytes()[:64] != first[:64]
+    # A damaged file is ignored, never trusted.
+    lines_file.write_bytes(lines_file.read_bytes()[:-5])
+    assert rescanned_after(lambda: None) >= count
+    lines_file.write_bytes(b"not the rules\n" + bytes(32))
+    assert rescanned_after(lambda: None) >= count
+
+
 def test_scanning_on_every_core_gives_the_log_and_hits_of_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -430,11 +504,14 @@ def test_scanning_on_every_core_gives_the_log_and_hits_of_one_process(
     for parallel_bytes in (10**12, 0):  # never, then always
         monkeypatch.setattr(anonymise, "PARALLEL_BYTES", parallel_bytes)
         (p.build / "anonymisation_cache.json").unlink(missing_ok=True)
+        (p.build / "anonymisation_lines.bin").unlink(missing_ok=True)
         log = tmp_path / f"log-{parallel_bytes}.json"
         with pytest.raises(AnonymisationError) as caught:
             audit(p, log=log)
         cache = (p.build / "anonymisation_cache.json").read_bytes()
-        results.append(([(h.file, h.line, h.category, h.text) for h in caught.value.hits], log.read_bytes(), cache))
+        lines = (p.build / "anonymisation_lines.bin").read_bytes()
+        hits = [(h.file, h.line, h.category, h.text) for h in caught.value.hits]
+        results.append((hits, log.read_bytes(), cache, lines))
     if (os.cpu_count() or 1) > 1:
         assert contexts == ["fork"]  # the second run, and only it, forked its scanners
     assert results[0] == results[1]

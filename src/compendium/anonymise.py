@@ -19,6 +19,7 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -238,13 +239,21 @@ class Passed:
     cache is valid for one set of rules only: the allow-list, the known names, the gate's own code
     and the versions of the libraries it reads and matches with; when any of them changes, every file
     is scanned again. Only clean files are kept (with what the allow-list let pass, for the log), so
-    a file with a hit is always scanned and reported afresh. ``make clean`` deletes the cache.
+    a file with a hit is always scanned and reported afresh.
+
+    Under the same rules, ``build/anonymisation_lines.bin`` keeps the lines (as 16-byte digests of
+    the line and the build's date, never their text) in which the pattern detectors found nothing:
+    when a file changes, its unchanged lines skip those detectors (about half of the gate's time
+    on an edit); the name detector still reads every line. ``make clean`` deletes both.
     """
 
     LIBRARIES = ("gender-guesser", "phonenumbers", "tldextract", "pypdfium2")
+    # Lines kept in build/anonymisation_lines.bin (16 bytes each): the newest, at most this many.
+    MAX_LINES = 1 << 20
 
     def __init__(self, p: Paths, allow: list[dict], known: set[str]) -> None:
         self.path = p.build / "anonymisation_cache.json"
+        self.lines_path = p.build / "anonymisation_lines.bin"
         self.rules = self._rules(allow, known)
         self.changed = False
         self.files: dict[str, dict] = {}
@@ -254,6 +263,15 @@ class Passed:
                 self.files = doc["files"]
         except (OSError, ValueError):
             pass
+        # And the lines in which the pattern detectors found nothing, under the same rules (a
+        # changed file's unchanged lines are not run through them again; see identifiers.scan_text).
+        self.line_order: list[bytes] = []
+        self.new_lines: list[bytes] = []
+        with contextlib.suppress(OSError):
+            header, _, body = self.lines_path.read_bytes().partition(b"\n")
+            if header == self.rules.encode() and len(body) % 16 == 0:
+                self.line_order = [body[i : i + 16] for i in range(0, len(body), 16)]
+        self.clean_lines = set(self.line_order)
 
     @classmethod
     def _rules(cls, allow: list[dict], known: set[str]) -> str:
@@ -274,14 +292,20 @@ class Passed:
             doc = {"rules": self.rules, "files": dict(sorted(self.files.items()))}
             with contextlib.suppress(OSError):
                 atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(doc), encoding="utf-8"), recorded=False)
+        new = [key for key in dict.fromkeys(self.new_lines) if key not in self.clean_lines]
+        if new and self.lines_path.parent.is_dir():
+            data = self.rules.encode() + b"\n" + b"".join((self.line_order + new)[-self.MAX_LINES :])
+            with contextlib.suppress(OSError):
+                atomic_write(self.lines_path, lambda tmp: tmp.write_bytes(data), recorded=False)
 
 
 _FORKED: dict = {}  # what the scanning processes read (set just before they are forked)
 PARALLEL_BYTES = 256 * 1024  # below this much to read, one process scans faster than starting more
 
 
-# A scanned file: its number of lines, its hits, and what the allow-list let pass (with the entry's index).
-Scanned = tuple[int, list[Hit], list[tuple[Hit, int]]]
+# A scanned file: its number of lines, its hits, what the allow-list let pass (with the entry's
+# index), and the keys of the lines the pattern detectors found nothing in (see Passed).
+Scanned = tuple[int, list[Hit], list[tuple[Hit, int]], list[bytes]]
 
 
 def _scan_new(i: int) -> Scanned | str:
@@ -293,17 +317,20 @@ def _scan_new(i: int) -> Scanned | str:
     except (OSError, UnicodeDecodeError, ValueError, zipfile.BadZipFile, yaml.YAMLError) as err:
         return str(err)
     allowed: list[tuple[Hit, dict]] = []
-    found = scan_text(text, rel, allow, known, allowed)
-    return text.count("\n") + 1, found, [(hit, index[id(entry)]) for hit, entry in allowed]
+    clean: list[bytes] = []
+    found = scan_text(text, rel, allow, known, allowed, _FORKED["clean"], clean)
+    return text.count("\n") + 1, found, [(hit, index[id(entry)]) for hit, entry in allowed], clean
 
 
-def _scan_all(todo: list[tuple[Path, str]], p: Paths, allow: list[dict], known: set[str]) -> list[Scanned | str]:
+def _scan_all(
+    todo: list[tuple[Path, str]], p: Paths, allow: list[dict], known: set[str], clean: AbstractSet[bytes] = frozenset()
+) -> list[Scanned | str]:
     """Scan the files not in the cache; on every core when there is enough to read (a PDF's text
     is the slowest part), each file in one process, results in the order given."""
     import os
 
     # How a kept file names the allow-list entries that let its lines pass: by their position.
-    _FORKED.update(todo=todo, p=p, allow=allow, known=known, index={id(e): n for n, e in enumerate(allow)})
+    _FORKED.update(todo=todo, p=p, allow=allow, known=known, index={id(e): n for n, e in enumerate(allow)}, clean=clean)
     try:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         sizes = [path.stat().st_size if path.is_file() else 0 for path, _ in todo]
@@ -335,7 +362,7 @@ def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str
             raise _unreadable(rel, err) from None
         keys.append((rel, sha256, f"{sha256}{path.suffix}{'+allowlist' if path == p.allowlist else ''}"))
     todo = [(path, rel) for path, (rel, _, key) in zip(files, keys) if key not in passed.files]
-    scanned = dict(zip((rel for _, rel in todo), _scan_all(todo, p, allow, known)))
+    scanned = dict(zip((rel for _, rel in todo), _scan_all(todo, p, allow, known, passed.clean_lines)))
     for rel, sha256, key in keys:
         clean = passed.files.get(key)
         if rel not in scanned and clean is not None:
@@ -348,7 +375,8 @@ def scan_files(files: list[Path], p: Paths, scan: Scan | None = None, stage: str
             result = scanned[rel]
             if isinstance(result, str):
                 raise _unreadable(rel, result)
-            lines, found, indexed = result
+            lines, found, indexed, clean_lines = result
+            passed.new_lines += clean_lines
             allowed = [(hit, allow[entry]) for hit, entry in indexed]
             if not found:
                 passed.files[key] = {"lines": lines, "allowed": [[h.line, h.category, h.text, n] for h, n in indexed]}

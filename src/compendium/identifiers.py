@@ -31,6 +31,7 @@ input and output files.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -323,6 +324,12 @@ def _detected(line: str, epoch: str | None) -> tuple[Span, ...]:
     return tuple(span for detector in DETECTORS for span in detector(line))
 
 
+def line_key(line: str, epoch: str | None) -> bytes:
+    """A line and the build's date as 16 bytes (BLAKE2b): what the gate remembers of a line in which
+    :data:`DETECTORS` found nothing, instead of the line itself."""
+    return hashlib.blake2b(f"{epoch}\0{line}".encode(), digest_size=16).digest()
+
+
 def _may_match(category: str, line: str, digit: bool) -> bool:
     """Whether ``PATTERNS[category]`` could match ``line`` at all, checked before it runs: the
     e-mail and URL patterns need their "@", "://" or "www."; every other pattern needs a digit."""
@@ -396,10 +403,18 @@ def scan_text(
     allow: Sequence[dict] = (),
     known: AbstractSet[str] = frozenset(),
     allowed_log: list[tuple[Hit, dict]] | None = None,
+    clean_lines: AbstractSet[bytes] | None = None,
+    new_clean_lines: list[bytes] | None = None,
 ) -> list[Hit]:
     """Every identifier-like string in ``text``; ``known`` are allowed names (pseudonyms, cited authors).
 
     Hits the allow-list suppresses are appended to ``allowed_log`` with their entry.
+
+    ``clean_lines``: the :func:`line_key` of lines in which :data:`DETECTORS` found nothing before,
+    under the same rules (the gate keeps them in build/, see :class:`compendium.anonymise.Passed`);
+    those detectors are not run on such a line again. Lines they find nothing in now are added to
+    ``new_clean_lines``. The name detector reads the next line and the known names too, so it runs
+    on every line whatever was remembered.
     """
     hits: list[Hit] = []
     names = first_names()
@@ -409,7 +424,13 @@ def scan_text(
         taken: list[tuple[int, int]] = []  # spans already reported: an e-mail's domain is not also a URL
         next_line = lines[number].lstrip() if number < len(lines) else ""
         numbers_only = GUID.sub(lambda m: " " * len(m.group(0)), line)  # same offsets, no GUIDs
-        spans = list(_detected(numbers_only, epoch))
+        if clean_lines is None:
+            spans = list(_detected(numbers_only, epoch))
+        else:
+            key = line_key(numbers_only, epoch)
+            spans = [] if key in clean_lines else list(_detected(numbers_only, epoch))
+            if not spans and new_clean_lines is not None and key not in clean_lines:
+                new_clean_lines.append(key)
         spans += list(_names(line, names, known, next_line))
         for category, start, end in spans:
             if any(a <= start < b or a < end <= b or (start <= a and b <= end) for a, b in taken):
