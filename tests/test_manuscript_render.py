@@ -41,6 +41,24 @@ def test_one_filling_of_the_template_gives_each_variant_as_a_filling_of_its_own(
     assert "data:image/png;base64,RECURRENCE_HEATMAP" in with_figures(variants[1])
 
 
+# How the PDF's typst source was written before it came from the one reading: from the Markdown, read
+# at the PDF's width (paths relative to the root).
+TYPST_LONG_WAY = [
+    "-t",
+    "typst",
+    "-s",
+    "-V",
+    "papersize=a4",
+    "-V",
+    "fontsize=11pt",
+    f"--columns={TYPST_COLUMNS}",
+    "--include-in-header",
+    "src/compendium/templates/typst-header.typ",
+    "--lua-filter",
+    "manuscript/typst.lua",
+]
+
+
 def test_formats_written_from_one_reading_are_the_bytes_of_converting_the_markdown_each(
     built_copy: Paths, tmp_path: Path
 ) -> None:
@@ -94,21 +112,7 @@ def test_formats_written_from_one_reading_are_the_bytes_of_converting_the_markdo
     for stem in FIGURES:
         typst_md = typst_md.replace(f"(figures/{stem}.png)", f"(/figures/{stem}.png)")
     (tmp_path / "typst.md").write_text(typst_md, encoding="utf-8")
-    runs["manuscript.typ"] = [
-        str(tmp_path / "typst.md"),
-        "-t",
-        "typst",
-        "-s",
-        "-V",
-        "papersize=a4",
-        "-V",
-        "fontsize=11pt",
-        f"--columns={TYPST_COLUMNS}",
-        "--include-in-header",
-        "src/compendium/templates/typst-header.typ",
-        "--lua-filter",
-        "manuscript/typst.lua",
-    ]
+    runs["manuscript.typ"] = [str(tmp_path / "typst.md"), *TYPST_LONG_WAY]
     built = {name: built_copy.output / name for name in runs} | {"manuscript.typ": work / "typst" / "manuscript.typ"}
     for name, args in runs.items():
         out = tmp_path / name
@@ -192,18 +196,7 @@ def test_a_grid_table_in_the_template_gets_the_pdf_typst_would_have_from_reading
             pandoc(),
             "build/manuscript/expected_typst.md",
             *reading_args(p, work / "apa.csl"),
-            "-t",
-            "typst",
-            "-s",
-            "-V",
-            "papersize=a4",
-            "-V",
-            "fontsize=11pt",
-            f"--columns={TYPST_COLUMNS}",
-            "--include-in-header",
-            "src/compendium/templates/typst-header.typ",
-            "--lua-filter",
-            "manuscript/typst.lua",
+            *TYPST_LONG_WAY,
         ],
         cwd=p.root,
         capture_output=True,
