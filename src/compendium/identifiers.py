@@ -428,9 +428,12 @@ def scan_text(
             spans = list(_detected(numbers_only, epoch))
         else:
             key = line_key(numbers_only, epoch)
-            spans = [] if key in clean_lines else list(_detected(numbers_only, epoch))
-            if not spans and new_clean_lines is not None and key not in clean_lines:
-                new_clean_lines.append(key)
+            if key in clean_lines:
+                spans = []
+            else:
+                spans = list(_detected(numbers_only, epoch))
+                if not spans and new_clean_lines is not None:
+                    new_clean_lines.append(key)
         spans += list(_names(line, names, known, next_line))
         for category, start, end in spans:
             if any(a <= start < b or a < end <= b or (start <= a and b <= end) for a, b in taken):
