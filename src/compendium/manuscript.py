@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import cast
 
@@ -34,7 +33,7 @@ from .files import atomic_write, write_json, write_table, write_text
 from .manuscript_checks import check_docx, check_html, check_jats
 from .manuscript_context import context
 from .manuscript_template import TEMPLATES, coreq_table, pipe_table, render_once
-from .manuscript_typeset import check_pandoc, csl_path, lua_filters, pandoc_run, reference_docx, run_pandocs, typst_pdf
+from .manuscript_typeset import csl_path, lua_filters, pandocs_started, reference_docx, run_pandocs, typst_pdf
 from .paths import Paths, paths
 
 __all__ = ["build", "FORMATS", "FIGURES"]
@@ -138,10 +137,8 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     # citeproc, the slowest part, runs once. While pandoc reads, this process prepares the DOCX
     # reference document (python-docx).
     tree = work / "manuscript.json"
-    with ThreadPoolExecutor(max_workers=1) as background:
-        reading_done = background.submit(run_pandocs, [[rel(md_path), *reading, "-t", "json", "-o", rel(tree)]], p.root)
+    with pandocs_started([[rel(md_path), *reading, "-t", "json", "-o", rel(tree)]], p.root):
         ref = reference_docx(work / "reference.docx") if "docx" in formats else None
-        reading_done.result()
 
     ast = json.loads(tree.read_text(encoding="utf-8"))
     plain = {f"figures/{stem}.png": stem for stem in FIGURES}
@@ -222,16 +219,12 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     # typst compiles the PDF as soon as its source is written, while pandoc writes the other
     # formats; a pandoc error is still the one reported first, in the order of `runs`.
     typst_failed: CompendiumError | None = None
-    with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
-        conversions = [pool.submit(pandoc_run, args, p.root) for args in runs]
+    with pandocs_started(runs, p.root) as conversions:
         if "pdf" in staged and conversions[0].result().returncode == 0:
             try:
                 typst_pdf(typ, staged["pdf"], typ_root, p)
             except CompendiumError as err:
                 typst_failed = err
-        results = [done.result() for done in conversions]
-    for args, result in zip(runs, results):
-        check_pandoc(args, result)
     if "docx" in staged:
         check_docx(staged["docx"], len(FIGURES))
     if "html" in staged:

@@ -6,9 +6,12 @@ could not fetch; :func:`typst_pdf` compiles the PDF with the build's timestamp.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from . import provenance
@@ -20,9 +23,8 @@ from .reproducible import build_epoch, rezip
 __all__ = [
     "csl_path",
     "pandoc",
-    "pandoc_run",
+    "pandocs_started",
     "run_pandocs",
-    "check_pandoc",
     "lua_filters",
     "reference_docx",
     "typst_pdf",
@@ -49,28 +51,36 @@ def pandoc() -> str:
         raise CompendiumError("pandoc not found.", fix="run `make setup` (installs pypandoc-binary)") from err
 
 
-def pandoc_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """One pandoc conversion in ``cwd``, its messages captured (:func:`check_pandoc` reads them)."""
+def _pandoc_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([pandoc(), *args], cwd=cwd, capture_output=True, text=True)
 
 
-def run_pandocs(runs: list[list[str]], cwd: Path) -> None:
-    """Run pandoc conversions in ``cwd`` at once, one process each, on the machine's cores; their
-    errors and warnings stop the build as one message.
+@contextlib.contextmanager
+def pandocs_started(runs: list[list[str]], cwd: Path) -> Iterator[list[Future[subprocess.CompletedProcess]]]:
+    """Start pandoc conversions in ``cwd`` at once, one process each, on the machine's cores, and
+    give their futures to the ``with`` block (which may wait for one and use its output while
+    the others run). On leaving, wait for all: their errors and warnings stop the build as one
+    message.
 
     Each conversion writes its own file, so they are independent; their messages are read in the
     order given, so the first failing conversion (in that order) is the one reported, whatever
     finished first.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
-        results = list(pool.map(pandoc_run, runs, [cwd] * len(runs)))
+        conversions = [pool.submit(_pandoc_run, args, cwd) for args in runs]
+        yield conversions
+        results = [done.result() for done in conversions]
     for args, result in zip(runs, results):
-        check_pandoc(args, result)
+        _raise_for(args, result)
 
 
-def check_pandoc(args: list[str], result: subprocess.CompletedProcess) -> None:
+def run_pandocs(runs: list[list[str]], cwd: Path) -> None:
+    """Run pandoc conversions side by side and stop on the first failure in order (see :func:`pandocs_started`)."""
+    with pandocs_started(runs, cwd):
+        pass
+
+
+def _raise_for(args: list[str], result: subprocess.CompletedProcess) -> None:
     """Stop the build on a failed conversion, or on any warning but a resource pandoc could not fetch."""
     if result.returncode != 0:
         raise CompendiumError(f"pandoc failed ({' '.join(args[:3])} ...):\n{result.stderr.strip()}")
