@@ -178,8 +178,22 @@ environment.yml: requirements.lock tools/environment.py ## Regenerate the conda/
 # ---------------------------------------------------------------- data checks
 validate: $(VALID) ## Validate data/synthetic (types, keys, spans, encoding) and run the anonymisation gate
 
-$(VALID) $(DIGESTS) &: $(TABLE_DATA) $(TRANSCRIPTS) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(STAMP)
+# Validation writes the step digests, but only its report is the rule's target: a digest whose value
+# did not change keeps its date, and as a target of the same rule it would look out of date to every
+# later make, which would then validate again each time. While validation is due, each digest's empty
+# recipe makes make look at its date again once validation has run, so a step whose digest kept its
+# date does not run; once the report is newer than every input, the digests stand on their own, so
+# that `make -n` and `make -q` (which cannot look again) name only what would really run. A digest
+# deleted by hand makes validation run, which writes it again.
+VALID_INPUTS    := $(TABLE_DATA) $(TRANSCRIPTS) $(DATA)/anonymisation_allowlist.yaml $(SRC)
+DIGESTS_MISSING := $(filter-out $(wildcard $(DIGESTS)),$(DIGESTS))
+VALID_DUE       := $(or $(DIGESTS_MISSING),$(if $(wildcard $(VALID)),,missing),$(shell \
+                     find $(foreach f,$(VALID_INPUTS),"$(f)") -newer "$(VALID)" -print -quit 2>/dev/null))
+$(VALID): $(VALID_INPUTS) $(if $(DIGESTS_MISSING),digests-missing) | $(STAMP)
 	$(RUN) validate --report $(VALID)
+$(DIGESTS): $(if $(VALID_DUE),$(VALID)) ;
+.PHONY: digests-missing
+digests-missing: ;
 
 audit: $(STAMP) ## Scan data and generated outputs for direct identifiers
 	$(RUN) audit --outputs

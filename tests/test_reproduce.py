@@ -350,3 +350,20 @@ def test_noop_build_and_one_transcript_change(clone_built: Copy, run_make: Runne
     ):
         assert step in out, f"{step!r} did not run:\n{out}"
     assert FAILING not in out, "the sample notebook does not read transcripts and should not rerun"
+
+    # The steps whose digest kept its date (the other cases, the descriptives) did not run, and the
+    # next make has nothing left to do: validation does not run again at every later make.
+    again = run_make(p.root, "all")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert not re.search(r"^(validate|notebook|manuscript):", again.stdout, re.M), again.stdout
+    assert run_make(p.root, "-q", "all").returncode == 0, "make -q must see the build up to date, as make does"
+
+    # A digest deleted by hand is written again by validation, and only its step runs.
+    (p.build / "inputs" / "case_P05.sha256").unlink()
+    healed = run_make(p.root, "all")
+    assert healed.returncode == 0, healed.stdout[-3000:]
+    assert "validate: inputs changed for 1 step(s): case_P05" in healed.stdout, healed.stdout
+    assert set(re.findall(r"participant=(P\d+)", healed.stdout)) == {"P05"}, healed.stdout
+    assert (p.build / "inputs" / "case_P05.sha256").is_file()
+    settled = run_make(p.root, "all")
+    assert not re.search(r"^(validate|notebook|manuscript):", settled.stdout, re.M), settled.stdout
