@@ -207,6 +207,13 @@ $(BUILD)/analysis.done: $(foreach p,$(PIDS),$(EXEC)/02_analyse_case_$(p).ipynb) 
                         $(EXEC)/01_read_corpus.ipynb $(EXEC)/04_describe_sample.ipynb
 	@mkdir -p $(@D) && touch $@
 
+# Each notebook step is handed its rule's prerequisites: when make re-runs it only because of a newer
+# date (a case table rewritten with the same bytes by a transcript edit that moved no segment), the
+# step finds every prerequisite with the bytes of its last run and keeps its outputs instead of
+# starting a kernel (src/compendium/memo.py). Set on every target of those rules (make runs a
+# grouped rule for whichever of its targets it needs first); a prerequisite's recipe sees its own `$^`.
+$(EXEC)/%.ipynb $(TABLES)/% $(FIGURES)/% $(VALUES)/%: export COMPENDIUM_STEP_INPUTS = $^
+
 $(EXEC)/01_read_corpus.ipynb $(TABLES)/corpus_overview.csv $(TABLES)/corpus_overview.md &: \
 		$(NB)/01_read_corpus.ipynb $(DIGEST)/corpus.sha256 $(SRC) | $(VALID)
 	$(RUN) run 01_read_corpus

@@ -337,6 +337,8 @@ def test_noop_build_and_one_transcript_change(clone_built: Copy, run_make: Runne
     assert not re.search(r"^notebook:", noop.stdout, re.M), noop.stdout
     assert "manuscript: wrote" not in noop.stdout
 
+    cross = [p.executed / "03_analyse_across_cases.ipynb", p.figures / "recurrence_heatmap.svg"]
+    before = {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in cross}
     transcript = p.transcript("P03")
     transcript.write_text(transcript.read_text(encoding="utf-8") + "Interviewer: Thank you.\n", encoding="utf-8")
     one = run_make(p.root, "all")
@@ -345,11 +347,16 @@ def test_noop_build_and_one_transcript_change(clone_built: Copy, run_make: Runne
     assert set(re.findall(r"participant=(P\d+)", out)) == {"P03"}, out
     for step in (
         "notebook: 01_read_corpus",
-        "notebook: 03_analyse_across_cases",
         "manuscript: wrote manuscript/output/manuscript.html",
     ):
         assert step in out, f"{step!r} did not run:\n{out}"
     assert FAILING not in out, "the sample notebook does not read transcripts and should not rerun"
+    # The added line moved no coded segment: P03's case table has its old bytes, so the cross-case
+    # step keeps its outputs (same bytes, a new date) instead of starting a kernel.
+    assert "notebook: 03_analyse_across_cases: its inputs have the bytes of its last run" in out, out
+    assert "notebook: 03_analyse_across_cases\n" not in out, out
+    for path, (data, date) in before.items():
+        assert path.read_bytes() == data and path.stat().st_mtime_ns > date, path
 
     # The steps whose digest kept its date (the other cases, the descriptives) did not run, and the
     # next make has nothing left to do: validation does not run again at every later make.
@@ -363,7 +370,14 @@ def test_noop_build_and_one_transcript_change(clone_built: Copy, run_make: Runne
     healed = run_make(p.root, "all")
     assert healed.returncode == 0, healed.stdout[-3000:]
     assert "validate: inputs changed for 1 step(s): case_P05" in healed.stdout, healed.stdout
-    assert set(re.findall(r"participant=(P\d+)", healed.stdout)) == {"P05"}, healed.stdout
+    assert set(re.findall(r"--participant (P\d+)", healed.stdout)) == {"P05"}, healed.stdout
     assert (p.build / "inputs" / "case_P05.sha256").is_file()
     settled = run_make(p.root, "all")
     assert not re.search(r"^(validate|notebook|manuscript):", settled.stdout, re.M), settled.stdout
+
+    # A case table with other bytes (here edited by hand) makes the cross-case step run for real.
+    table = p.tables / "cases" / "case_P03.csv"
+    table.write_text(table.read_text(encoding="utf-8").replace("Amy", "Amy ", 1), encoding="utf-8")
+    rerun = run_make(p.root, "all")
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    assert "notebook: 03_analyse_across_cases\n" in rerun.stdout, rerun.stdout

@@ -99,7 +99,27 @@ def _run(args: argparse.Namespace) -> None:
             "or add --into-pipeline"
         )
         return
+    from . import memo
+    from .notebooks import label_of
+
+    label = label_of(args.stem, parameters)
+    command = [args.stem, parameters]
+    # make's prerequisites of this step (none when run by hand), by content as this run starts.
+    prerequisites = memo.inputs_from_make()
+    inputs = memo.digests_of(prerequisites) if prerequisites and not changed else None
+    if inputs is not None:
+        outputs = memo.kept(p, label, command, inputs)
+        if outputs is not None:
+            memo.touch(outputs)
+            print(
+                f"notebook: {label}: its inputs have the bytes of its last run, so its outputs are kept "
+                f"(no kernel started; {p.shown(p.build / 'memo' / (label + '.json'))})"
+            )
+            return
+    memo.forget(p, label)
     executed = execute(args.stem, parameters)
+    if inputs is not None:
+        memo.remember(p, label, command, inputs)
     if changed:
         handrun.mark_out_of_date(p, executed)
         print(

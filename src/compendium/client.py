@@ -32,6 +32,7 @@ ENV_MAKE = "COMPENDIUM_MAKE_PID"  # the make run this server belongs to (set by 
 ENV_CHILD = "COMPENDIUM_SERVED"  # set in a served child: it never asks a server again
 ENV_PREFIX = "COMPENDIUM_KERNEL_PREFIX"  # the socket prefix the child's kernel must use
 ENV_CPU = "COMPENDIUM_SERVER_CPU"  # make bench: a file the server adds each command's CPU and its own to
+ENV_STEP_INPUTS = "COMPENDIUM_STEP_INPUTS"  # a notebook step's prerequisites, set by make (see compendium.memo)
 ENV_LINGER = "COMPENDIUM_SERVER_LINGER"  # seconds a server stays warm between make runs (0: one make run)
 # Set anew by every make run (or by make bench for each measured run), or by whatever started make
 # (a version manager's shim adds PYENV_* and its own PATH when the first build runs before .venv
@@ -39,6 +40,7 @@ ENV_LINGER = "COMPENDIUM_SERVER_LINGER"  # seconds a server stays warm between m
 # serves runs with its own client's environment, PATH included.
 VOLATILE = frozenset(
     {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR", ENV_MAKE, ENV_CPU}
+    | {ENV_STEP_INPUTS}
     | {"_", "OLDPWD", "SHLVL", "PATH"}
 )
 VOLATILE_PREFIXES = ("PYENV_", "_PYENV")

@@ -34,7 +34,7 @@ from .kernels import (
 from .files import write_json, write_text
 from .paths import Paths, paths
 
-__all__ = ["execute", "normalise", "canonical", "check_canonical", "CHECK_MARK", "NotebookError"]
+__all__ = ["execute", "label_of", "normalise", "canonical", "check_canonical", "CHECK_MARK", "NotebookError"]
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 KEEP_NOTEBOOK_META = ("kernelspec", "language_info")
@@ -78,7 +78,7 @@ def normalise(nb: dict) -> dict:
     return nb
 
 
-def _label(stem: str, parameters: dict[str, Any]) -> str:
+def label_of(stem: str, parameters: dict[str, Any]) -> str:
     """Executed copies of a per-participant notebook carry the participant in their name."""
     return f"{stem}_{parameters['participant']}" if "participant" in parameters else stem
 
@@ -97,7 +97,7 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
         raise NotebookError(
             f"{source}: notebook not found.", fix="run from the compendium root; notebooks live in notebooks/"
         )
-    label = _label(stem, parameters)
+    label = label_of(stem, parameters)
     target = p.executed / f"{label}.ipynb"
     failed = p.build / "failed" / f"{label}.ipynb"
     failed.parent.mkdir(parents=True, exist_ok=True)
