@@ -19,7 +19,7 @@ from compendium.errors import CompendiumError
 from compendium.manuscript import FIGURES, TYPST_COLUMNS, _typst_widths, pipe_table_widths
 from compendium.manuscript_context import context
 from compendium.manuscript_template import render_markdown, render_once
-from compendium.manuscript_typeset import run_pandocs
+from compendium.manuscript_typeset import run_pandocs, typst_pdf
 from compendium.paths import Paths
 
 
@@ -264,3 +264,30 @@ def test_a_broken_template_names_its_line(
     with pytest.raises(CompendiumError, match=r"template\.md, line 41: ") as err:
         render_markdown(ctx, p)
     assert message in str(err.value) and "placeholder names" in str(err.value.fix)
+
+
+def test_the_pdf_uses_only_the_fonts_typst_carries_never_the_machines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A font installed on the machine (here DejaVu Sans, from matplotlib, in the user's font folder)
+    that the document asks for is not used: the PDF's bytes must not depend on where it was built."""
+    import matplotlib
+    import typst
+
+    fonts = tmp_path / "home" / ".fonts"
+    fonts.mkdir(parents=True)
+    shipped = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    (fonts / "DejaVuSans.ttf").write_bytes(shipped.read_bytes())
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    source = tmp_path / "doc.typ"
+    source.write_text('#set text(font: "DejaVu Sans")\nA line of text.\n', encoding="utf-8")
+
+    with_system = tmp_path / "with_system.pdf"
+    typst.compile(str(source), output=str(with_system), root=str(tmp_path), timestamp=0)
+    assert b"DejaVuSans" in with_system.read_bytes(), "the machine's font should be visible to typst here"
+
+    built = tmp_path / "built.pdf"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    typst_pdf(source, built, tmp_path, Paths(tmp_path))
+    assert b"DejaVuSans" not in built.read_bytes()
+    assert b"LibertinusSerif" in built.read_bytes()  # typst's own serif stands in
