@@ -361,6 +361,30 @@ def test_everything_the_server_warms_exists_and_each_warm_call_runs() -> None:
         call()  # raises if it no longer works (the server itself would ignore the failure)
 
 
+def test_the_warm_server_keeps_the_formula_grammar_but_no_open_font_file() -> None:
+    """Kernels forked side by side must never share an open file's read position: after the warm-up
+    of matplotlib's formula grammar the server holds no font file open, and the grammar is built."""
+    script = (
+        "import os\n"
+        "from compendium import server\n"
+        "server._import(list(server.WARM_MODULES))\n"
+        "for call in server.WARM_CALLS:\n"
+        "    call()\n"
+        "from matplotlib import mathtext\n"
+        "assert mathtext.MathTextParser._parser is not None, 'the grammar was not built'\n"
+        "fds = []\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        fds.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "fonts = [f for f in fds if f.lower().endswith(('.ttf', '.otf', '.afm', '.pfb'))]\n"
+        "assert not fonts, fonts\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 # ---------------------------------------------------------------- a server that stays warm between make runs
 def _sockets(tmp: Path) -> list[Path]:
     return sorted(tmp.glob("compendium-server-*.sock"))
