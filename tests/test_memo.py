@@ -47,7 +47,7 @@ def _remembered(root: Path) -> tuple[Paths, dict[str, str]]:
 @pytest.fixture
 def step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Paths, dict[str, str]]:
     monkeypatch.chdir(tmp_path)
-    return _remembered(tmp_path)
+    return _remembered(tmp_path / "compendium")
 
 
 def test_same_bytes_keep_every_output_and_give_them_a_new_date(step: tuple[Paths, dict[str, str]]) -> None:
@@ -58,8 +58,9 @@ def test_same_bytes_keep_every_output_and_give_them_a_new_date(step: tuple[Paths
     assert outputs is not None and set(outputs) == expected
     for path in outputs:
         os.utime(path, (1_000_000, 1_000_000))
-    memo.touch(outputs)
+    assert memo.touch(outputs)
     assert all(path.stat().st_mtime > 1_000_000 for path in outputs)
+    assert not memo.touch([p.root / "gone.csv"])  # a file that cannot be dated: the step runs instead
 
 
 def test_a_prerequisite_with_other_bytes_makes_the_step_run(step: tuple[Paths, dict[str, str]]) -> None:
@@ -94,11 +95,27 @@ def test_an_output_changed_or_deleted_since_makes_the_step_run(step: tuple[Paths
 
 
 @pytest.mark.parametrize(
-    "damage", ["", "{not json", "[]", '{"version": 1}', '{"version": 99, "command": [], "inputs": {}, "outputs": {}}']
+    "damage",
+    [
+        "",
+        "{not json",
+        "[]",
+        '{"version": 1}',
+        '{"version": 99, "command": [], "inputs": {}, "outputs": {}}',
+        "outside",  # a record (edited by hand) naming an output outside the compendium
+    ],
 )
 def test_a_record_that_cannot_be_read_makes_the_step_run(step: tuple[Paths, dict[str, str]], damage: str) -> None:
     p, inputs = step
-    (p.build / "memo" / f"{LABEL}.json").write_text(damage, encoding="utf-8")
+    record = p.build / "memo" / f"{LABEL}.json"
+    if damage == "outside":
+        (p.root.parent / "elsewhere.txt").write_text("not ours\n", encoding="utf-8")
+        kept = json.loads(record.read_text(encoding="utf-8"))
+        outside = memo.digests_of(["elsewhere.txt"], p.root.parent)
+        assert outside is not None
+        kept["outputs"]["../elsewhere.txt"] = outside["elsewhere.txt"]
+        damage = json.dumps(kept)
+    record.write_text(damage, encoding="utf-8")
     assert memo.kept(p, LABEL, COMMAND, inputs) is None
 
 

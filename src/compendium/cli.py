@@ -109,8 +109,7 @@ def _run(args: argparse.Namespace) -> None:
     inputs = memo.digests_of(prerequisites) if prerequisites and not changed else None
     if inputs is not None:
         outputs = memo.kept(p, label, command, inputs)
-        if outputs is not None:
-            memo.touch(outputs)
+        if outputs is not None and memo.touch(outputs):
             print(
                 f"notebook: {label}: its inputs have the bytes of its last run, so its outputs are kept "
                 f"(no kernel started; {p.shown(p.build / 'memo' / (label + '.json'))})"

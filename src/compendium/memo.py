@@ -77,6 +77,11 @@ def _outputs(p: Paths, label: str) -> list[str] | None:
     return [*own, *written]
 
 
+def _inside(name: object) -> bool:
+    """An output named relative to the root and inside it (a record edited by hand could name any file)."""
+    return isinstance(name, str) and not os.path.isabs(name) and ".." not in Path(name).parts
+
+
 def kept(p: Paths, label: str, command: Any, inputs: dict[str, str]) -> list[Path] | None:
     """The outputs of the last run, if ``command`` and the prerequisites' bytes are those it ran with and
     its outputs are untouched since; None when the step must run."""
@@ -89,7 +94,7 @@ def kept(p: Paths, label: str, command: Any, inputs: dict[str, str]) -> list[Pat
     if record.get("command") != command or record.get("inputs") != inputs:
         return None
     outputs = record.get("outputs")
-    if not isinstance(outputs, dict) or not outputs:
+    if not isinstance(outputs, dict) or not outputs or not all(map(_inside, outputs)):
         return None
     if digests_of(list(outputs), p.root) != outputs:
         return None
@@ -110,7 +115,12 @@ def forget(p: Paths, label: str) -> None:
     _record(p, label).unlink(missing_ok=True)
 
 
-def touch(outputs: list[Path]) -> None:
-    """Give the kept outputs a new date, so that make sees them up to date."""
-    for path in outputs:
-        os.utime(path)
+def touch(outputs: list[Path]) -> bool:
+    """Give the kept outputs a new date, so that make sees them up to date; False if one cannot be
+    (then the step simply runs, and writes them anew)."""
+    try:
+        for path in outputs:
+            os.utime(path)
+    except OSError:
+        return False
+    return True
