@@ -25,7 +25,9 @@ cannot be read) and the step runs as usual. Any run that is not the pipeline's
 own (a hand run, other parameters) forgets the record first.
 
 What this trusts is what make trusts: that a step's prerequisites are all it
-depends on. It only turns make's "newer" into "different".
+depends on. It only turns make's "newer" into "different". The outputs it
+dates anew are all of the rule's targets: ``tests/test_step_outputs.py`` checks
+that the Makefile declares exactly what provenance saw each step write.
 """
 
 from __future__ import annotations
