@@ -3,8 +3,8 @@
 make re-runs a step when one of its prerequisites has a newer date than the
 step's outputs, even when its bytes are those the step last read. That happens
 on every transcript edit: the case step of that participant runs again and
-rewrites its case table, often byte for byte as before (an added line, or a
-typo fixed outside the coded passages, moves no segment), and the new date
+rewrites its case table, often byte for byte as before (an edit that changes
+no coded passage and moves none, such as a line added after the last), and the new date
 alone would send the cross-case step, its kernel and its figures, onto the
 critical path of the edit.
 
