@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> None:
         if outputs is not None and memo.touch(outputs):
             print(
                 f"notebook: {label}: its inputs have the bytes of its last run, so its outputs are kept "
-                f"(no kernel started; {p.shown(p.build / 'memo' / (label + '.json'))})"
+                f"(no kernel started; {p.shown(memo.memo_path(p, label))})"
             )
             return
     memo.forget(p, label)

@@ -41,14 +41,15 @@ from typing import Any
 from .client import ENV_STEP_INPUTS as ENV
 from .files import write_json
 from .paths import Paths
-from .provenance import sha256
+from .provenance import record_path, sha256
 
-__all__ = ["ENV", "inputs_from_make", "digests_of", "kept", "remember", "forget", "touch"]
+__all__ = ["ENV", "memo_path", "inputs_from_make", "digests_of", "kept", "remember", "forget", "touch"]
 
 VERSION = 1
 
 
-def _record(p: Paths, label: str) -> Path:
+def memo_path(p: Paths, label: str) -> Path:
+    """Where a step's memory of its last run is kept."""
     return p.build / "memo" / f"{label}.json"
 
 
@@ -68,7 +69,7 @@ def digests_of(names: Sequence[str], root: Path = Path()) -> dict[str, str] | No
 def _outputs(p: Paths, label: str) -> list[str] | None:
     """What the last run wrote, relative to the compendium's root (a copied tree is another tree): the
     executed notebook, its provenance record and the files that record names."""
-    record = p.build / "provenance" / f"{label}.json"
+    record = record_path(p, label)
     try:
         written = json.loads(record.read_text(encoding="utf-8"))["outputs"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -88,7 +89,7 @@ def kept(p: Paths, label: str, command: Any, inputs: dict[str, str]) -> list[Pat
     """The outputs of the last run, if ``command`` and the prerequisites' bytes are those it ran with and
     its outputs are untouched since; None when the step must run."""
     try:
-        record = json.loads(_record(p, label).read_text(encoding="utf-8"))
+        record = json.loads(memo_path(p, label).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict) or record.get("version") != VERSION:
@@ -110,11 +111,11 @@ def remember(p: Paths, label: str, command: Any, inputs: dict[str, str]) -> None
     if outputs is None:
         forget(p, label)
         return
-    write_json(_record(p, label), {"version": VERSION, "command": command, "inputs": inputs, "outputs": outputs})
+    write_json(memo_path(p, label), {"version": VERSION, "command": command, "inputs": inputs, "outputs": outputs})
 
 
 def forget(p: Paths, label: str) -> None:
-    _record(p, label).unlink(missing_ok=True)
+    memo_path(p, label).unlink(missing_ok=True)
 
 
 def touch(outputs: list[Path]) -> bool:

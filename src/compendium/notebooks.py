@@ -178,7 +178,7 @@ def execute(stem: str, parameters: dict[str, Any] | None = None, p: Paths | None
     # executed notebook must not.
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
     write_text(target, _dumps(normalise(dict(nbformat.from_dict(nb)))))
-    write_json(p.build / "provenance" / f"{label}.json", record)
+    write_json(provenance.record_path(p, label), record)
     if not quiet:
         print(f"notebook: {stem} done in {time.perf_counter() - started:.1f} s", flush=True)
     return target

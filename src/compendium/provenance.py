@@ -21,7 +21,17 @@ from . import source
 from .paths import Paths, paths
 from .source import BUILD_INPUTS, MANIFEST_FILES
 
-__all__ = ["record", "collect", "sha256", "provenance_table", "source_commit", "ENV", "MANIFEST_FILES", "BUILD_INPUTS"]
+__all__ = [
+    "record",
+    "record_path",
+    "collect",
+    "sha256",
+    "provenance_table",
+    "source_commit",
+    "ENV",
+    "MANIFEST_FILES",
+    "BUILD_INPUTS",
+]
 
 ENV = "COMPENDIUM_PROVENANCE"
 
@@ -33,6 +43,11 @@ def record(kind: str, path: Path) -> None:
         return
     with open(log, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"kind": kind, "path": str(Path(path).resolve())}) + "\n")
+
+
+def record_path(p: Paths, label: str) -> Path:
+    """Where a notebook run's record of what it read and wrote is kept (``label``: see notebooks.label_of)."""
+    return p.build / "provenance" / f"{label}.json"
 
 
 def collect(log: Path, label: str, p: Paths) -> dict:
