@@ -79,3 +79,18 @@ def test_scale_row_builds_a_generated_study_through_the_real_pipeline(tmp_path: 
     built = Paths(tmp_path / "scale8")
     assert len(list(built.case_tables.glob("case_P*.csv"))) == 8
     assert (built.root / "build" / "all.done").is_file()
+
+
+def test_the_notes_name_the_notebooks_a_build_ran_and_those_it_kept() -> None:
+    output = (
+        "notebook: 01_read_corpus\n"
+        "notebook: 01_read_corpus done in 0.3 s\n"
+        "notebook: 02_analyse_case (participant=P03)\n"
+        "notebook: 03_analyse_across_cases: its inputs have the bytes of its last run, so its outputs are kept\n"
+    )
+    note = bench._reran(bench._Timed(1.0, 1.0, 1.0, 0, output))
+    assert note == (
+        "re-ran: 01_read_corpus, 02_analyse_case_P03; kept by content (the same bytes in, "
+        "src/compendium/memo.py): 03_analyse_across_cases (and the manuscript)."
+    )
+    assert bench._reran(bench._Timed(1.0, 1.0, 1.0, 0, "")) == "re-ran: no notebook (and the manuscript)."

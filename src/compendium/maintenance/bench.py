@@ -111,6 +111,18 @@ def _timed(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> 
     return _Timed(wall, cpu + server, peak, result.returncode, result.stdout, jobs, server)
 
 
+def _reran(run: _Timed) -> str:
+    """Which notebooks a build ran, and which kept their outputs by content (src/compendium/memo.py)."""
+    ran = sorted(set(re.findall(r"^notebook: (\S+)(?: \(participant=(\w+)\))?$", run.output, re.M)))
+    kept = sorted(set(re.findall(r"^notebook: (\S+): its inputs have the bytes", run.output, re.M)))
+    return (
+        "re-ran: "
+        + (", ".join(f"{a}{'_' + b if b else ''}" for a, b in ran) or "no notebook")
+        + (f"; kept by content (the same bytes in, src/compendium/memo.py): {', '.join(kept)}" if kept else "")
+        + " (and the manuscript)."
+    )
+
+
 def _where(run: _Timed) -> str:
     """Where a build's CPU went: the warm-up, the commands by kind, and everything outside the server."""
     kinds: dict[str, list[float]] = {}
@@ -318,20 +330,8 @@ def bench_command(args) -> int:
         ]
         notes.append(f"Where the CPU of the last cold build went: {_where(cold[-1])}.")
         notes.append(f"Where the CPU of the last duration change went: {_where(duration[-1])}.")
-        kept = sorted(set(re.findall(r"^notebook: (\S+): its inputs have the bytes", one[-1].output, re.M)))
-        ran = sorted(set(re.findall(r"^notebook: (\S+)(?: \(participant=(\w+)\))?$", one[-1].output, re.M)))
-        notes.append(
-            "A transcript change re-ran: "
-            + (", ".join(f"{a}{'_' + b if b else ''}" for a, b in ran) or "no notebook")
-            + (f"; kept by content (the same bytes in, src/compendium/memo.py): {', '.join(kept)}" if kept else "")
-            + " (and the manuscript)."
-        )
-        reran = sorted(set(re.findall(r"^notebook: (\S+)(?: \(participant=(\w+)\))?$", duration[-1].output, re.M)))
-        notes.append(
-            "A duration change re-ran: "
-            + (", ".join(f"{a}{'_' + b if b else ''}" for a, b in reran) or "no notebook")
-            + " (and the manuscript)."
-        )
+        notes.append(f"A transcript change {_reran(one[-1])}")
+        notes.append(f"A duration change {_reran(duration[-1])}")
         if args.quick:
             rows.append(
                 (
