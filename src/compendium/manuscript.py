@@ -12,6 +12,7 @@ This module runs the build (:func:`build`); the steps live beside it:
 - :mod:`.manuscript_context`: the values, the citation and the quote check;
 - :mod:`.manuscript_template`: the template filled as Markdown, and the COREQ checklist;
 - :mod:`.manuscript_typeset`: pandoc, its filters and reference document, and typst;
+- :mod:`.manuscript_citeproc`: pandoc's reading, with citeproc's rendering kept while the citations stay the same;
 - :mod:`.manuscript_checks`: the rendered outputs checked before any is replaced.
 """
 
@@ -27,7 +28,7 @@ from typing import cast
 
 import pandas as pd
 
-from . import anonymise, markup, provenance, study
+from . import anonymise, manuscript_citeproc, markup, provenance, study
 from .errors import CompendiumError
 from .files import atomic_write, write_json, write_table, write_text
 from .manuscript_checks import check_docx, check_html, check_jats
@@ -131,16 +132,24 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
     # Paths relative to the root: pandoc records them in the DOCX's properties, and absolute
     # ones would make the bytes depend on where the compendium was cloned.
     rel = lambda path: os.path.relpath(path, p.root)  # noqa: E731
-    reading = reading_args(p, csl)
+    before, citing, after = _reading_parts(p, csl)
+    reading = [*before, *citing, *after]
     staged: dict[str, Path] = {}
     # Every format is written from one reading of the Markdown (pandoc's document tree, as JSON):
-    # citeproc, the slowest part, runs once. While pandoc reads, this process prepares the DOCX
-    # reference document (python-docx).
+    # citeproc, the slowest part, runs once, or not at all while the citations stay the same
+    # (manuscript_citeproc). While pandoc reads, this process prepares the DOCX reference
+    # document (python-docx).
     tree = work / "manuscript.json"
-    with pandocs_started([[rel(md_path), *reading, "-t", "json", "-o", rel(tree)]], p.root):
-        ref = reference_docx(work / "reference.docx") if "docx" in formats else None
-
-    ast = json.loads(tree.read_text(encoding="utf-8"))
+    ast, ref = manuscript_citeproc.read(
+        rel(md_path),
+        before,
+        citing,
+        after,
+        tree,
+        p.root,
+        work / "citeproc.json",
+        lambda: reference_docx(work / "reference.docx") if "docx" in formats else None,
+    )
     plain = {f"figures/{stem}.png": stem for stem in FIGURES}
 
     def tree_with(figures: dict[str, str], name: str) -> str:
@@ -252,11 +261,21 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
 def reading_args(p: Paths, csl: Path) -> list[str]:
     """How pandoc reads the manuscript's Markdown in every format: the guard, the table notes,
     citations in APA style (paths relative to the root, where pandoc runs)."""
-    return [
+    before, citing, after = _reading_parts(p, csl)
+    return [*before, *citing, *after]
+
+
+def _reading_parts(p: Paths, csl: Path) -> tuple[list[str], list[str], list[str]]:
+    """:func:`reading_args` in three parts: before citeproc, citeproc with its style and
+    bibliography, and the filters that run after it (see manuscript_citeproc.read)."""
+    before = [
         "-f",
         "markdown",
         "--sandbox",
         *lua_filters(p, "guard.lua", "tablenote.lua"),
+        *study.pandoc_args(p),  # restricted builds: the mark in subtitle and document metadata
+    ]
+    citing = [
         "--citeproc",
         "--csl",
         os.path.relpath(csl, p.root),
@@ -264,9 +283,8 @@ def reading_args(p: Paths, csl: Path) -> list[str]:
         os.path.relpath(p.bibliography, p.root),
         "-M",
         "link-citations=true",
-        *lua_filters(p, "apa.lua"),
-        *study.pandoc_args(p),  # restricted builds: the mark in subtitle and document metadata
     ]
+    return before, citing, lua_filters(p, "apa.lua")
 
 
 def _with_images(node: object, plain: dict[str, str], figures: dict[str, str]) -> object:
