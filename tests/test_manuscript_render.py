@@ -220,6 +220,30 @@ def test_pandoc_runs_side_by_side_and_the_first_failure_in_order_is_reported(tmp
     assert "missing-second" not in str(err.value)
 
 
+def test_each_conversion_starts_as_soon_as_it_is_given(tmp_path: Path) -> None:
+    """The manuscript prepares the DOCX's and HTML's tree while pandoc writes the PDF's source:
+    a conversion must be running before the next one is asked for."""
+    import time
+
+    from compendium.manuscript_typeset import pandocs_started
+
+    (tmp_path / "ok.md").write_text("# Fine\n", encoding="utf-8")
+    seen: list[bool] = []
+
+    def runs():
+        yield ["ok.md", "-t", "html5", "-o", "first.html"]
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "first.html").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append((tmp_path / "first.html").exists())
+        yield ["ok.md", "-t", "html5", "-o", "second.html"]
+
+    with pandocs_started(runs(), tmp_path) as started:
+        assert len(started) == 2
+    assert seen == [True]
+    assert (tmp_path / "second.html").is_file()
+
+
 def test_the_warm_build_server_has_read_the_name_list_its_children_share() -> None:
     identifiers.first_names.cache_clear()
     server._warm()

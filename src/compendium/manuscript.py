@@ -22,9 +22,8 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
 
 import pandas as pd
 
@@ -151,35 +150,54 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
         lambda: reference_docx(work / "reference.docx") if "docx" in formats else None,
     )
     plain = {f"figures/{stem}.png": stem for stem in FIGURES}
+    figures = _figure_targets(ast, plain)
 
-    def tree_with(figures: dict[str, str], name: str) -> str:
-        """The document tree with the figures at these addresses (data: URIs), for one format."""
-        return rel(write_text(work / f"manuscript_{name}.json", json.dumps(_with_images(ast, plain, figures))))
+    def tree_with(addresses: dict[str, str], name: str, other: dict | None = None) -> str:
+        """The document tree (or ``other``) with the figures at these addresses, for one format, written to a file."""
+        for pair, stem in figures if other is None else _figure_targets(other, plain):
+            pair[0] = addresses[stem]
+        doc = ast if other is None else other
+        return rel(write_text(work / f"manuscript_{name}.json", json.dumps(doc)))
 
     writing = ["-f", "json", "--sandbox"]
-    runs: list[list[str]] = []  # the conversions from the tree, run side by side
+    typ_root = work / "typst"
+    typ = typ_root / "manuscript.typ"
     if "pdf" in formats:
-        # typst sees only its own folder: the document and copies of the figures.
-        typ_root = work / "typst"
-        if typ_root.exists():
-            shutil.rmtree(typ_root)
-        (typ_root / "figures").mkdir(parents=True)
-        for stem, data in pngs.items():
-            (typ_root / "figures" / f"{stem}.png").write_bytes(data)
-        typ = typ_root / "manuscript.typ"
-        typst_tree = work / "manuscript_typst.json"
-        typst_figures = {stem: f"/figures/{stem}.png" for stem in FIGURES}
-        typst_ast = _typst_widths(cast(dict, _with_images(ast, plain, typst_figures)), markdown)
-        if typst_ast is None:  # a table that is not a pipe table: pandoc reads the Markdown again at the PDF's width
-            wide = [rel(md_path), *reading, f"--columns={TYPST_COLUMNS}", "-t", "json", "-o", rel(typst_tree)]
-            run_pandocs([wide], p.root)
-            typst_ast = cast(
-                dict, _with_images(json.loads(typst_tree.read_text(encoding="utf-8")), plain, typst_figures)
-            )
-        write_text(typst_tree, json.dumps(typst_ast))
-        runs.append(
-            [
-                rel(typst_tree),
+        staged["pdf"] = stage / "manuscript.pdf"
+    if "docx" in formats:
+        staged["docx"] = stage / "manuscript.docx"
+    if "html" in formats:
+        staged["html"] = stage / "manuscript.html"
+    if "jats" in formats:
+        staged["jats"] = stage / "manuscript.jats.xml"
+
+    def conversions() -> Iterator[list[str]]:
+        """The conversions from the tree, each handed to pandoc as soon as its tree is written (while
+        this process prepares the next): the PDF's first, as typst compiles it afterwards."""
+        if "pdf" in formats:
+            # typst sees only its own folder: the document and copies of the figures.
+            if typ_root.exists():
+                shutil.rmtree(typ_root)
+            (typ_root / "figures").mkdir(parents=True)
+            for stem, data in pngs.items():
+                (typ_root / "figures" / f"{stem}.png").write_bytes(data)
+            at_pdf_width = {stem: f"/figures/{stem}.png" for stem in FIGURES}
+            widths = _typst_changes(ast, markdown)
+            if widths is None:  # a table that is not a pipe table: pandoc reads the Markdown again at the PDF's width
+                wide = work / "manuscript_typst.json"
+                run_pandocs(
+                    [[rel(md_path), *reading, f"--columns={TYPST_COLUMNS}", "-t", "json", "-o", rel(wide)]], p.root
+                )
+                typst_tree = tree_with(at_pdf_width, "typst", json.loads(wide.read_text(encoding="utf-8")))
+            else:
+                kept = [content[2] for content, _ in widths]
+                for content, specs in widths:
+                    content[2] = specs
+                typst_tree = tree_with(at_pdf_width, "typst")
+                for (content, _), specs in zip(widths, kept):
+                    content[2] = specs
+            yield [
+                typst_tree,
                 *writing,
                 "-t",
                 "typst-citations",  # the citations citeproc rendered in the reading, not typst's own
@@ -195,21 +213,27 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
                 "-o",
                 rel(typ),
             ]
-        )
-        staged["pdf"] = stage / "manuscript.pdf"
-    if "docx" in formats:
-        staged["docx"] = stage / "manuscript.docx"
-        runs.append(
-            [tree_with(uris, "docx"), *writing, "-t", "docx", "--reference-doc", rel(ref), "-o", rel(staged["docx"])]
-        )
-    if "html" in formats:
-        style = work / "style.html"
-        css = (TEMPLATES / "manuscript.css").read_text(encoding="utf-8")
-        write_text(style, f"<style>\n{css}</style>\n")
-        staged["html"] = stage / "manuscript.html"
-        runs.append(
-            [
-                tree_with(uris, "html"),
+        if "jats" in formats:
+            yield [
+                rel(tree),
+                *writing,
+                "-t",
+                "jats_archiving",
+                "-s",
+                *lua_filters(p, "jats.lua"),
+                "-o",
+                rel(staged["jats"]),
+            ]
+        if "docx" in formats or "html" in formats:
+            embedded = tree_with(uris, "embedded")  # HTML and DOCX: the figures as data: URIs
+        if "docx" in formats:
+            yield [embedded, *writing, "-t", "docx", "--reference-doc", rel(ref), "-o", rel(staged["docx"])]
+        if "html" in formats:
+            style = work / "style.html"
+            css = (TEMPLATES / "manuscript.css").read_text(encoding="utf-8")
+            write_text(style, f"<style>\n{css}</style>\n")
+            yield [
+                embedded,
                 *writing,
                 "-t",
                 "html5",
@@ -219,17 +243,12 @@ def build(formats: list[str] | tuple[str, ...] = FORMATS, p: Paths | None = None
                 "-o",
                 rel(staged["html"]),
             ]
-        )
-    if "jats" in formats:
-        staged["jats"] = stage / "manuscript.jats.xml"
-        runs.append(
-            [rel(tree), *writing, "-t", "jats_archiving", "-s", *lua_filters(p, "jats.lua"), "-o", rel(staged["jats"])]
-        )
+
     # typst compiles the PDF as soon as its source is written, while pandoc writes the other
-    # formats; a pandoc error is still the one reported first, in the order of `runs`.
+    # formats; a pandoc error is still the one reported first, in the order of the conversions.
     typst_failed: CompendiumError | None = None
-    with pandocs_started(runs, p.root) as conversions:
-        if "pdf" in staged and conversions[0].result().returncode == 0:
+    with pandocs_started(conversions(), p.root) as started:
+        if "pdf" in staged and started[0].result().returncode == 0:
             try:
                 typst_pdf(typ, staged["pdf"], typ_root, p)
             except CompendiumError as err:
@@ -287,18 +306,23 @@ def _reading_parts(p: Paths, csl: Path) -> tuple[list[str], list[str], list[str]
     return before, citing, lua_filters(p, "apa.lua")
 
 
-def _with_images(node: object, plain: dict[str, str], figures: dict[str, str]) -> object:
-    """A copy of pandoc's JSON tree with every figure (an Image whose target is a key of ``plain``,
-    the figure's stem as value) pointing at ``figures[stem]`` instead; other nodes unchanged."""
-    if isinstance(node, list):
-        return [_with_images(item, plain, figures) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if node.get("t") == "Image":
-        attr, caption, (target, title) = node["c"]
-        if target in plain:
-            return {"t": "Image", "c": [attr, _with_images(caption, plain, figures), [figures[plain[target]], title]]}
-    return {key: _with_images(value, plain, figures) for key, value in node.items()}
+def _figure_targets(node: object, plain: dict[str, str]) -> list[tuple[list, str]]:
+    """The ``[target, title]`` pair of every figure in pandoc's JSON tree (an Image whose target is a
+    key of ``plain``), with the figure's stem (its value): setting a pair's target moves the figure."""
+    found: list[tuple[list, str]] = []
+
+    def walk(item: object) -> None:
+        if isinstance(item, list):
+            for child in item:
+                walk(child)
+        elif isinstance(item, dict):
+            if item.get("t") == "Image" and item["c"][2][0] in plain:
+                found.append((item["c"][2], plain[item["c"][2][0]]))
+            for value in item.values():
+                walk(value)
+
+    walk(node)
+    return found
 
 
 _SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
@@ -323,8 +347,9 @@ def pipe_table_widths(markdown: str) -> list[int]:
     return widths
 
 
-def _typst_widths(ast: dict, markdown: str) -> dict | None:
-    """The document tree ``ast`` (changed in place) as pandoc reads ``markdown`` with ``--columns=TYPST_COLUMNS``.
+def _typst_changes(ast: dict, markdown: str) -> list[tuple[list, list]] | None:
+    """What changes in the document tree ``ast`` when pandoc reads ``markdown`` with ``--columns=TYPST_COLUMNS``:
+    each changed table's content list (``Table``'s ``c``) with its column specifications at that width.
 
     The tree was read at pandoc's default 72 columns, which gives a table wider than 72
     characters the relative widths of its separator line. Read at TYPST_COLUMNS, a table
@@ -350,9 +375,21 @@ def _typst_widths(ast: dict, markdown: str) -> dict | None:
     collect(ast["blocks"])
     if len(tables) != len(widths):
         return None  # a table that is not a pipe table: its widths are pandoc's to say
-    for table, longest in zip(tables, widths):
-        if longest <= TYPST_COLUMNS:
-            table["c"][2] = [[align, {"t": "ColWidthDefault"}] for align, _ in table["c"][2]]
+    return [
+        (table["c"], [[align, {"t": "ColWidthDefault"}] for align, _ in table["c"][2]])
+        for table, longest in zip(tables, widths)
+        if longest <= TYPST_COLUMNS
+    ]
+
+
+def _typst_widths(ast: dict, markdown: str) -> dict | None:
+    """The document tree ``ast`` (changed in place) as pandoc reads ``markdown`` with
+    ``--columns=TYPST_COLUMNS`` (see :func:`_typst_changes`); None when pandoc must read it again."""
+    changes = _typst_changes(ast, markdown)
+    if changes is None:
+        return None
+    for content, specs in changes:
+        content[2] = specs
     return ast
 
 

@@ -10,7 +10,7 @@ import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,21 +56,26 @@ def _pandoc_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def pandocs_started(runs: list[list[str]], cwd: Path) -> Iterator[list[Future[subprocess.CompletedProcess]]]:
-    """Start pandoc conversions in ``cwd`` at once, one process each, on the machine's cores, and
-    give their futures to the ``with`` block (which may wait for one and use its output while
-    the others run). On leaving, wait for all: their errors and warnings stop the build as one
+def pandocs_started(runs: Iterable[list[str]], cwd: Path) -> Iterator[list[Future[subprocess.CompletedProcess]]]:
+    """Start pandoc conversions in ``cwd``, one process each, on the machine's cores, and give
+    their futures to the ``with`` block (which may wait for one and use its output while the
+    others run). On leaving, wait for all: their errors and warnings stop the build as one
     message.
 
-    Each conversion writes its own file, so they are independent; their messages are read in the
-    order given, so the first failing conversion (in that order) is the one reported, whatever
-    finished first.
+    Each conversion is started as soon as ``runs`` gives it, so a generator can prepare the
+    next while pandoc works on the first. Each conversion writes its own file, so they are
+    independent; their messages are read in the order given, so the first failing conversion
+    (in that order) is the one reported, whatever finished first.
     """
-    with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
-        conversions = [pool.submit(_pandoc_run, args, cwd) for args in runs]
+    given: list[list[str]] = []
+    conversions: list[Future[subprocess.CompletedProcess]] = []
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        for args in runs:
+            given.append(args)
+            conversions.append(pool.submit(_pandoc_run, args, cwd))
         yield conversions
         results = [done.result() for done in conversions]
-    for args, result in zip(runs, results):
+    for args, result in zip(given, results):
         _raise_for(args, result)
 
 
