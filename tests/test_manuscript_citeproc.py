@@ -175,7 +175,9 @@ NOTE_STYLE = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-@pytest.mark.parametrize("case", ["note style", "citation in a footnote", "no reference-list div", "broken record"])
+@pytest.mark.parametrize(
+    "case", ["note style", "citation in a footnote", "no reference-list div", "broken record", "damaged record"]
+)
 def test_where_citeproc_may_need_the_whole_document_it_reads_it_every_time(folder: Path, case: str) -> None:
     if case == "note style":
         (folder / "apa.csl").write_text(NOTE_STYLE, encoding="utf-8")
@@ -187,13 +189,27 @@ def test_where_citeproc_may_need_the_whole_document_it_reads_it_every_time(folde
     for attempt in range(2):
         if case == "broken record" and attempt == 1:
             (folder / "citeproc.json").write_text('{"files_key": "", "cites": [', encoding="utf-8")
+        if case == "damaged record" and attempt == 1:  # the right keys, but not the citations they promise
+            record = json.loads((folder / "citeproc.json").read_text(encoding="utf-8"))
+            (folder / "citeproc.json").write_text(json.dumps({**record, "cites": []}), encoding="utf-8")
         runs: list[list[str]] = []
         assert _read(folder, runs) == _pandocs_own(folder)
         assert _with_citeproc(runs) == 1
-        if attempt == 0:
+        if attempt == 0 and case != "damaged record":
             _edit(folder, "studied", "examined")  # the same citations, other text
-    if case != "broken record":
+    if case.endswith("record"):
+        assert _read(folder) == _pandocs_own(folder)  # and a sound record is kept again
+    else:
         assert not (folder / "citeproc.json").exists()
+
+
+def test_a_missing_bibliography_is_pandocs_error_not_a_traceback(folder: Path) -> None:
+    from compendium.errors import CompendiumError
+
+    _read(folder)
+    (folder / "references.bib").unlink()
+    with pytest.raises(CompendiumError, match="pandoc failed"):
+        _read(folder)
 
 
 def test_the_built_manuscript_keeps_its_citations_and_reads_as_pandoc_does(built_copy: Paths, tmp_path: Path) -> None:

@@ -93,14 +93,18 @@ def _spliced(tree: dict, cites: list[dict], refs: dict, meta: dict) -> dict:
     return tree
 
 
-def _files_key(args: list[str], root: Path, files: list[Path]) -> str:
-    """What the kept rendering depends on besides the document: pandoc, the arguments, the files' bytes."""
+def _files_key(args: list[str], root: Path, files: list[Path]) -> str | None:
+    """What the kept rendering depends on besides the document: pandoc, the arguments, the files'
+    bytes (None when one cannot be read: pandoc then reads with citeproc and says what is wrong)."""
     digest = hashlib.sha256()
-    binary = Path(pandoc()).resolve()
-    stat = binary.stat()
-    digest.update(json.dumps([str(binary), stat.st_size, stat.st_mtime_ns, args]).encode())
-    for path in files:
-        digest.update(hashlib.sha256((root / path).read_bytes()).digest())
+    try:
+        binary = Path(pandoc()).resolve()
+        stat = binary.stat()
+        digest.update(json.dumps([str(binary), stat.st_size, stat.st_mtime_ns, args]).encode())
+        for path in files:
+            digest.update(hashlib.sha256((root / path).read_bytes()).digest())
+    except OSError:
+        return None
     return digest.hexdigest()
 
 
@@ -131,8 +135,9 @@ def read(
     pairs = list(zip(citing + after, (citing + after)[1:]))
     files = [Path(value) for flag, value in pairs if flag in ("--csl", "--bibliography", "--lua-filter")]
     csl = next((root / value for flag, value in pairs if flag == "--csl"), None)
-    eligible = csl is not None and _IN_TEXT.search(csl.read_bytes()[:4096]) is not None
-    files_key = _files_key([*before, *citing, *after], root, files) if eligible else ""
+    files_key = (_files_key([*before, *citing, *after], root, files) if csl is not None else None) or ""
+    # A note style moves citations into footnotes: citeproc needs the whole document.
+    eligible = bool(files_key) and csl is not None and _IN_TEXT.search(csl.read_bytes()[:4096]) is not None
     raw_path = target.with_name(target.stem + "_without_citeproc.json")
     rel = lambda path: os.path.relpath(path, root)  # noqa: E731
     full_run = [source, *before, *citing, *after, "-t", "json", "-o", rel(target)]
@@ -153,10 +158,15 @@ def read(
         raw = json.loads(raw_path.read_text(encoding="utf-8"))
         parts = _parts(raw)
         if parts is not None and _key(files_key, raw, parts) == kept.get("key"):
-            tree = _spliced(raw, kept["cites"], kept["refs"], kept["meta"])
-            text = json.dumps(tree, ensure_ascii=False)
-            atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"), recorded=False)
-            return tree, extra
+            try:
+                tree = _spliced(raw, kept["cites"], kept["refs"], kept["meta"])
+            except (KeyError, TypeError, IndexError, StopIteration):  # a damaged record: read with citeproc
+                tree = {}
+                raw = json.loads(raw_path.read_text(encoding="utf-8"))
+            if tree:
+                text = json.dumps(tree, ensure_ascii=False)
+                atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"), recorded=False)
+                return tree, extra
         with pandocs_started([full_run], root):
             pass
     else:
