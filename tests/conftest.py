@@ -10,6 +10,7 @@ the change requires.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -59,20 +60,24 @@ LARGE_STUDY = (
 
 
 def _starts_processes(item: pytest.Item) -> bool:
-    import inspect
-
     funcs = [getattr(item, "function", None)]
     info = getattr(item, "_fixtureinfo", None)
     if info is not None:
         funcs += [d.func for defs in info.name2fixturedefs.values() for d in defs]
-    for func in funcs:
-        try:
-            source = inspect.getsource(func)
-        except (OSError, TypeError):
-            continue
-        if any(hint in source for hint in PROCESS_HINTS):
-            return True
-    return False
+    return any(_source_starts_processes(func) for func in funcs)
+
+
+@functools.cache
+def _source_starts_processes(func: object) -> bool:
+    """Whether ``func``'s source names a way to start a process (asked once per function: the
+    parametrized tests and the fixtures they share would otherwise read the same source again)."""
+    import inspect
+
+    try:
+        source = inspect.getsource(func)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+    return any(hint in source for hint in PROCESS_HINTS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
