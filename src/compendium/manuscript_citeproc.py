@@ -180,18 +180,14 @@ def read(
 
 
 def _keep(raw: dict, tree: dict, files_key: str, cache: Path) -> None:
-    """Keep what citeproc rendered in ``tree`` if putting it into ``raw`` gives ``tree`` exactly."""
+    """Keep what citeproc rendered in ``tree`` if putting it into ``raw`` (used up) gives ``tree`` exactly."""
     raw_parts, parts = _parts(raw), _parts(tree)
-    entry: dict = {}
     if raw_parts is not None and parts is not None and len(raw_parts[0]) == len(parts[0]):
-        key = _key(files_key, raw, raw_parts)
+        key = _key(files_key, raw, raw_parts)  # before ``raw`` gets the rendering
         cites, (refs,) = parts
-        candidate = {"files_key": files_key, "key": key, "cites": cites, "refs": refs, "meta": tree["meta"]}
-        copy = json.loads(json.dumps(raw))
-        if _spliced(copy, cites, refs, tree["meta"]) == tree:
-            entry = candidate
-    if entry:
-        text = json.dumps(entry, ensure_ascii=False)
-        atomic_write(cache, lambda tmp: tmp.write_text(text, encoding="utf-8"), recorded=False)
-    else:
-        cache.unlink(missing_ok=True)
+        if _spliced(raw, cites, refs, tree["meta"]) == tree:
+            entry = {"files_key": files_key, "key": key, "cites": cites, "refs": refs, "meta": tree["meta"]}
+            text = json.dumps(entry, ensure_ascii=False)
+            atomic_write(cache, lambda tmp: tmp.write_text(text, encoding="utf-8"), recorded=False)
+            return
+    cache.unlink(missing_ok=True)
