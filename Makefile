@@ -310,13 +310,18 @@ $(BUILD)/all.done: $(MS_OUT) $(NB_HTML) $(SUPP_OUT) $(ANON_LOG)
 # ---------------------------------------------------------------- quality
 # nbval re-runs the tutorials; the pipeline notebooks' key results are compared with the copies the
 # build executed (tests/test_executed_outputs.py), not run a second time.
+# The tests run in one worker process per core (pytest-xdist; TEST_WORKERS=0 runs them all in pytest's own
+# process). --dist loadfile gives each file's tests to one worker: a tutorial's cells run in order in one
+# kernel (nbval), and a file's module fixtures are made once. The workers share one clean build of a copy.
+TEST_WORKERS ?= auto
+XDIST = -n $(TEST_WORKERS) --dist loadfile
 test: all ## Build, then run the whole test suite (lint, unit, end-to-end, browser; key results of every notebook)
 	@$(LINT)
 	$(RUN) canonical
 	@chromium="$$(tools/chromium.sh $(PY))" && export COMPENDIUM_CHROMIUM="$$chromium" && \
 	  echo "test: browser test uses $$chromium" && \
 	  pdftoppm="$$(tools/pdftoppm.sh)" && export COMPENDIUM_PDFTOPPM="$$pdftoppm" && \
-	  $(PY) -m pytest tests $(NB)/tutorial src/compendium --doctest-modules \
+	  $(PY) -m pytest tests $(NB)/tutorial src/compendium --doctest-modules $(XDIST) \
 	    --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
 
 # ruff's lint rules and its formatting, and mypy's types on src/ (configured in pyproject.toml). mypy keeps
@@ -325,9 +330,9 @@ LINT = $(PY) -m ruff check src tests tools && $(PY) -m ruff format --check src t
 lint: $(STAMP) ## Check the code: ruff (lint and format) and mypy (configuration in pyproject.toml)
 	@$(LINT)
 
-test-fast: $(STAMP) ## Unit tests and docstring examples, in this process (no build, no notebooks, no subprocesses)
+test-fast: $(STAMP) ## Unit tests and docstring examples that start no processes of their own (no build, no notebooks)
 	@$(LINT)
-	$(PY) -m pytest tests src/compendium --doctest-modules -m "not slow and not browser and not heavy" $(PYTEST_ARGS)
+	$(PY) -m pytest tests src/compendium --doctest-modules -m "not slow and not browser and not heavy" $(XDIST) $(PYTEST_ARGS)
 
 notebooks-canonical: $(STAMP) ## Rewrite source notebooks in canonical form (no counts, no volatile metadata)
 	$(RUN) canonical --fix

@@ -10,6 +10,7 @@ the change requires.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import shutil
@@ -25,7 +26,7 @@ from compendium.provenance import source_commit
 from compendium.source import source_date_epoch
 from compendium.paths import Paths, paths
 
-__all__ = ["VENV", "Run"]
+__all__ = ["RECALL_PROPERTY", "VENV", "Run"]
 
 # The virtual environment running the tests is the one every build reuses (VENV=...).
 VENV = Path(sys.prefix)
@@ -162,14 +163,38 @@ def fresh_copy(repo: Paths, tmp_path_factory: pytest.TempPathFactory) -> Callabl
 
 
 @pytest.fixture(scope="session")
-def built_copy(fresh_copy: Callable[[str], Paths], run_make: Callable[..., Run]) -> Paths:
-    """A copy of the sources after one ``make all`` from clean; read it, never change it."""
-    copy = fresh_copy("built")
-    result = run_make(copy.root, "all")
-    assert result.returncode == 0, (
-        f"make all failed in {copy.root} (exit {result.returncode}):\n{result.stdout[-4000:]}"
-    )
-    return copy
+def built_copy(
+    repo: Paths, tmp_path_factory: pytest.TempPathFactory, run_make: Callable[..., Run], request: pytest.FixtureRequest
+) -> Paths:
+    """A copy of the sources after one ``make all`` from clean; read it, never change it.
+
+    ``make test`` runs the tests in parallel worker processes (pytest-xdist); they share one such
+    build, made by the first worker that asks for it while the others wait (a lock file in the
+    session's temporary folder, which every worker of the session has as its parent folder).
+    """
+    if not hasattr(request.config, "workerinput"):  # not a worker: one process, the session's own folder
+        return _built(tmp_path_factory.mktemp("built"), repo, run_make)
+    shared = tmp_path_factory.getbasetemp().parent
+    with (shared / "built.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the build fails
+        return _built(shared / "built", repo, run_make)
+
+
+def _built(folder: Path, repo: Paths, run_make: Callable[..., Run]) -> Paths:
+    """The build in ``folder``: made there unless a worker already made it (a failed build's output is kept)."""
+    copy, done, failed = folder / "compendium", folder / "built.done", folder / "built.failed"
+    if not done.exists() and not failed.exists():
+        folder.mkdir(exist_ok=True)
+        reproduce.copy_sources(repo, copy)
+        result = run_make(copy, "all")
+        if result.returncode == 0:
+            done.touch()
+        else:
+            failed.write_text(
+                f"make all failed in {copy} (exit {result.returncode}):\n{result.stdout[-4000:]}", encoding="utf-8"
+            )
+    assert not failed.exists(), failed.read_text(encoding="utf-8")
+    return Paths(copy)
 
 
 @pytest.fixture(scope="session")
@@ -185,17 +210,21 @@ def clone_built(built_copy: Paths, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 # ---------------------------------------------------------------- identifier corpus: recall in the summary
-IDENTIFIER_RECALL = pytest.StashKey[dict]()
+# tests/test_identifiers.py records each category's recall as a property of its test's report; reports reach
+# the process that prints the summary also when the tests ran in worker processes (pytest-xdist).
+RECALL_PROPERTY = "identifier_recall"
+IDENTIFIER_RECALL: dict[str, tuple[int, int]] = {}  # corpus category -> (caught, planted), in this process
 
 
-@pytest.fixture(scope="session")
-def identifier_recall(pytestconfig: pytest.Config) -> dict:
-    """Filled by tests/test_identifiers.py: corpus category -> (caught, planted)."""
-    return pytestconfig.stash.setdefault(IDENTIFIER_RECALL, {})
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == RECALL_PROPERTY:
+            category, caught, planted = value
+            IDENTIFIER_RECALL[category] = (caught, planted)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    recall = config.stash.get(IDENTIFIER_RECALL, {})
+    recall = IDENTIFIER_RECALL
     if not recall:
         return
     terminalreporter.section("anonymisation gate: recall on tests/identifiers/corpus.yaml")

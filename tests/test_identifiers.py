@@ -2,7 +2,7 @@
 
 Each sentence is scanned as a line of text the way the gate scans an input file,
 with the real allow-list and the study's known names. Recall per corpus category
-is printed in the test summary (see ``pytest_terminal_summary`` in conftest.py).
+is printed in the test summary (see ``pytest_runtest_logreport`` in conftest.py).
 Every item must be caught in its expected gate category, except the ones the
 corpus marks ``known_miss`` (with the reason), which must still be missed, so the
 corpus and the README's list of limits stay true.
@@ -11,10 +11,12 @@ corpus and the README's list of limits stay true.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import RECALL_PROPERTY
 
 from compendium.anonymise import AnonymisationError, audit
 from compendium.identifiers import known_names, load_allowlist, scan_text
@@ -47,10 +49,10 @@ def caught(item: dict, gate: str, repo: Paths) -> bool:
 
 
 @pytest.mark.parametrize("category", list(CATEGORIES))
-def test_recall_per_category(category: str, repo: Paths, identifier_recall: dict) -> None:
+def test_recall_per_category(category: str, repo: Paths, record_property: Callable[[str, object], None]) -> None:
     spec = CATEGORIES[category]
     results = [(item, caught(item, spec["gate"], repo)) for item in spec["items"]]
-    identifier_recall[category] = (sum(ok for _, ok in results), len(results))
+    record_property(RECALL_PROPERTY, (category, sum(ok for _, ok in results), len(results)))
     missed = [item["text"] for item, ok in results if not ok and "known_miss" not in item]
     newly = [item["text"] for item, ok in results if ok and "known_miss" in item]
     assert not missed, f"{category}: the gate missed {missed} (expected category {spec['gate']!r})"
