@@ -10,13 +10,14 @@ the change requires.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from compendium.provenance import source_commit
 from compendium.source import source_date_epoch
 from compendium.paths import Paths, paths
 
-__all__ = ["RECALL_PROPERTY", "VENV", "Run"]
+__all__ = ["RECALL_PROPERTY", "VENV", "Run", "data_restored"]
 
 # The virtual environment running the tests is the one every build reuses (VENV=...).
 VENV = Path(sys.prefix)
@@ -207,6 +208,26 @@ def clone_built(built_copy: Paths, tmp_path_factory: pytest.TempPathFactory) -> 
         return Paths(target)
 
     return clone
+
+
+@contextlib.contextmanager
+def data_restored(p: Paths) -> Iterator[None]:
+    """A copy's ``data/`` after the block as it was before: the same files, bytes and modification times.
+
+    For tests that plant bad input in one shared copy in turn, each running ``make`` there (its build server
+    then stays warm from one test to the next, as for an author who fixes the input and runs it again).
+    """
+    saved = {f: (f.read_bytes(), f.stat()) for f in p.data.rglob("*") if f.is_file()}
+    try:
+        yield
+    finally:
+        for f in p.data.rglob("*"):
+            if f.is_file() and f not in saved:
+                f.unlink()
+        for f, (data, stat) in saved.items():
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(data)
+            os.utime(f, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 # ---------------------------------------------------------------- identifier corpus: recall in the summary

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import data_restored
 from compendium import cli, files
 from compendium.maintenance import reproduce
 from compendium.anonymise import AnonymisationError, audit, output_files
@@ -82,17 +83,24 @@ def _append_to_cell(path: Path, row: int, column: str, text: str) -> None:
 )
 @pytest.mark.slow
 def test_every_input_file_is_scanned_before_anything_is_written(
-    fresh_copy: Copy, run_make: Runner, where: str, plant, expected: str
+    unbuilt_copy: Paths, run_make: Runner, where: str, plant, expected: str
 ) -> None:
-    p = fresh_copy("plant_" + where.replace(" ", "_"))
-    plant(p)
-    result = run_make(p.root, "all")
+    p = unbuilt_copy
+    with data_restored(p):
+        plant(p)
+        result = run_make(p.root, "all")
     assert result.returncode != 0
     assert "Anonymisation gate" in result.stdout and expected in result.stdout, result.stdout[-3000:]
     assert "Traceback" not in result.stdout
     for folder in (p.tables, p.values, p.output, p.supplement, p.executed):
         assert not folder.exists() or not any(f.is_file() for f in folder.rglob("*")), f"{folder} was written"
     assert not (p.build / "all.done").exists()
+
+
+@pytest.fixture(scope="module")
+def unbuilt_copy(fresh_copy: Copy) -> Paths:
+    """One copy of the sources, never built, for every planted identifier in turn (its data restored after each)."""
+    return fresh_copy("plant")
 
 
 def _docx(path: Path, text: str) -> None:

@@ -19,6 +19,7 @@ import yaml
 from docx import Document
 from docx.document import Document as Docx
 
+from conftest import data_restored
 from compendium.paths import Paths
 
 pytestmark = pytest.mark.slow
@@ -303,16 +304,23 @@ def _outputs(p: Paths) -> dict[str, str]:
         "\\input{/etc/hostname}",
     ],
 )
-def test_hostile_excerpt_stops_make_all_before_any_output(hostile: str, clone_built: Clone, run_make: Runner) -> None:
-    p = clone_built("hostile")
-    where = _plant_in_excerpt(p, hostile)
-    before = _outputs(p)
-    result = run_make(p.root, "all")
-    assert result.returncode != 0, result.stdout[-2000:]
-    assert "Traceback" not in result.stdout
-    assert "data/synthetic/coding.csv" in result.stdout and where in result.stdout, result.stdout[-2000:]
-    assert "column excerpt" in result.stdout
-    assert _outputs(p) == before, "outputs changed although the build stopped"
+def test_hostile_excerpt_stops_make_all_before_any_output(hostile: str, hostile_copy: Paths, run_make: Runner) -> None:
+    p = hostile_copy
+    with data_restored(p):
+        where = _plant_in_excerpt(p, hostile)
+        before = _outputs(p)
+        result = run_make(p.root, "all")
+        assert result.returncode != 0, result.stdout[-2000:]
+        assert "Traceback" not in result.stdout
+        assert "data/synthetic/coding.csv" in result.stdout and where in result.stdout, result.stdout[-2000:]
+        assert "column excerpt" in result.stdout
+        assert _outputs(p) == before, "outputs changed although the build stopped"
+
+
+@pytest.fixture(scope="module")
+def hostile_copy(clone_built: Clone) -> Paths:
+    """One clone of the build for every hostile excerpt in turn (its data restored after each)."""
+    return clone_built("hostile")
 
 
 def test_hostile_theme_label_stops_the_manuscript_step(clone_built: Clone, run_cli: Runner) -> None:
