@@ -211,10 +211,15 @@ def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(
         try:
             # T1: code one passage (no list of themes to pick from), compare with the study
             _open(page, lab, "T1_read_transcript.ipynb", "T1. Reading and re-reading", ".cw-save")
-            for name in ("first", "last"):
-                box = page.locator(f".cw-{name} input")
-                box.fill("36")
-                box.press("Enter")
+            # Each box is typed in once the kernel has answered the change before, as a student sees the form
+            # settle: a box the kernel redraws while it is typed in keeps its old value in front ("1", "36": "136").
+            first, last = page.locator(".cw-first input"), page.locator(".cw-last input")
+            first.fill("36")
+            first.press("Enter")
+            expect(last).to_have_value("36")  # the kernel moved the last line up to the first
+            last.fill("36")
+            last.press("Enter")
+            expect(page.locator(".cw-preview")).to_contain_text("Passage, line 36:")
             page.locator(".cw-statement input").fill("Warmth before the word")
             page.click(".cw-save")
             expect(page.locator(".cw-status")).to_contain_text("Saved P01-U04 (line 36) to student_work/ana/coding.csv")
