@@ -6,7 +6,8 @@ student, ana, has already written experiential statements for two cases (her
 ``coding.csv`` from ``tests/fixtures/students``, and her name in
 ``student_work/profile``). ``make lab``'s working copies are made in the copy's
 ``student_work/notebooks/`` and JupyterLab serves them (``COMPENDIUM_ROOT``
-points at the copy, ``PYTHONPATH`` at the real ``src/``). In the browser she
+points at the copy, ``PYTHONPATH`` at the real ``src/``). In the browser (T1 opened
+by its address, the later tutorials from JupyterLab's file browser) she
 
 1. codes a passage in T1's workspace and compares it with the study;
 2. names her own personal experiential theme in T4 from two of her statements,
@@ -184,15 +185,23 @@ def lab(tmp_path: Path) -> Iterator[dict]:
                 proc.wait(timeout=10)
 
 
-def _open(page, lab: dict, notebook: str, title: str, ready: str) -> None:
-    """Open a working copy, run all its cells, wait for a workspace."""
-    page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}")
-    page.wait_for_selector(f"h1:has-text('{title}')")
+def _open(page, lab: dict, notebook: str, title: str, ready: str):
+    """Open a working copy, run all its cells, wait for its workspace; return the notebook's panel.
+
+    The first comes from its address; the others from the file browser beside it, as a student opens
+    the next tutorial (one load of JupyterLab for the whole session)."""
+    if page.url.startswith(lab["base"]):
+        page.locator(".jp-DirListing-itemText").get_by_text(notebook, exact=True).dblclick()
+    else:
+        page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}")
+    nb = page.locator(".jp-NotebookPanel").filter(has=page.locator(f"h1:has-text('{title}')"))
+    nb.locator(f"h1:has-text('{title}')").wait_for()
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')")  # the kernel is up
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-    page.wait_for_selector(ready)
-    page.locator(ready).scroll_into_view_if_needed()
+    nb.locator(ready).wait_for()
+    nb.locator(ready).scroll_into_view_if_needed()
+    return nb
 
 
 def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(
@@ -210,56 +219,56 @@ def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(
         page.set_default_timeout(TIMEOUT_MS)
         try:
             # T1: code one passage (no list of themes to pick from), compare with the study
-            _open(page, lab, "T1_read_transcript.ipynb", "T1. Reading and re-reading", ".cw-save")
+            nb = _open(page, lab, "T1_read_transcript.ipynb", "T1. Reading and re-reading", ".cw-save")
             # Each box is typed in once the kernel has answered the change before, as a student sees the form
             # settle: a box the kernel redraws while it is typed in keeps its old value in front ("1", "36": "136").
-            first, last = page.locator(".cw-first input"), page.locator(".cw-last input")
+            first, last = nb.locator(".cw-first input"), nb.locator(".cw-last input")
             first.fill("36")
             first.press("Enter")
             expect(last).to_have_value("36")  # the kernel moved the last line up to the first
             last.fill("36")
             last.press("Enter")
-            expect(page.locator(".cw-preview")).to_contain_text("Passage, line 36:")
-            page.locator(".cw-statement input").fill("Warmth before the word")
-            page.click(".cw-save")
-            expect(page.locator(".cw-status")).to_contain_text("Saved P01-U04 (line 36) to student_work/ana/coding.csv")
-            page.click(".cw-compare")
-            expect(page.locator(".cw-compare-view")).to_contain_text("both read this")
-            page.click(".cw-new")
-            expect(page.locator(".cw-statement input")).to_have_value("")
+            expect(nb.locator(".cw-preview")).to_contain_text("Passage, line 36:")
+            nb.locator(".cw-statement input").fill("Warmth before the word")
+            nb.locator(".cw-save").click()
+            expect(nb.locator(".cw-status")).to_contain_text("Saved P01-U04 (line 36) to student_work/ana/coding.csv")
+            nb.locator(".cw-compare").click()
+            expect(nb.locator(".cw-compare-view")).to_contain_text("both read this")
+            nb.locator(".cw-new").click()
+            expect(nb.locator(".cw-statement input")).to_have_value("")
 
             # T4: her own statements, her own theme, then the study's reading
-            _open(page, lab, "T4_cluster_statements.ipynb", "T4. From statements", ".pw-save")
-            page.locator(".pw-item-P01-U01 input[type=checkbox]").check()
-            page.locator(".pw-item-P01-U02 input[type=checkbox]").check()
-            page.locator(".pw-name input").fill(PET)
-            page.click(".pw-save")
-            expect(page.locator(".pw-status")).to_contain_text(f"Saved your theme '{PET}' (2 statements)")
-            expect(page.locator(".pw-list")).to_contain_text(f"{PET}: P01-U01, P01-U02")
-            page.click(".pw-compare")
-            view = page.locator(".pw-compare-view")
+            nb = _open(page, lab, "T4_cluster_statements.ipynb", "T4. From statements", ".pw-save")
+            nb.locator(".pw-item-P01-U01 input[type=checkbox]").check()
+            nb.locator(".pw-item-P01-U02 input[type=checkbox]").check()
+            nb.locator(".pw-name input").fill(PET)
+            nb.locator(".pw-save").click()
+            expect(nb.locator(".pw-status")).to_contain_text(f"Saved your theme '{PET}' (2 statements)")
+            expect(nb.locator(".pw-list")).to_contain_text(f"{PET}: P01-U01, P01-U02")
+            nb.locator(".pw-compare").click()
+            view = nb.locator(".pw-compare-view")
             expect(view).to_contain_text(PET)
             expect(view).to_contain_text("One analyst's reading")
             expect(view).to_contain_text("A night off felt like abandoning mum")  # the study's statement, after hers
-            page.locator(".pw-root").scroll_into_view_if_needed()
-            shot = page.locator(".pw-root").screenshot()
+            nb.locator(".pw-root").scroll_into_view_if_needed()
+            shot = nb.locator(".pw-root").screenshot()
 
             # T5: a theme of the next case
-            _open(page, lab, "T5_bracket_case.ipynb", "T5. Moving to the next case", ".pw-save")
-            page.locator(".pw-item-P02-U01 input[type=checkbox]").check()
-            page.locator(".pw-name input").fill(NEXT_PET)
-            page.click(".pw-save")
-            expect(page.locator(".pw-status")).to_contain_text(f"Saved your theme '{NEXT_PET}'")
+            nb = _open(page, lab, "T5_bracket_case.ipynb", "T5. Moving to the next case", ".pw-save")
+            nb.locator(".pw-item-P02-U01 input[type=checkbox]").check()
+            nb.locator(".pw-name input").fill(NEXT_PET)
+            nb.locator(".pw-save").click()
+            expect(nb.locator(".pw-status")).to_contain_text(f"Saved your theme '{NEXT_PET}'")
 
             # T6: a group theme from the two cases' themes, compared with the study's
-            _open(page, lab, "T6_compare_cases.ipynb", "T6. Group experiential themes", ".gw-save")
-            page.locator(".gw-item-P01-1 input[type=checkbox]").check()
-            page.locator(".gw-item-P02-1 input[type=checkbox]").check()
-            page.locator(".gw-name input").fill(GROUP)
-            page.click(".gw-save")
-            expect(page.locator(".gw-status")).to_contain_text(f"Saved your group theme '{GROUP}' (from 2 cases)")
-            page.click(".gw-compare")
-            view = page.locator(".gw-compare-view")
+            nb = _open(page, lab, "T6_compare_cases.ipynb", "T6. Group experiential themes", ".gw-save")
+            nb.locator(".gw-item-P01-1 input[type=checkbox]").check()
+            nb.locator(".gw-item-P02-1 input[type=checkbox]").check()
+            nb.locator(".gw-name input").fill(GROUP)
+            nb.locator(".gw-save").click()
+            expect(nb.locator(".gw-status")).to_contain_text(f"Saved your group theme '{GROUP}' (from 2 cases)")
+            nb.locator(".gw-compare").click()
+            view = nb.locator(".gw-compare-view")
             expect(view).to_contain_text(GROUP)
             expect(view).to_contain_text("recurs in 2 of the 2 cases you analysed")
             expect(view).to_contain_text("study's group experiential themes")
