@@ -204,6 +204,26 @@ def _open(page, lab: dict, notebook: str, title: str, ready: str):
     return nb
 
 
+def _save_theme(nb, kind: str, items: list[str], name: str, saved: str) -> None:
+    """In a theme workspace (``pw``: a case's themes, ``gw``: the group's), tick the items, name the theme, save."""
+    from playwright.sync_api import expect
+
+    for item in items:
+        nb.locator(f".{kind}-item-{item} input[type=checkbox]").check()
+    nb.locator(f".{kind}-name input").fill(name)
+    nb.locator(f".{kind}-save").click()
+    expect(nb.locator(f".{kind}-status")).to_contain_text(saved)
+
+
+def _compare(nb, kind: str, *shown: str) -> None:
+    """Ask a theme workspace for the comparison with the study's reading; each text must be in it."""
+    from playwright.sync_api import expect
+
+    nb.locator(f".{kind}-compare").click()
+    for text in shown:
+        expect(nb.locator(f".{kind}-compare-view")).to_contain_text(text)
+
+
 def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(
     chromium: str, lab: dict, tmp_path: Path
 ) -> None:
@@ -239,39 +259,21 @@ def test_student_names_her_own_themes_builds_a_group_theme_and_git_stays_clean(
 
             # T4: her own statements, her own theme, then the study's reading
             nb = _open(page, lab, "T4_cluster_statements.ipynb", "T4. From statements", ".pw-save")
-            nb.locator(".pw-item-P01-U01 input[type=checkbox]").check()
-            nb.locator(".pw-item-P01-U02 input[type=checkbox]").check()
-            nb.locator(".pw-name input").fill(PET)
-            nb.locator(".pw-save").click()
-            expect(nb.locator(".pw-status")).to_contain_text(f"Saved your theme '{PET}' (2 statements)")
+            _save_theme(nb, "pw", ["P01-U01", "P01-U02"], PET, f"Saved your theme '{PET}' (2 statements)")
             expect(nb.locator(".pw-list")).to_contain_text(f"{PET}: P01-U01, P01-U02")
-            nb.locator(".pw-compare").click()
-            view = nb.locator(".pw-compare-view")
-            expect(view).to_contain_text(PET)
-            expect(view).to_contain_text("One analyst's reading")
-            expect(view).to_contain_text("A night off felt like abandoning mum")  # the study's statement, after hers
+            # the study's statement comes after hers
+            _compare(nb, "pw", PET, "One analyst's reading", "A night off felt like abandoning mum")
             nb.locator(".pw-root").scroll_into_view_if_needed()
             shot = nb.locator(".pw-root").screenshot()
 
             # T5: a theme of the next case
             nb = _open(page, lab, "T5_bracket_case.ipynb", "T5. Moving to the next case", ".pw-save")
-            nb.locator(".pw-item-P02-U01 input[type=checkbox]").check()
-            nb.locator(".pw-name input").fill(NEXT_PET)
-            nb.locator(".pw-save").click()
-            expect(nb.locator(".pw-status")).to_contain_text(f"Saved your theme '{NEXT_PET}'")
+            _save_theme(nb, "pw", ["P02-U01"], NEXT_PET, f"Saved your theme '{NEXT_PET}'")
 
             # T6: a group theme from the two cases' themes, compared with the study's
             nb = _open(page, lab, "T6_compare_cases.ipynb", "T6. Group experiential themes", ".gw-save")
-            nb.locator(".gw-item-P01-1 input[type=checkbox]").check()
-            nb.locator(".gw-item-P02-1 input[type=checkbox]").check()
-            nb.locator(".gw-name input").fill(GROUP)
-            nb.locator(".gw-save").click()
-            expect(nb.locator(".gw-status")).to_contain_text(f"Saved your group theme '{GROUP}' (from 2 cases)")
-            nb.locator(".gw-compare").click()
-            view = nb.locator(".gw-compare-view")
-            expect(view).to_contain_text(GROUP)
-            expect(view).to_contain_text("recurs in 2 of the 2 cases you analysed")
-            expect(view).to_contain_text("study's group experiential themes")
+            _save_theme(nb, "gw", ["P01-1", "P02-1"], GROUP, f"Saved your group theme '{GROUP}' (from 2 cases)")
+            _compare(nb, "gw", GROUP, "recurs in 2 of the 2 cases you analysed", "study's group experiential themes")
             page.keyboard.press("Control+s")  # a student saves her working copy
             page.wait_for_timeout(500)
         except Exception:
