@@ -312,9 +312,10 @@ $(BUILD)/all.done: $(MS_OUT) $(NB_HTML) $(SUPP_OUT) $(ANON_LOG)
 # build executed (tests/test_executed_outputs.py), not run a second time.
 # The tests run in one worker process per core (pytest-xdist; TEST_WORKERS=0 runs them all in pytest's own
 # process). --dist loadfile gives each file's tests to one worker: a tutorial's cells run in order in one
-# kernel (nbval), and a file's module fixtures are made once. The workers share one clean build of a copy.
+# kernel (nbval), and a file's module fixtures are made once; the files go out in the order tests/conftest.py
+# gives them (the slowest first), not largest first. The workers share one clean build of a copy.
 TEST_WORKERS ?= auto
-XDIST = -n $(TEST_WORKERS) --dist loadfile
+XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: all ## Build, then run the whole test suite (lint, unit, end-to-end, browser; key results of every notebook)
 	@$(LINT)
 	$(RUN) canonical
