@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import RECALL_PROPERTY
 
+from conftest import RECALL_PROPERTY
 from compendium.anonymise import AnonymisationError, audit
 from compendium.identifiers import known_names, load_allowlist, scan_text
 from compendium.paths import Paths

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import Run
 from compendium import cli
 from compendium.errors import DataError, Problem
 from compendium.paths import Paths
@@ -30,7 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 CASES_DIR = Path(__file__).resolve().parent / "broken"
 CASES = sorted(CASES_DIR.glob("*.yaml"))
 DATA = "data/synthetic"
-Run = subprocess.CompletedProcess  # the command's exit status, stdout and stderr
 
 ACTIONS = {"replace", "truncate_after", "encoding", "line_endings", "add_bom", "empty", "delete", "append"}
 MUTATION_KEYS = ACTIONS | {"file", "with", "count"}
