@@ -512,3 +512,93 @@ def test_the_client_imports_only_the_standard_library() -> None:
     stdlib = sys.stdlib_module_names
     assert [m for m in loaded if not m.startswith("compendium") and m.split(".")[0] not in stdlib] == []
     assert "subprocess" not in loaded and "pathlib" not in loaded  # imported only to start a server
+
+
+# ---------------------------------------------------------------- servers forked from the environment's zygote
+# Prints which compendium the kernel imported, and from where.
+NOTEBOOK_WHICH = [
+    "import json, compendium.themes as t\n"
+    "print(json.dumps({'marked': getattr(t, 'FOLDER_B', False), 'file': t.__file__}))"
+]
+
+
+def _peer(path: Path) -> int:
+    """The pid of the process listening on a Unix socket (the kernel's record of who bound it)."""
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(path))
+        pid, _, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return pid
+
+
+def _parent(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+
+
+def _folder_b(tmp_path: Path, env: dict) -> tuple[Path, dict]:
+    """A second folder with its own copy of the package, one module of it marked."""
+    import shutil
+
+    b = tmp_path / "b"
+    (b / "notebooks").mkdir(parents=True)
+    nbformat.write(nbformat.from_dict(_notebook(NOTEBOOK_WHICH)), b / "notebooks" / "which.ipynb")
+    shutil.copytree(REPO / "src" / "compendium", b / "src" / "compendium", ignore=shutil.ignore_patterns("__pycache__"))
+    module = b / "src" / "compendium" / "themes.py"
+    module.write_text(module.read_text(encoding="utf-8") + "\nFOLDER_B = True\n", encoding="utf-8")
+    return b, {**env, "COMPENDIUM_ROOT": str(b), "PYTHONPATH": str(b / "src")}
+
+
+def test_a_second_folder_gets_a_server_forked_from_the_zygote_that_imports_its_own_code(mini, tmp_path: Path) -> None:
+    root, tmp, env, run = mini
+    env.update(COMPENDIUM_SERVER_LINGER="60", COMPENDIUM_MAKE_PID=str(os.getpid()))
+    nbformat.write(nbformat.from_dict(_notebook(NOTEBOOK_WHICH)), root / "notebooks" / "which.ipynb")
+    b, env_b = _folder_b(tmp_path, env)
+    try:
+        assert run("run", "which").returncode == 0
+        done = subprocess.run(
+            [sys.executable, "-m", "compendium", "run", "which"], cwd=b, env=env_b, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        seen = {
+            folder: json.loads(_stream(folder / "build" / "notebooks" / "which.ipynb").strip().splitlines()[-1])
+            for folder in (root, b)
+        }
+        # Each folder's kernels import that folder's code, although both servers came from one process.
+        assert seen[root] == {"marked": False, "file": str(REPO / "src" / "compendium" / "themes.py")}
+        assert seen[b] == {"marked": True, "file": str(b / "src" / "compendium" / "themes.py")}
+        [zygote] = tmp.glob("compendium-zygote-*.sock")
+        servers = _sockets(tmp)
+        assert len(servers) == 2, "each folder has a server of its own"
+        zygote_pid = _peer(zygote)
+        assert [_parent(_peer(s)) for s in servers] == [zygote_pid, zygote_pid]
+    finally:
+        _stop(env)
+        _stop(env_b)
+    assert _gone(tmp), "make clean's stop request did not stop the servers"
+    assert not list(tmp.glob("compendium-zygote-*.sock")), "make clean's stop request did not stop the zygote"
+
+
+def test_when_the_zygote_cannot_start_the_server_starts_as_a_new_python(mini) -> None:
+    root, tmp, env, run = mini
+    env.update(COMPENDIUM_SERVER_LINGER="60", COMPENDIUM_MAKE_PID=str(os.getpid()))
+    where = subprocess.run(
+        [sys.executable, "-c", "from compendium import zygote; print(zygote.socket_path())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    Path(where.stdout.strip()).mkdir()  # its socket's path is taken: no zygote can listen there
+    try:
+        first = run("run", "leak_a")
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "Traceback" not in first.stderr
+        [server] = _sockets(tmp)
+        command = Path(f"/proc/{_peer(server)}/cmdline").read_bytes().split(b"\0")
+        assert command[1:3] == [b"-m", b"compendium.server"]
+    finally:
+        _stop(env)
+    assert _gone(tmp)

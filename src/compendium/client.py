@@ -23,6 +23,7 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["submit", "socket_path", "linger_seconds", "SERVED", "ENV_MAKE", "ENV_CHILD", "ENV_LINGER"]
@@ -187,6 +188,32 @@ def _try(path: str) -> socket.socket | None:
         return None
 
 
+def _start_server(path: str, log: str) -> Callable[[], bool]:
+    """Start the folder's server: forked from the environment's warm zygote when the server is to
+    linger (:mod:`compendium.zygote`), else (or if that fails) as a new Python. Returns "is it still running?"."""
+    if linger_seconds():
+        from .zygote import alive, fork_server
+
+        try:
+            pid = fork_server(path, log, os.environ[ENV_MAKE])
+        except (OSError, ValueError):  # its socket path is taken by something else, say: a new Python then
+            pid = None
+        if pid is not None:
+            return lambda: alive(pid)
+    import subprocess  # only to start a server: a client that finds one never needs it
+
+    with open(log, "ab") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "compendium.server", path, os.environ[ENV_MAKE]],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return lambda: server.poll() is None
+
+
 def _connect() -> socket.socket:
     path = socket_path()
     if len(os.fsencode(path)) > 107:  # a Unix socket's path is limited to 107 bytes on Linux
@@ -203,19 +230,9 @@ def _connect() -> socket.socket:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         log = stem + ".log"
-        import subprocess  # only to start a server: a client that finds one never needs it
-
-        with open(log, "ab") as out:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "compendium.server", path, os.environ[ENV_MAKE]],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                close_fds=True,
-            )
+        running = _start_server(path, log)
         deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline and server.poll() is None:
+        while time.monotonic() < deadline and running():
             sock = _try(path)
             if sock:
                 return sock

