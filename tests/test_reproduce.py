@@ -134,29 +134,6 @@ def test_verify_says_verified_when_every_artefact_matches(
 
 
 # ---------------------------------------------------------------- make diff
-def test_make_diff_explains_a_moved_segment(clone_built: Copy, run_make: Runner) -> None:
-    p = clone_built("diff")
-    accepted = run_make(p.root, "manifest")  # accept this copy's results, so the diff shows only our change
-    assert accepted.returncode == 0, accepted.stdout[-3000:]
-    assert "notebook:" not in accepted.stdout
-    coding = pd.read_csv(p.coding, dtype=str, keep_default_na=False)
-    in_31 = coding[coding["theme_id"] == "3.1"]
-    # A participant with several 3.1 segments keeps the theme after one moves: the data stay valid.
-    pid = in_31["participant_id"].value_counts().index[0]
-    segment = in_31.loc[in_31["participant_id"] == pid, "segment_id"].iloc[0]
-    coding.loc[coding["segment_id"] == segment, "theme_id"] = "3.2"
-    p.coding.write_text(coding.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
-
-    result = run_make(p.root, "diff")
-    assert result.returncode == 0, result.stdout[-3000:]
-    out = result.stdout
-    assert f"segment {segment}: moved from theme 3.1 to 3.2" in out, out[-3000:]
-    assert len(re.findall(r"moved from theme", out)) == 1, out[-3000:]
-    cells = re.findall(r"^\s+- table \w+, row \d+ \(.*\), column '.+': '.*' -> '.*'$", out, re.M)
-    assert cells, f"no changed table cell reported:\n{out[-3000:]}"
-    assert re.search(r"^diff: [1-9]\d* of \d+ artefacts differ", out, re.M)
-
-
 def _diff_lines(run_make: Runner, p: Paths) -> str:
     result = run_make(p.root, "diff")
     assert result.returncode == 0, result.stdout[-3000:]
@@ -171,11 +148,14 @@ def _set_default(notebook: Path, name: str, value: str) -> None:
     nbformat.write(nb, notebook)
 
 
-def test_make_diff_names_values_quotes_and_parameters(clone_built: Copy, run_make: Runner) -> None:
-    """(a) a duration, (b) a re-spanned segment that changes a shown quote, (c) a parameter."""
-    p = clone_built("diff_values")
-    accepted = run_make(p.root, "manifest")
+def test_make_diff_names_values_quotes_parameters_and_moved_segments(clone_built: Copy, run_make: Runner) -> None:
+    """One change after another in one copy, each diff against the results accepted first: (a) a
+    duration, (b) a re-spanned segment that changes a shown quote, (c) a parameter, (d) a segment
+    moved to another theme."""
+    p = clone_built("diff")
+    accepted = run_make(p.root, "manifest")  # accept this copy's results, so the diff shows only our changes
     assert accepted.returncode == 0, accepted.stdout[-3000:]
+    assert "notebook:" not in accepted.stdout
 
     # (a) the shortest interview gets shorter: its value and the mean change
     people = pd.read_csv(p.participants, dtype=str, keep_default_na=False)
@@ -221,6 +201,21 @@ def test_make_diff_names_values_quotes_and_parameters(clone_built: Copy, run_mak
         "value recurrence threshold (share of participants) (cross_case.json: recurrence.threshold): "
         "0.3333 -> 0.5" in out
     ), out
+
+    # (d) a segment moves from theme 3.1 to 3.2; its participant has several 3.1 segments and keeps
+    # the theme, so the data stay valid
+    coding = pd.read_csv(p.coding, dtype=str, keep_default_na=False)
+    in_31 = coding[coding["theme_id"] == "3.1"]
+    pid = in_31["participant_id"].value_counts().index[0]
+    segment = in_31.loc[in_31["participant_id"] == pid, "segment_id"].iloc[0]
+    coding.loc[coding["segment_id"] == segment, "theme_id"] = "3.2"
+    p.coding.write_text(coding.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+    out = _diff_lines(run_make, p)
+    assert f"segment {segment}: moved from theme 3.1 to 3.2" in out, out[-3000:]
+    assert len(re.findall(r"moved from theme", out)) == 1, out[-3000:]
+    cells = re.findall(r"^\s+- table \w+, row \d+ \(.*\), column '.+': '.*' -> '.*'$", out, re.M)
+    assert cells, f"no changed table cell reported:\n{out[-3000:]}"
+    assert re.search(r"^diff: [1-9]\d* of \d+ artefacts differ", out, re.M)
 
 
 # ---------------------------------------------------------------- running a notebook by hand
