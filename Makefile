@@ -367,7 +367,7 @@ bench: $(STAMP) ## Time cold, no-op and one-change builds, the naive baseline an
 	$(RUN) bench $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- clean
-clean: ## Remove generated files only (never data/ or source notebooks); stop this folder's build server
+clean: ## Remove generated files only (never data/ or source notebooks); stop this folder's build server and the zygote
 	@if [ -x "$(PY)" ]; then "$(PY)" -m compendium.server stop; fi
 	rm -rf "$(BUILD)" "$(TABLES)" "$(VALUES)" "$(MSOUT)" "$(SUPP)"
 	rm -f "$(FIGURES)"/*.svg "$(FIGURES)"/*.png

@@ -29,7 +29,7 @@ def test_timed_adds_the_build_servers_cpu_and_reads_its_commands() -> None:
     assert run.peak_mb >= 321.0
     assert run.jobs == [(1.25, "run 02_analyse_case --participant P01"), (0.5, "manuscript")]
     where = bench._where(run)
-    assert "build server warm-up and bookkeeping 0.2" in where
+    assert "build server and zygote warm-up and bookkeeping 0.2" in where
     assert "02_analyse_case 1.2" in where and "manuscript 0.5" in where
 
 

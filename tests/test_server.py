@@ -558,10 +558,20 @@ def test_a_second_folder_gets_a_server_forked_from_the_zygote_that_imports_its_o
     b, env_b = _folder_b(tmp_path, env)
     try:
         assert run("run", "which").returncode == 0
+        cpu = tmp / "cpu-b.txt"  # as make bench names it: the zygote reports its own CPU there too
         done = subprocess.run(
-            [sys.executable, "-m", "compendium", "run", "which"], cwd=b, env=env_b, capture_output=True, text=True
+            [sys.executable, "-m", "compendium", "run", "which"],
+            cwd=b,
+            env={**env_b, "COMPENDIUM_SERVER_CPU": str(cpu)},
+            capture_output=True,
+            text=True,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+        reports = [line.split() for line in cpu.read_text(encoding="utf-8").splitlines()]
+        # The zygote's own (written as it forked the server: it had just imported the rest of the
+        # stack for this second folder), then the command's, then the server's own.
+        assert [r[0] for r in reports] == ["self", "job", "self"], reports
+        assert float(reports[0][1]) > 0
         seen = {
             folder: json.loads(_stream(folder / "build" / "notebooks" / "which.ipynb").strip().splitlines()[-1])
             for folder in (root, b)

@@ -67,7 +67,7 @@ from .client import (
     socket_path,
     submit,
 )
-from .zygote import COMMANDS, JUPYTER, KERNEL, STACK, THIRD_PARTY_CALLS, as_in_a_kernel, import_all, run_forked
+from .zygote import COMMANDS, JUPYTER, KERNEL, STACK, THIRD_PARTY_CALLS, as_in_a_kernel, Usage, import_all, run_forked
 
 __all__ = ["submit", "serve", "socket_path", "SERVED", "ENV_MAKE", "ENV_CHILD", "ENV_LINGER", "stop"]
 
@@ -229,26 +229,6 @@ def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-class _Usage:
-    """For ``make bench``: each finished command's CPU and the server's own since the last report,
-    appended to the file that command's make run named (``COMPENDIUM_SERVER_CPU``)."""
-
-    def __init__(self) -> None:
-        self.reported = 0.0
-
-    def report(self, target: str | None, seconds: float, argv: list[str]) -> None:
-        if not target:
-            return
-        import resource
-
-        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = own.ru_utime + own.ru_stime
-        peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024
-        with contextlib.suppress(OSError), open(target, "a", encoding="utf-8") as fh:
-            fh.write(f"job {seconds:.3f} {' '.join(argv)}\nself {cpu - self.reported:.3f} {peak_mb:.1f}\n")
-        self.reported = cpu
-
-
 def serve(path: Path, make_pid: int) -> None:
     """Listen on ``path`` until the make run ``make_pid`` has ended, or, with a linger, until nothing
     came for that long, its folder or code changed, or it was asked to stop."""
@@ -270,7 +250,7 @@ def serve(path: Path, make_pid: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     jobs: dict[int, _Job] = {}
-    usage = _Usage()
+    usage = Usage()  # make bench: each finished command's CPU, and the server's own since the last report
     last = checked = time.monotonic()
     stopping = False
     try:
@@ -327,7 +307,8 @@ def serve(path: Path, make_pid: int) -> None:
                 if not done:
                     continue
                 if usage_of_job is not None:
-                    usage.report(job.cpu_file, usage_of_job.ru_utime + usage_of_job.ru_stime, job.argv)
+                    seconds = usage_of_job.ru_utime + usage_of_job.ru_stime
+                    usage.report(job.cpu_file, f"job {seconds:.3f} {' '.join(job.argv)}\n")
                 del jobs[job.pid]
                 if job.cancelled_at is not None:
                     _stop_kernels_of(job)

@@ -372,6 +372,27 @@ def _base_path() -> list[str]:
     return [entry for entry in sys.path if entry != ""]
 
 
+class Usage:
+    """For ``make bench``: this process's CPU since its last report and the peak memory of it and its
+    children, appended (after what the caller adds) to the file a make run named (``COMPENDIUM_SERVER_CPU``).
+    A forked process starts counting from zero, so a server forked from here reports only its own."""
+
+    def __init__(self) -> None:
+        self.reported = 0.0
+
+    def report(self, target: str | None, before: str = "") -> None:
+        if not target:
+            return
+        import resource
+
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = own.ru_utime + own.ru_stime
+        peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024
+        with contextlib.suppress(OSError), open(target, "a", encoding="utf-8") as fh:
+            fh.write(f"{before}self {cpu - self.reported:.3f} {peak_mb:.1f}\n")
+        self.reported = cpu
+
+
 def run_forked(body: Callable[[], int | None]) -> NoReturn:
     """How every forked process of the build ends (a server forked here, a command forked by a server):
     ``body``'s status, as the interpreter would give it, and none of the parent's clean-up (``os._exit``)."""
@@ -465,6 +486,7 @@ def serve(path: str, linger: float) -> None:
     selector.register(listener, selectors.EVENT_READ)
     folders: set[str] = set()
     warm = False
+    usage = Usage()
     last = checked = time.monotonic()
     try:
         while True:
@@ -491,6 +513,7 @@ def serve(path: str, linger: float) -> None:
                     if pid == 0:
                         _become_server(request, base_path, [listener, selector, conn])
                     _send(conn, {"pid": pid})
+                    usage.report(request["env"].get("COMPENDIUM_SERVER_CPU"))  # its start-up, imports and forks
                 except (OSError, ValueError, KeyError):
                     pass
                 finally:

@@ -5,7 +5,8 @@ and one-change builds against the naive baseline (Papermill's CLI once per
 notebook, sequentially), a fresh clone with cold caches, ``make verify``, and
 generated studies of 8, 80 and 800 participants through the real pipeline.
 CPU time counts every process of a run, the build server's included (it
-reports each command's CPU and its own to a file before it answers).
+reports each command's CPU and its own to a file before it answers), and the
+zygote's it was forked from (which reports its own when it forks a server).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _where(run: _Timed) -> str:
         kind = words[1] if words[:1] == ["run"] and len(words) > 1 else words[0]
         kinds.setdefault(kind, []).append(seconds)
     served = sum(s for s, _ in run.jobs)
-    parts = [f"build server warm-up and bookkeeping {run.server - served:.1f}"]
+    parts = [f"build server and zygote warm-up and bookkeeping {run.server - served:.1f}"]
     parts += [
         f"{kind} {sum(v):.1f}" + (f" ({len(v)} runs, {sum(v) / len(v):.2f} each)" if len(v) > 1 else "")
         for kind, v in sorted(kinds.items(), key=lambda kv: -sum(kv[1]))
@@ -422,8 +423,9 @@ def bench_command(args) -> int:
             *lines,
             "",
             "CPU time counts every process of a run: make, the build server (which reports each command's CPU and "
-            "its own before it answers), the kernels, pandoc and typst. Peak memory is the largest single process's "
-            "resident set. A cold build starts a new build server (`make clean` stops the old one); the edits are "
+            "its own before it answers) and the zygote it was forked from (which reports its own when it forks it), "
+            "the kernels, pandoc and typst. Peak memory is the largest single process's resident set. A cold build "
+            "starts a new zygote and build server (`make clean` stops the old ones); the edits are "
             "measured as an author meets them, with the server the previous build left warm (it stays up to 10 "
             "idle minutes), and once more without it.",
             "",
