@@ -192,7 +192,7 @@ def _start_server(path: str, log: str) -> Callable[[], bool]:
     """Start the folder's server: forked from the environment's warm zygote when the server is to
     linger (:mod:`compendium.zygote`), else (or if that fails) as a new Python. Returns "is it still running?"."""
     if linger_seconds():
-        from .zygote import alive, fork_server
+        from .zygote import fork_server
 
         try:
             pid = fork_server(path, log, os.environ[ENV_MAKE])
@@ -212,6 +212,33 @@ def _start_server(path: str, log: str) -> Callable[[], bool]:
             close_fds=True,
         )
     return lambda: server.poll() is None
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie counts until its parent reaps it)."""
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def ask_to_stop(path: str) -> bool:
+    """Ask the process listening on ``path`` (a build server, or the zygote) to stop; False if none does."""
+    sock = _try(path)
+    if sock is None:
+        return False
+    try:
+        sock.settimeout(60)
+        _send(sock, {"stop": True})
+        _recv(sock)
+        return True
+    except (OSError, ValueError):
+        return False
+    finally:
+        sock.close()
 
 
 def _connect() -> socket.socket:

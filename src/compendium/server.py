@@ -62,7 +62,8 @@ from .client import (
     _code,
     _recv,
     _send,
-    _try,
+    alive,
+    ask_to_stop,
     linger_seconds,
     socket_path,
     submit,
@@ -174,16 +175,6 @@ def _warm() -> None:
         from .identifiers import first_names
 
         first_names()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
 
 
 class _Job:
@@ -324,7 +315,7 @@ def serve(path: Path, make_pid: int) -> None:
             if stopping:
                 break
             if not linger:
-                if not _alive(make_pid) or now - last > IDLE_SECONDS:
+                if not alive(make_pid) or now - last > IDLE_SECONDS:
                     break
             elif now - last > linger:
                 break
@@ -378,17 +369,7 @@ def _answer_without_running(conn: socket.socket, fds: list[int], reply: dict[str
 
 def stop() -> bool:
     """Stop the server this environment would use, if one is running (``make clean``); never start one."""
-    sock = _try(socket_path())
-    if sock is None:
-        return False
-    try:
-        _send(sock, {"stop": True})
-        _recv(sock)
-        return True
-    except (OSError, ValueError):
-        return False
-    finally:
-        sock.close()
+    return ask_to_stop(socket_path())
 
 
 def _stop_kernels_of(job: _Job) -> None:

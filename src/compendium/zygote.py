@@ -336,33 +336,11 @@ def _start(path: str) -> socket.socket | None:
     return None
 
 
-def alive(pid: int) -> bool:
-    """Whether the server the zygote forked still runs (the zygote reaps its children at once)."""
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
 def stop() -> bool:
     """Stop this environment's zygote if one runs (``make clean``); never start one."""
-    from .client import _recv, _send, _try
+    from .client import ask_to_stop
 
-    sock = _try(socket_path())
-    if sock is None:
-        return False
-    try:
-        sock.settimeout(10)
-        _send(sock, {"stop": True})
-        _recv(sock)
-        return True
-    except (OSError, ValueError):
-        return False
-    finally:
-        sock.close()
+    return ask_to_stop(socket_path())
 
 
 # ------------------------------------------------------------------ the zygote
