@@ -367,7 +367,8 @@ def test_the_warm_server_keeps_the_formula_grammar_but_no_open_font_file() -> No
     script = (
         "import os\n"
         "from compendium import server\n"
-        "server._import(list(server.WARM_MODULES))\n"
+        "from compendium.zygote import import_all\n"
+        "import_all(list(server.WARM_MODULES))\n"
         "for call in server.WARM_CALLS:\n"
         "    call()\n"
         "from matplotlib import mathtext\n"

@@ -200,18 +200,18 @@ def _start_server(path: str, log: str) -> Callable[[], bool]:
             pid = None
         if pid is not None:
             return lambda: alive(pid)
-    import subprocess  # only to start a server: a client that finds one never needs it
+    return detached([sys.executable, "-m", "compendium.server", path, os.environ[ENV_MAKE]], log)
+
+
+def detached(argv: list[str], log: str, **popen: Any) -> Callable[[], bool]:
+    """Start ``argv`` in a session of its own, its output appended to ``log``; returns "is it still running?"."""
+    import subprocess  # only to start a server or the zygote: a client that finds one never needs it
 
     with open(log, "ab") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "compendium.server", path, os.environ[ENV_MAKE]],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            close_fds=True,
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True, **popen
         )
-    return lambda: server.poll() is None
+    return lambda: process.poll() is None
 
 
 def alive(pid: int) -> bool:
@@ -241,8 +241,10 @@ def ask_to_stop(path: str) -> bool:
         sock.close()
 
 
-def _connect() -> socket.socket:
-    path = socket_path()
+def listening(path: str, start: Callable[[str], Callable[[], bool]]) -> socket.socket | None:
+    """Connect to the process listening on ``path`` (a build server, or the zygote); if none does,
+    ``start(log)`` one (one client does, the others wait for it under a lock) and connect to it once
+    it listens. ``start`` returns "is it still running?"; None when it stopped or never listened."""
     if len(os.fsencode(path)) > 107:  # a Unix socket's path is limited to 107 bytes on Linux
         raise OSError("the temporary folder's path is too long for a Unix socket")
     sock = _try(path)
@@ -250,18 +252,25 @@ def _connect() -> socket.socket:
         return sock
     stem = path.removesuffix(".sock")
     with open(stem + ".lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # one client starts the server; the others wait for it
+        fcntl.flock(fh, fcntl.LOCK_EX)
         sock = _try(path)
         if sock:
             return sock
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        log = stem + ".log"
-        running = _start_server(path, log)
+        running = start(stem + ".log")
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline and running():
             sock = _try(path)
             if sock:
                 return sock
             time.sleep(0.02)
-    raise OSError("the build server did not start")
+    return None
+
+
+def _connect() -> socket.socket:
+    path = socket_path()
+    sock = listening(path, lambda log: _start_server(path, log))
+    if sock is None:
+        raise OSError("the build server did not start")
+    return sock

@@ -68,7 +68,18 @@ from .client import (
     socket_path,
     submit,
 )
-from .zygote import COMMANDS, JUPYTER, KERNEL, STACK, THIRD_PARTY_CALLS, as_in_a_kernel, Usage, import_all, run_forked
+from .zygote import (
+    COMMANDS,
+    FIRST,
+    JUPYTER,
+    KERNEL,
+    STACK,
+    THIRD_PARTY_CALLS,
+    as_in_a_kernel,
+    Usage,
+    import_all,
+    run_forked,
+)
 
 __all__ = ["submit", "serve", "socket_path", "SERVED", "ENV_MAKE", "ENV_CHILD", "ENV_LINGER", "stop"]
 
@@ -106,18 +117,12 @@ WARM_MODULES = (
 # rest of WARM_MODULES is imported one module at a time while the server has nothing else to do
 # (typically while validate runs in its child, on the other core).
 WARM_FIRST = (
-    "numpy",
-    "pandas",
-    "yaml",
-    "frictionless",
+    *FIRST,
     "compendium.data",
     "compendium.validate",
     "compendium.table_checks",
     "compendium.anonymise",
 )
-
-
-_import = import_all
 
 
 def _build_qda_schemas() -> None:
@@ -170,7 +175,7 @@ def _warm() -> None:
     """What the server holds before it answers: :data:`WARM_FIRST`, and the read-only tables that
     validate, manuscript and audit each need, built once for every child to share by the fork
     (gender-guesser's name list, and the first imports of the stack)."""
-    _import(WARM_FIRST)
+    import_all(WARM_FIRST)
     with contextlib.suppress(Exception):
         from .identifiers import first_names
 
@@ -250,7 +255,7 @@ def serve(path: Path, make_pid: int) -> None:
             if not events and later:  # nothing to answer: warm the next module for the children to come
                 step = later.pop(0)
                 if isinstance(step, str):
-                    _import([step])
+                    import_all([step])
                 else:
                     with contextlib.suppress(Exception), as_in_a_kernel():
                         step()
@@ -380,9 +385,8 @@ def _stop_kernels_of(job: _Job) -> None:
 
 
 if __name__ == "__main__":  # started by a client: python -m compendium.server <socket> <make pid>
-    if sys.argv[1:] == [
-        "stop"
-    ]:  # make clean: this folder's server, and the zygote, so that a cold build starts from nothing
+    # make clean: this folder's server, and the zygote, so that a cold build starts from nothing
+    if sys.argv[1:] == ["stop"]:
         from .zygote import stop as stop_zygote
 
         stop()

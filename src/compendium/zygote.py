@@ -15,7 +15,7 @@ environment (the folder's own variables left out); it imports third-party
 packages only (:data:`THIRD_PARTY`, in the state importing them leaves), never
 this package's modules beyond itself and the client's wire format, never runs
 a command and never runs notebook code. For each request it forks a child that
-forgets those two modules, takes the folder's working directory, environment,
+forgets those modules, takes the folder's working directory, environment,
 interpreter path and module path, and then runs ``python -m compendium.server``
 exactly as the client would have started it: the folder's own code is imported
 new in that child, and its kernels are forked from it as before.
@@ -35,7 +35,6 @@ This module imports only the standard library at its top level.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import hashlib
 import os
@@ -56,6 +55,7 @@ __all__ = [
     "THIRD_PARTY",
     "THIRD_PARTY_CALLS",
     "as_in_a_kernel",
+    "import_all",
     "fork_server",
     "stop",
     "socket_path",
@@ -128,8 +128,6 @@ THIRD_PARTY = (*STACK, *JUPYTER, *KERNEL, *COMMANDS)
 # the module path again, so that the path is a new Python's with no folder on it (no PYTHONPATH either).
 BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); import compendium.zygote as z; sys.path.pop(0); z.main()"
 CHECK_SECONDS = 2.0  # how often it checks that its socket, its code and the installed packages are unchanged
-START_SECONDS = 20  # how long a client waits for it to listen
-OWN_MODULES = ("compendium", "compendium.zygote", "compendium.client")  # all of this package it imports
 
 
 @contextlib.contextmanager
@@ -272,13 +270,12 @@ def socket_path() -> str:
 # ------------------------------------------------------------------ the client's side
 def fork_server(server_socket: str, log: str, make_pid: str) -> int | None:
     """Ask this environment's zygote (started if need be) for a build server listening on
-    ``server_socket``; its pid, or None when the client should start the server itself."""
-    from .client import _recv, _send, _try
+    ``server_socket``; its pid, or None when the client should start the server itself (OSError
+    when no socket can be made in the temporary folder)."""
+    from .client import START_SECONDS, _recv, _send, listening
 
     path = socket_path()
-    if len(os.fsencode(path)) > 107:
-        return None
-    sock = _try(path) or _start(path)
+    sock = listening(path, lambda log: _start(path, log))  # started if need be
     if sock is None:
         return None
     request = {
@@ -290,7 +287,7 @@ def fork_server(server_socket: str, log: str, make_pid: str) -> int | None:
         "executable": sys.executable,
     }
     try:
-        sock.settimeout(START_SECONDS)
+        sock.settimeout(START_SECONDS)  # it may import the rest of the stack first
         _send(sock, request)
         reply, _ = _recv(sock)
         return int(reply["pid"]) if "pid" in reply else None
@@ -300,40 +297,13 @@ def fork_server(server_socket: str, log: str, make_pid: str) -> int | None:
         sock.close()
 
 
-def _start(path: str) -> socket.socket | None:
-    """Start the zygote (one client does; the others wait for it) and connect to it."""
-    import subprocess
+def _start(path: str, log: str) -> Callable[[], bool]:
+    """Start the zygote for ``path``, writing to ``log``; returns "is it still running?"."""
+    from .client import detached
 
-    from .client import _try
-
-    stem = path.removesuffix(".sock")
-    with open(stem + ".lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        sock = _try(path)
-        if sock:
-            return sock
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        src = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-        linger = os.environ.get("COMPENDIUM_SERVER_LINGER", "0")
-        with open(stem + ".log", "ab") as out:
-            zygote = subprocess.Popen(
-                [_interpreter(), "-c", BOOT, src, path, linger],
-                cwd="/",
-                env=_environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                close_fds=True,
-            )
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline and zygote.poll() is None:
-            sock = _try(path)
-            if sock:
-                return sock
-            time.sleep(0.02)
-    return None
+    src = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    linger = os.environ.get("COMPENDIUM_SERVER_LINGER", "0")
+    return detached([_interpreter(), "-c", BOOT, src, path, linger], log, cwd="/", env=_environment())
 
 
 def stop() -> bool:
@@ -457,6 +427,10 @@ def serve(path: str, linger: float) -> None:
     listener.listen(16)
     base_path = _base_path()
     installed, own = _installed(), _own_code()
+
+    def stale() -> bool:  # a package reinstalled, or this module or the wire format changed
+        return _installed() != installed or _own_code() != own
+
     import_all(list(FIRST))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -475,7 +449,7 @@ def serve(path: str, linger: float) -> None:
                 try:
                     conn.settimeout(10)
                     request, _ = _recv(conn)
-                    if request.get("stop") or _installed() != installed or _own_code() != own:
+                    if request.get("stop") or stale():
                         _send(conn, {"stopped": True})
                         break
                     with contextlib.suppress(ValueError):
@@ -502,7 +476,7 @@ def serve(path: str, linger: float) -> None:
                 break
             if now - checked > CHECK_SECONDS:
                 checked = now
-                if not os.path.exists(path) or _installed() != installed or _own_code() != own:
+                if not os.path.exists(path) or stale():
                     break
     finally:
         with contextlib.suppress(FileNotFoundError):
