@@ -513,6 +513,30 @@ def test_the_client_imports_only_the_standard_library() -> None:
     stdlib = sys.stdlib_module_names
     assert [m for m in loaded if not m.startswith("compendium") and m.split(".")[0] not in stdlib] == []
     assert "subprocess" not in loaded and "pathlib" not in loaded  # imported only to start a server
+    # Each of these cost a client a few milliseconds; none is needed to reach a server that listens.
+    assert [m for m in ("tempfile", "typing", "contextlib", "random", "shutil") if m in loaded] == []
+
+
+@pytest.mark.parametrize("tmpdir", ["writable", "missing", "relative", "unset"])
+def test_the_sockets_folder_is_the_one_tempfile_would_choose(tmpdir: str, tmp_path: Path) -> None:
+    """The client finds the temporary folder without importing tempfile; it must be tempfile's choice."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TMPDIR", "TEMP", "TMP")}
+    env["PYTHONPATH"] = str(REPO / "src")
+    (tmp_path / "here").mkdir()
+    if tmpdir == "writable":
+        env["TMPDIR"] = str(tmp_path)
+    elif tmpdir == "missing":
+        env["TMPDIR"], env["TEMP"] = str(tmp_path / "gone"), str(tmp_path)
+    elif tmpdir == "relative":
+        env["TMPDIR"] = "here"
+    probe = (
+        "import tempfile; from compendium.client import temporary_folder as t; print(t()); print(tempfile.gettempdir())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True, cwd=tmp_path
+    )
+    ours, theirs = out.stdout.splitlines()
+    assert ours == theirs
 
 
 # ---------------------------------------------------------------- servers forked from the environment's zygote

@@ -23,7 +23,6 @@ import gc
 import os
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -68,8 +67,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def socket_prefix() -> str:
     """A new socket prefix in the temporary folder (the build server chooses it for its children)."""
+    from .client import temporary_folder
+
     chosen = os.environ.pop("COMPENDIUM_KERNEL_PREFIX", None)
-    return chosen or os.path.join(tempfile.gettempdir(), f"{SOCKET_PREFIX}{uuid.uuid4().hex[:12]}")
+    return chosen or os.path.join(temporary_folder(), f"{SOCKET_PREFIX}{uuid.uuid4().hex[:12]}")
 
 
 def remove_kernel_files(prefix: str) -> None:

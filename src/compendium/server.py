@@ -46,7 +46,6 @@ import selectors
 import signal
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +66,7 @@ from .client import (
     linger_seconds,
     socket_path,
     submit,
+    temporary_folder,
 )
 from .zygote import (
     COMMANDS,
@@ -271,7 +271,7 @@ def serve(path: Path, make_pid: int) -> None:
                         _answer_without_running(conn, fds, {"code": 0} if request.get("stop") else {"retry": True})
                         stopping = True
                         continue
-                    prefix = os.path.join(tempfile.gettempdir(), f"{SOCKET_PREFIX}{os.urandom(6).hex()}")
+                    prefix = os.path.join(temporary_folder(), f"{SOCKET_PREFIX}{os.urandom(6).hex()}")
                     others = [listener, *(job.conn for job in jobs.values())]
                     sys.stdout.flush()
                     sys.stderr.flush()

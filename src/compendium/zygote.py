@@ -42,7 +42,6 @@ import selectors
 import signal
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
@@ -264,7 +263,9 @@ def socket_path() -> str:
     parts = [_interpreter(), str(os.getuid()), _installed(), _own_code()]
     parts += [f"{k}={v}" for k, v in sorted(_environment().items())]
     key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
-    return os.path.join(tempfile.gettempdir(), f"compendium-zygote-{key}.sock")
+    from .client import temporary_folder
+
+    return os.path.join(temporary_folder(), f"compendium-zygote-{key}.sock")
 
 
 # ------------------------------------------------------------------ the client's side
