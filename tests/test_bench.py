@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,26 @@ def test_scale_row_builds_a_generated_study_through_the_real_pipeline(tmp_path: 
     built = Paths(tmp_path / "scale8")
     assert len(list(built.case_tables.glob("case_P*.csv"))) == 8
     assert (built.root / "build" / "all.done").is_file()
+    # Its build server (and a zygote started for its copy of the code) ends with the make run, instead
+    # of lingering ten minutes in a folder pytest keeps.
+    deadline = time.monotonic() + 30
+    while (left := _working_in(built.root)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"processes still working in the scale folder: {left}"
+
+
+def _working_in(folder: Path) -> list[str]:
+    """The processes (pid and command line) whose working folder is ``folder`` or inside it."""
+    folder, found = folder.resolve(), []
+    for proc in Path("/proc").iterdir():
+        try:
+            cwd = Path(os.readlink(proc / "cwd"))
+            if cwd == folder or folder in cwd.parents:
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{proc.name}: {command[:120]}")
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def test_the_notes_name_the_notebooks_a_build_ran_and_those_it_kept() -> None:

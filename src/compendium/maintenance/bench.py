@@ -459,4 +459,7 @@ def _scale(p: Paths, venv: Path, root: Path, size: int) -> _Timed:
     generate_study(size, root, seed=2022, source=p)
     # Everything else a build reads (src/, the Makefile, tools/, CITATION.cff, ...), as a clone has it.
     copy_sources(p, root, besides=p.data.relative_to(p.root))
-    return _timed(_make_cmd(root, venv, "all"), env={"COMPENDIUM_COMMIT": source_commit(p)})
+    # One make run, and its build server (up to 600 MB at 800 participants) ends with it: with the
+    # Makefile's linger it would stay ten minutes in a folder that a test keeps after the run.
+    env = {"COMPENDIUM_COMMIT": source_commit(p), "COMPENDIUM_SERVER_LINGER": "0"}
+    return _timed(_make_cmd(root, venv, "all"), env=env)
