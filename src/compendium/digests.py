@@ -56,12 +56,17 @@ def _rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
     return list(reader.fieldnames or []), list(reader)
 
 
-def _select(
-    header: list[str], rows: list[dict[str, str]], columns: list[str] | None, participant: str | None = None
-) -> list[list[str]]:
+def _select(header: list[str], rows: list[dict[str, str]], columns: list[str] | None) -> list[list[str]]:
     cols = header if columns is None else [c for c in columns if c in header]
-    chosen = rows if participant is None else [r for r in rows if r.get("participant_id") == participant]
-    return [cols] + [[r.get(c) or "" for c in cols] for r in chosen]
+    return [cols] + [[r.get(c) or "" for c in cols] for r in rows]
+
+
+def _by_participant(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    """Each participant's rows, in file order: one pass, so a study of n cases costs n, not n squared."""
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        grouped.setdefault(r.get("participant_id") or "", []).append(r)
+    return grouped
 
 
 def digests(p: Paths | None = None) -> dict[str, str]:
@@ -72,18 +77,25 @@ def digests(p: Paths | None = None) -> dict[str, str]:
         for name in ("participants.csv", "coding.csv", "memos.csv", "codebook.yaml", "datapackage.json")
     }
     tables = {name: _rows(text[name]) for name in ("participants.csv", "coding.csv", "memos.csv")}
+    grouped = {name: _by_participant(rows) for name, (_, rows) in tables.items()}
     ids = [r["participant_id"] for r in tables["participants.csv"][1]]
     transcripts = {pid: p.transcript(pid).read_text(encoding="utf-8") for pid in ids if p.transcript(pid).is_file()}
 
     def one(spec: dict, participant: str | None = None) -> str:
         # datapackage.json holds the table schemas every loader applies: always part of the inputs.
         parts: dict[str, object] = {"datapackage.json": text["datapackage.json"]}
-        header, rows = tables["participants.csv"]
-        parts["participants"] = _select(header, rows, spec["participants"], participant)
+
+        def rows_of(name: str, case: bool) -> list[dict[str, str]]:
+            return grouped[name].get(participant or "", []) if case else tables[name][1]
+
+        header = tables["participants.csv"][0]
+        parts["participants"] = _select(
+            header, rows_of("participants.csv", participant is not None), spec["participants"]
+        )
         for table in ("coding", "memos"):
             if table in spec:
-                h, r = tables[f"{table}.csv"]
-                parts[table] = _select(h, r, None, participant if spec[table] == "case" else None)
+                name = f"{table}.csv"
+                parts[table] = _select(tables[name][0], rows_of(name, spec[table] == "case"), None)
         if spec.get("transcripts") == "all":
             parts["transcripts"] = transcripts
         elif spec.get("transcripts") == "case":
