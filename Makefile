@@ -242,23 +242,40 @@ $(EXEC)/04_describe_sample.ipynb $(DESC_OUT) &: \
 # ---------------------------------------------------------------- manuscript
 # Each executed notebook as a standalone web page (pandoc reads .ipynb; nothing is
 # fetched from the network); the HTML manuscript links its provenance table to them.
+# All the pages due are rendered by one pandoc process (manuscript/notebook_pages.lua): a
+# process per page cost about 0.07 CPU-s each, nearly all of it pandoc starting. A page's
+# own rule only notes that it is due (make's file function, no process); $(PAGES) renders
+# what was noted, so a page's date moves only when it has really been written, and a page
+# that is missing, older than its notebook or deleted by the gate is noted again next time.
+# $(PAGES) also depends on the notebooks themselves: a noted page keeps its old date.
 EXEC_NBS := $(EXEC)/01_read_corpus.ipynb $(foreach p,$(PIDS),$(EXEC)/02_analyse_case_$(p).ipynb) \
             $(EXEC)/03_analyse_across_cases.ipynb $(EXEC)/04_describe_sample.ipynb
 NB_HTML  := $(patsubst $(EXEC)/%.ipynb,$(MSOUT)/notebooks/%.html,$(EXEC_NBS))
+PAGES_LUA := manuscript/notebook_pages.lua
+PAGES_DUE := $(BUILD)/pages.due
+PAGES     := $(BUILD)/pages.done
 
-$(MSOUT)/notebooks/%.html: $(EXEC)/%.ipynb | $(STAMP)
-	@mkdir -p $(@D)
-	$(VENV)/bin/pandoc $< -f ipynb -t html5 -s --embed-resources --metadata title=$* -o $@.tmp
-	@mv $@.tmp $@
+$(MSOUT)/notebooks/%.html: $(EXEC)/%.ipynb $(PAGES_LUA)
+	$(if $(MAKE_QUESTION),,$(file >>$(PAGES_DUE),$<))
+
+$(PAGES): $(NB_HTML) $(EXEC_NBS) $(PAGES_LUA) | $(STAMP)
+	@mkdir -p $(MSOUT)/notebooks
+	@due="$$(sort -u $(PAGES_DUE) 2>/dev/null | while read -r nb; do [ -f "$$nb" ] && echo "$$nb"; done)"; \
+	if [ -n "$$due" ]; then \
+	  echo "pages: $$(echo "$$due" | wc -l) notebook page(s) in $(MSOUT)/notebooks ($(PAGES_LUA))"; \
+	  $(VENV)/bin/pandoc lua $(PAGES_LUA) $(MSOUT)/notebooks $$due || exit 1; \
+	fi
+	@rm -f $(PAGES_DUE)
+	@touch $@
 
 # The manuscript links to the pages (it knows their names from the executed notebooks); they are
 # rendered while it is written, and the gate and the finished build wait for both.
-MS_IN := manuscript/template.md manuscript/references.bib $(wildcard manuscript/*.lua) CITATION.cff \
+MS_IN := manuscript/template.md manuscript/references.bib $(filter-out $(PAGES_LUA),$(wildcard manuscript/*.lua)) CITATION.cff \
          $(BUILD)/analysis.done $(CROSS_OUT) $(DESC_OUT)
 MS_OUT := $(MSOUT)/manuscript.docx $(MSOUT)/manuscript.pdf $(MSOUT)/manuscript.html $(MSOUT)/manuscript.jats.xml \
           $(MSOUT)/coreq_checklist.md $(MSOUT)/provenance.csv
 
-manuscript: $(MS_OUT) $(NB_HTML) ## Write the manuscript draft (DOCX, PDF, HTML, JATS XML), COREQ checklist and provenance table
+manuscript: $(MS_OUT) $(PAGES) ## Write the manuscript draft (DOCX, PDF, HTML, JATS XML), COREQ checklist and provenance table
 
 $(MS_OUT) &: $(MS_IN) $(SRC) $(DIGEST)/manuscript.sha256 $(SOURCE_STAMP) | $(VALID)
 	$(RUN) manuscript
@@ -299,11 +316,11 @@ share: $(VALID) ## From a restricted DATA: de-identified data, log and manuscrip
 # what was checked, by which rules, and what the allow-list let through and why.
 ANON_LOG := $(BUILD)/anonymisation_log.json
 
-$(ANON_LOG): $(MS_OUT) $(SUPP_OUT) $(NB_HTML) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(VALID)
+$(ANON_LOG): $(MS_OUT) $(SUPP_OUT) $(PAGES) $(DATA)/anonymisation_allowlist.yaml $(SRC) | $(VALID)
 	$(RUN) audit --outputs --remove --log $@
 
 # When nothing changed, make itself says "Nothing to be done for 'all'".
-$(BUILD)/all.done: $(MS_OUT) $(NB_HTML) $(SUPP_OUT) $(ANON_LOG)
+$(BUILD)/all.done: $(MS_OUT) $(PAGES) $(SUPP_OUT) $(ANON_LOG)
 	@touch $@
 	@echo "compendium: build complete (outputs in $(TABLES)/, $(FIGURES)/, $(MSOUT)/, $(SUPP)/)"
 

@@ -89,6 +89,19 @@ def test_what_the_build_never_reads_matches_the_makefile() -> None:
         assert f"$(wildcard {path}" not in makefile
 
 
+def test_every_file_the_manuscript_step_reads_is_a_build_input() -> None:
+    """The filters, the pages' renderer and CITATION.cff shape the artefacts: committing one must re-date them."""
+    root = Path(__file__).resolve().parents[1]
+
+    def listed(*pathspec: str) -> set[str]:
+        command = ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", *pathspec]
+        return set(subprocess.run(command, cwd=root, capture_output=True, text=True, check=True).stdout.split())
+
+    read = listed("manuscript/*.lua", "manuscript/*.md", "manuscript/*.bib", "CITATION.cff")
+    assert {"manuscript/notebook_pages.lua", "manuscript/guard.lua", "CITATION.cff"} <= read
+    assert read <= listed(*source.pathspec())
+
+
 def test_an_archive_without_git_uses_the_values_recorded_with_the_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,9 +40,8 @@ BUILD_INPUTS = (
     "data",
     "src",
     "notebooks",
-    "manuscript/template.md",
-    "manuscript/references.bib",
-    "manuscript/extra.bib",
+    "manuscript",  # template, bibliographies, the pandoc filters and the notebook pages' renderer
+    "CITATION.cff",  # the compendium's title, version, date and identifier, cited in the manuscript
     "Makefile",
     "requirements.lock",
     "pyproject.toml",
