@@ -616,6 +616,21 @@ def test_a_second_folder_gets_a_server_forked_from_the_zygote_that_imports_its_o
     assert not list(tmp.glob("compendium-zygote-*.sock")), "make clean's stop request did not stop the zygote"
 
 
+def test_one_zygote_serves_every_folder_and_data_folder_of_an_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # make share builds the shared copy with DATA=... OUT=... on make's command line, which make puts
+    # in the environment; a restricted study's build sets them too. Neither changes what a zygote imports.
+    from compendium import zygote
+
+    monkeypatch.delenv("DATA", raising=False)
+    plain = zygote.socket_path()
+    for name, value in (("DATA", "/elsewhere/study"), ("OUT", "/elsewhere/out"), ("COMPENDIUM_DATA", "/x")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PYTHONPATH", "/some/copy/src")
+    assert zygote.socket_path() == plain
+    monkeypatch.setenv("MPLBACKEND", "svg")  # what importing matplotlib reads: another zygote
+    assert zygote.socket_path() != plain
+
+
 def test_when_the_zygote_cannot_start_the_server_starts_as_a_new_python(mini) -> None:
     root, tmp, env, run = mini
     env.update(COMPENDIUM_SERVER_LINGER="60", COMPENDIUM_MAKE_PID=str(os.getpid()))
