@@ -263,7 +263,7 @@ $(PAGES): $(NB_HTML) $(EXEC_NBS) $(PAGES_LUA) | $(STAMP)
 	@due="$$(sort -u $(PAGES_DUE) 2>/dev/null | while read -r nb; do [ -f "$$nb" ] && echo "$$nb"; done)"; \
 	if [ -n "$$due" ]; then \
 	  echo "pages: $$(echo "$$due" | wc -l) notebook page(s) in $(MSOUT)/notebooks ($(PAGES_LUA))"; \
-	  $(VENV)/bin/pandoc lua $(PAGES_LUA) $(MSOUT)/notebooks $$due || exit 1; \
+	  echo "$$due" | $(VENV)/bin/pandoc lua $(PAGES_LUA) $(MSOUT)/notebooks || exit 1; \
 	fi
 	@rm -f $(PAGES_DUE)
 	@touch $@

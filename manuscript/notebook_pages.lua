@@ -1,8 +1,10 @@
 -- The executed notebooks as standalone web pages, all in one pandoc process.
 --
---   pandoc lua manuscript/notebook_pages.lua OUTPUT_FOLDER NOTEBOOK.ipynb ...
+--   printf '%s\n' NOTEBOOK.ipynb ... | pandoc lua manuscript/notebook_pages.lua OUTPUT_FOLDER
 --
--- Writes OUTPUT_FOLDER/<name>.html for each notebook, titled with the notebook's name.
+-- Writes OUTPUT_FOLDER/<name>.html for each notebook named on standard input (one path a
+-- line), titled with the notebook's name. The list comes on standard input, not as arguments:
+-- pandoc 3.9's `pandoc lua` crashes (segmentation fault) when given more than about 80 of them.
 -- It does what `pandoc NOTEBOOK -f ipynb -t html5 -s --metadata title=<name>` does, for
 -- a list of notebooks: a pandoc process per page cost about 0.07 CPU-s, nearly all of it
 -- pandoc starting, and a study has a page per participant.
@@ -59,15 +61,17 @@ local function fail(what, why, fix)
 end
 
 local folder = arg[1]
-if not folder or #arg < 2 then
-  fail("usage", "pandoc lua manuscript/notebook_pages.lua OUTPUT_FOLDER NOTEBOOK.ipynb ...", "see the Makefile")
+if not folder or #arg ~= 1 then
+  fail("usage", "pandoc lua manuscript/notebook_pages.lua OUTPUT_FOLDER < list of notebooks", "see the Makefile")
 end
 local template = pandoc.template.compile(pandoc.template.default("html5"))
 local rerun = "delete it and run `make all` again, which executes the notebook anew"
 
-for i = 2, #arg do
-  local path = arg[i]
+for path in io.lines() do
   local name = path:match("([^/]+)%.ipynb$")
+  if path == "" then
+    goto next -- a blank line names nothing
+  end
   if not name then
     fail(path, "not a notebook (.ipynb)", "pass executed notebooks only")
   end
@@ -90,4 +94,5 @@ for i = 2, #arg do
     os.remove(target .. ".tmp")
     fail(target, cannot or "could not be written", "check that the folder exists and has space")
   end
+  ::next::
 end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -22,9 +23,10 @@ HOSTILE = '<script>alert("data")</script><img src=x onerror=alert(1)>'
 
 
 def _render(folder: Path, *notebooks: Path) -> subprocess.CompletedProcess[str]:
+    """Run the renderer as the Makefile does: the notebooks' paths on standard input, a line each."""
     folder.mkdir(exist_ok=True)
-    command = [PANDOC, "lua", str(PAGES_LUA), str(folder), *map(str, notebooks)]
-    return subprocess.run(command, capture_output=True, text=True)
+    listed = "".join(f"{nb}\n" for nb in notebooks)
+    return subprocess.run([PANDOC, "lua", str(PAGES_LUA), str(folder)], input=listed, capture_output=True, text=True)
 
 
 def test_a_page_is_what_pandoc_makes_of_that_notebook_alone(built_copy: Paths, tmp_path: Path) -> None:
@@ -108,6 +110,18 @@ def test_a_page_embeds_its_pictures_and_keeps_the_datas_text_as_text(tmp_path: P
     assert not list((tmp_path / "pages").glob("*.tmp"))
 
 
+def test_a_study_of_hundreds_of_cases_gets_every_page_from_one_process(tmp_path: Path) -> None:
+    # pandoc 3.9's `pandoc lua` crashed when given more than about 80 arguments: the 80-participant
+    # build of make bench failed on it, which is why the list comes on standard input.
+    first = _notebook(tmp_path / "02_analyse_case_P001.ipynb", b"\x89PNG\r\n\x1a\n")
+    notebooks = [first] + [tmp_path / f"02_analyse_case_P{n:03d}.ipynb" for n in range(2, 301)]
+    for nb in notebooks[1:]:
+        shutil.copyfile(first, nb)
+    done = _render(tmp_path / "pages", *notebooks)
+    assert done.returncode == 0, done.stderr
+    assert sorted(f.stem for f in (tmp_path / "pages").iterdir()) == sorted(nb.stem for nb in notebooks)
+
+
 def test_an_unreadable_notebook_stops_with_one_message_and_no_partial_page(tmp_path: Path) -> None:
     good = _notebook(tmp_path / "good.ipynb", b"\x89PNG\r\n\x1a\n")
     broken = tmp_path / "broken.ipynb"
@@ -140,3 +154,18 @@ def test_make_renders_again_only_the_pages_that_are_due(clone_built: Callable[[s
     assert (pages / "02_analyse_case_P01.html").stat().st_mtime_ns == kept
     assert not (p.build / "pages.due").exists()
     assert "Nothing to be done" in run_make(p.root, "all").stdout
+
+
+def test_the_makefile_renders_a_long_list_of_due_pages(clone_built: Callable[[str], Paths], run_make) -> None:
+    # The recipe as make runs it, with more pages due than `pandoc lua` takes as arguments.
+    p = clone_built("pages-many")
+    case = p.executed / "02_analyse_case_P01.ipynb"
+    extra = [p.executed / f"02_analyse_case_X{n:03d}.ipynb" for n in range(120)]
+    for nb in extra:
+        shutil.copyfile(case, nb)
+    (p.build / "pages.due").write_text("".join(f"{p.shown(nb)}\n" for nb in extra), encoding="utf-8")
+    (p.build / "pages.done").unlink()
+    done = run_make(p.root, "all")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "pages: 120 notebook page(s)" in done.stdout
+    assert all((p.output / "notebooks" / f"{nb.stem}.html").is_file() for nb in extra)
