@@ -55,6 +55,31 @@ def test_a_page_is_what_pandoc_makes_of_that_notebook_alone(built_copy: Paths, t
         assert page.read_bytes() == alone.read_bytes(), name
 
 
+PICTURES = {"image/png", "image/svg+xml"}
+
+
+def test_the_pipeline_notebooks_show_only_text_tables_and_pictures(built_copy: Paths) -> None:
+    # A page passes a notebook's HTML output through as HTML and renders a Markdown output as
+    # Markdown: a cell that displayed text from the data that way would make it markup. The pipeline's
+    # outputs are printed text, plain results, tables pandas rendered (it escapes every cell) and pictures.
+    for executed in sorted(built_copy.executed.glob("*.ipynb")):
+        cells = nbformat.read(executed, as_version=4).cells
+        for n, cell in enumerate(cells, start=1):
+            for output in cell.get("outputs", []):
+                where = f"{executed.name}, cell {n}"
+                if output.output_type == "stream":
+                    assert output.name == "stdout", where
+                    continue
+                kinds = set(output.get("data", {}))
+                assert output.output_type in ("execute_result", "display_data"), where
+                assert "text/plain" in kinds and kinds <= {"text/plain", "text/html"} | PICTURES, (where, kinds)
+                if "text/html" in kinds:
+                    html = output.data["text/html"]
+                    assert (
+                        html.startswith("<div>\n<style scoped>") and '<table border="1" class="dataframe">' in html
+                    ), where
+
+
 def _notebook(path: Path, png: bytes) -> Path:
     nb = new_notebook(
         cells=[
