@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lxml.html
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from compendium.paths import Paths, paths
@@ -115,6 +116,7 @@ def _notebook(path: Path, png: bytes) -> Path:
     return path
 
 
+@pytest.mark.heavy  # runs pandoc (through _render, which the hint search cannot see)
 def test_a_page_embeds_its_pictures_and_keeps_the_datas_text_as_text(tmp_path: Path) -> None:
     png = (REPO / "figures" / "recurrence_heatmap.png").read_bytes()
     source = _notebook(tmp_path / "hostile.ipynb", png)
@@ -135,6 +137,7 @@ def test_a_page_embeds_its_pictures_and_keeps_the_datas_text_as_text(tmp_path: P
     assert not list((tmp_path / "pages").glob("*.tmp"))
 
 
+@pytest.mark.heavy  # runs pandoc (through _render, which the hint search cannot see)
 def test_a_study_of_hundreds_of_cases_gets_every_page_from_one_process(tmp_path: Path) -> None:
     # pandoc 3.9's `pandoc lua` crashed when given more than about 80 arguments: the 80-participant
     # build of make bench failed on it, which is why the list comes on standard input.
@@ -147,6 +150,7 @@ def test_a_study_of_hundreds_of_cases_gets_every_page_from_one_process(tmp_path:
     assert sorted(f.stem for f in (tmp_path / "pages").iterdir()) == sorted(nb.stem for nb in notebooks)
 
 
+@pytest.mark.heavy  # runs pandoc (through _render, which the hint search cannot see)
 def test_an_unreadable_notebook_stops_with_one_message_and_no_partial_page(tmp_path: Path) -> None:
     good = _notebook(tmp_path / "good.ipynb", b"\x89PNG\r\n\x1a\n")
     broken = tmp_path / "broken.ipynb"
