@@ -109,6 +109,7 @@ def _edit(folder: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+@pytest.mark.heavy  # runs pandoc, through the manuscript's own functions (which the hint search cannot see)
 def test_the_same_citations_are_not_rendered_again_and_the_tree_is_pandocs_own(folder: Path) -> None:
     first: list[list[str]] = []
     assert _read(folder, first) == _pandocs_own(folder)
@@ -124,6 +125,7 @@ def test_the_same_citations_are_not_rendered_again_and_the_tree_is_pandocs_own(f
     assert "ref-" in rendered and "csl-entry" in rendered  # the reference list is there
 
 
+@pytest.mark.heavy  # runs pandoc, through the manuscript's own functions (which the hint search cannot see)
 @pytest.mark.parametrize(
     "change",
     [
@@ -175,6 +177,7 @@ NOTE_STYLE = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 
+@pytest.mark.heavy  # runs pandoc, through the manuscript's own functions (which the hint search cannot see)
 @pytest.mark.parametrize(
     "case", ["note style", "citation in a footnote", "no reference-list div", "broken record", "damaged record"]
 )

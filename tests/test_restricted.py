@@ -247,6 +247,7 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None) -> subproces
     return subprocess.run(["git", "-C", str(repo), *args], env=base, capture_output=True, text=True)
 
 
+@pytest.mark.heavy  # runs git and the hook (through _git, which the hint search cannot see)
 def test_pre_commit_hook_refuses_restricted_material(restricted: Paths, tmp_path: Path) -> None:
     repo = tmp_path / "clone"
     _git(tmp_path, "init", "-q", str(repo))
