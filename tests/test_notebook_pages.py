@@ -175,6 +175,9 @@ def test_make_renders_again_only_the_pages_that_are_due(clone_built: Callable[[s
     assert f"pages: 1 notebook page(s) in {p.shown(pages)}" in changed.stdout
     assert b"clinicians" in (pages / "04_describe_sample.html").read_bytes() and b"clinicians" not in old
     (pages / "02_analyse_case_P05.html").unlink()  # deleted (by hand, or by the gate)
+    dry = run_make(p.root, "-n", "all")  # make -n only says what it would do: nothing is noted as due
+    assert dry.returncode == 0 and "pandoc lua" in dry.stdout, dry.stdout[-3000:]
+    assert not (p.build / "pages.due").exists() and not (pages / "02_analyse_case_P05.html").exists()
     deleted = run_make(p.root, "all")
     assert deleted.returncode == 0, deleted.stdout[-3000:]
     assert f"pages: 1 notebook page(s) in {p.shown(pages)}" in deleted.stdout
