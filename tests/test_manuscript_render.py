@@ -315,3 +315,23 @@ def test_the_pdf_uses_only_the_fonts_typst_carries_never_the_machines(
     typst_pdf(source, built, tmp_path, Paths(tmp_path))
     assert b"DejaVuSans" not in built.read_bytes()
     assert b"LibertinusSerif" in built.read_bytes()  # typst's own serif stands in
+
+
+@pytest.mark.heavy  # runs pandoc (for its default reference document)
+def test_the_docx_reference_is_made_once_per_date_and_never_kept_when_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compendium.manuscript_typeset import reference_docx
+
+    kept, fresh = tmp_path / "kept" / "reference.docx", tmp_path / "fresh" / "reference.docx"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first = reference_docx(kept).read_bytes()
+    made = kept.stat().st_mtime_ns
+    assert reference_docx(kept).read_bytes() == first and kept.stat().st_mtime_ns == made  # kept, not made again
+    # Its entries carry the build's date, which pandoc copies into the manuscript: a new date, a new reference.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1800000000")
+    second = reference_docx(kept).read_bytes()
+    assert second != first
+    assert second == reference_docx(fresh).read_bytes()  # the same bytes as one made with nothing kept
+    kept.write_bytes(second[:-1] + b"\0")  # a damaged copy is made again, whatever the key says
+    assert reference_docx(kept).read_bytes() == second
