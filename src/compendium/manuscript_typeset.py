@@ -130,15 +130,13 @@ def reference_docx(target: Path) -> Path:
     making it costs a pandoc process and python-docx's reading and writing, about 0.13 CPU-s of every
     manuscript run, and its bytes change only with pandoc, this code, python-docx or the build's date.
     """
-    import hashlib
-
     key_file = target.with_name(target.name + ".key")
     key = _reference_key()
     with contextlib.suppress(OSError):
-        if key_file.read_text(encoding="utf-8") == f"{key} {hashlib.sha256(target.read_bytes()).hexdigest()}\n":
+        if key_file.read_text(encoding="utf-8") == f"{key} {provenance.sha256(target)}\n":
             return target
     _make_reference_docx(target)
-    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    digest = provenance.sha256(target)
     atomic_write(key_file, lambda tmp: tmp.write_text(f"{key} {digest}\n", encoding="utf-8"), recorded=False)
     return target
 
