@@ -34,8 +34,9 @@ local one_representation = {
     if div.classes:includes("output") and #div.content > 1 then
       local chosen, best = nil, math.huge
       for _, block in ipairs(div.content) do
-        if rank(block) < best then
-          chosen, best = block, rank(block)
+        local r = rank(block)
+        if r < best then
+          chosen, best = block, r
         end
       end
       div.content = { chosen }
@@ -68,10 +69,10 @@ local template = pandoc.template.compile(pandoc.template.default("html5"))
 local rerun = "delete it and run `make all` again, which executes the notebook anew"
 
 for path in io.lines() do
-  local name = path:match("([^/]+)%.ipynb$")
   if path == "" then
     goto next -- a blank line names nothing
   end
+  local name = path:match("([^/]+)%.ipynb$")
   if not name then
     fail(path, "not a notebook (.ipynb)", "pass executed notebooks only")
   end
