@@ -71,6 +71,7 @@ from .client import (
 from .zygote import (
     COMMANDS,
     FIRST,
+    IDLE_WAKE_SECONDS,
     JUPYTER,
     KERNEL,
     STACK,
@@ -85,7 +86,6 @@ __all__ = ["submit", "serve", "socket_path", "SERVED", "ENV_MAKE", "ENV_CHILD", 
 
 CHECK_SECONDS = 2.0  # how often a lingering server checks that its folder and code are still those it has
 IDLE_SECONDS = 120
-IDLE_WAKE_SECONDS = 0.5  # how often an idle server looks at the time, its make run and its folder
 # What the warm parent imports: the stack every command and notebook needs (the third-party part,
 # compendium.zygote.THIRD_PARTY, may come already imported from the zygote it was forked from).
 WARM_MODULES = (
@@ -252,8 +252,7 @@ def serve(path: Path, make_pid: int) -> None:
     stopping = False
     try:
         while True:
-            # A running command's end is noticed within 0.05 s; idle, it wakes twice a second (a request
-            # wakes it at once): measured 0.01 to 0.02 CPU-s per idle 20 s, against 0.05 at twenty a second.
+            # A running command's end is noticed within 0.05 s; idle, it wakes every IDLE_WAKE_SECONDS.
             events = selector.select(timeout=0 if later else 0.05 if jobs else IDLE_WAKE_SECONDS)
             if not events and later:  # nothing to answer: warm the next module for the children to come
                 step = later.pop(0)

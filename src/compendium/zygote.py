@@ -53,6 +53,7 @@ __all__ = [
     "COMMANDS",
     "THIRD_PARTY",
     "THIRD_PARTY_CALLS",
+    "IDLE_WAKE_SECONDS",
     "as_in_a_kernel",
     "import_all",
     "fork_server",
@@ -127,6 +128,9 @@ THIRD_PARTY = (*STACK, *JUPYTER, *KERNEL, *COMMANDS)
 # the module path again, so that the path is a new Python's with no folder on it (no PYTHONPATH either).
 BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); import compendium.zygote as z; sys.path.pop(0); z.main()"
 CHECK_SECONDS = 2.0  # how often it checks that its socket, its code and the installed packages are unchanged
+# How often an idle zygote or build server wakes (to reap, look at the time, its make run and its
+# folder); a request wakes it at once. Measured: 0.01 to 0.02 CPU-s per idle 20 s, against 0.05 at 0.05 s.
+IDLE_WAKE_SECONDS = 0.5
 
 
 @contextlib.contextmanager
@@ -447,7 +451,7 @@ def serve(path: str, linger: float) -> None:
     try:
         while True:
             _reap()
-            events = selector.select(timeout=0.5)  # a request wakes it at once; idle, it reaps twice a second
+            events = selector.select(timeout=IDLE_WAKE_SECONDS)
             if events:
                 conn, _ = listener.accept()
                 try:
